@@ -1,0 +1,81 @@
+"""Printing results: JSON for machines (and nothing else on stdout), text for people.
+
+rich is imported only by the commands that draw tables or progress bars.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from cq_lsp.errors import CqLspError
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def color_enabled(stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    return hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def style(text: str, code: str) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color_enabled() else text
+
+
+def highlight(snippet: str) -> str:
+    if not color_enabled():
+        return snippet
+    return snippet.replace("«", "\x1b[1;33m").replace("»", "\x1b[0m")
+
+
+def error(exc: CqLspError, as_json: bool) -> None:
+    """Errors go to stderr; with --json the error object also goes to stdout for the machine."""
+    if as_json:
+        emit_json(exc.to_dict())
+    sys.stderr.write(f"cq-lsp: error: {exc}\n")
+
+
+def fmt_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def print_status(st: dict[str, Any]) -> None:
+    w, q = st["worker"], st["queue"]
+    health = {"ok": style("ok", "32"), "warning": style("warning", "33"),
+              "error": style("error", "31")}.get(st["health"], st["health"])
+    print(f"{style('cq-lsp', '1')} {st['root']}")
+    print(f"  health    {health} — {st['message']}")
+    worker = w["state"]
+    if w.get("pid"):
+        worker += f" (pid {w['pid']}, up {fmt_age(w.get('uptimeS'))}, " \
+                  f"RSS {fmt_bytes(w.get('rssBytes'))})"
+    print(f"  worker    {worker}  mode={st.get('mode')}")
+    print(f"  queue     {q['queued']} queued · {q['running']} running · {q['failed']} failed · "
+          f"{q['done']} done · {q.get('skipped', 0)} skipped"
+          + (f" · oldest {fmt_age(q['oldestQueuedS'])}" if q.get("oldestQueuedS") else ""))
+    d = st.get("documenter", {})
+    print(f"  index     {st['index']['files']} files  ({st['index']['path']})")
+    print(f"  documenter {d.get('kind')}: {d.get('calls', 0)} calls, {d.get('failures', 0)} failed")

@@ -1,0 +1,279 @@
+"""index.db: one context manager owns connection, transaction and lock (after huey's ``db()``).
+
+index.db holds the documentation, its FTS5 index, the ledger of jobs and the audit history. It is a
+cache of the repository: when SQLite says it is corrupt, it is moved aside and rebuilt, and the
+caller is told so (``Database.rebuilt_from``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cq_lsp.errors import IndexError_
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+# How long a writer waits for another process's transaction before the user hears about it.
+BUSY_TIMEOUT_S = 30.0
+
+# Column order of files_fts; bm25 weights in search.py follow it.
+FTS_COLUMNS = (
+    "filepath", "filename", "symbols", "overview", "functions", "types_interfaces_classes",
+    "exports", "constants", "imports", "dependencies", "other_notes", "ddd_context", "full_content",
+)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+
+-- code-query's columns first, so its users can read this index; ours follow.
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    dataset_id TEXT NOT NULL,
+    filepath TEXT NOT NULL,
+    filename TEXT,
+    overview TEXT,
+    ddd_context TEXT,
+    functions TEXT,
+    exports TEXT,
+    imports TEXT,
+    types_interfaces_classes TEXT,
+    constants TEXT,
+    dependencies TEXT,
+    other_notes TEXT,
+    documented_at_commit TEXT,
+    documented_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    full_content TEXT,
+    language TEXT,
+    content_sha TEXT,
+    processor TEXT,
+    symbols TEXT,
+    UNIQUE (dataset_id, filepath)
+);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
+    {", ".join(FTS_COLUMNS)},
+    content='files', content_rowid='id',
+    tokenize="unicode61 remove_diacritics 2"
+);
+
+-- External-content triggers must hand FTS5 the OLD values with the 'delete' command; deleting by
+-- rowid (code-query's mistake) removes the new tokens and leaves stale words searchable.
+CREATE TRIGGER IF NOT EXISTS files_ai AFTER INSERT ON files BEGIN
+    INSERT INTO files_fts (rowid, {", ".join(FTS_COLUMNS)})
+    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
+END;
+CREATE TRIGGER IF NOT EXISTS files_ad AFTER DELETE ON files BEGIN
+    INSERT INTO files_fts (files_fts, rowid, {", ".join(FTS_COLUMNS)})
+    VALUES ('delete', old.id, {", ".join("old." + c for c in FTS_COLUMNS)});
+END;
+CREATE TRIGGER IF NOT EXISTS files_au AFTER UPDATE ON files BEGIN
+    INSERT INTO files_fts (files_fts, rowid, {", ".join(FTS_COLUMNS)})
+    VALUES ('delete', old.id, {", ".join("old." + c for c in FTS_COLUMNS)});
+    INSERT INTO files_fts (rowid, {", ".join(FTS_COLUMNS)})
+    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
+END;
+
+-- The ledger: the truth about every job (DESIGN.md principle 1). Huey only carries (path, sha).
+CREATE TABLE IF NOT EXISTS jobs (
+    path TEXT PRIMARY KEY,
+    path_bytes BLOB,           -- the raw name when it is not valid UTF-8
+    sha TEXT,
+    state TEXT NOT NULL,       -- queued | running | done | failed | skipped
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,                -- last error, or the guard's refusal for skipped jobs
+    reason TEXT,               -- short code of a refusal (binary, too_large, ...)
+    source TEXT,               -- who queued it: cli, save, hook, recovery
+    queued_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    not_before REAL,           -- delayed jobs (hooks' delay_seconds, saves' debounce)
+    size INTEGER,
+    mtime_ns INTEGER,
+    worker_pid INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, queued_at);
+
+-- Audit trail: operations and counts, never file contents.
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    op TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    detail TEXT,
+    source TEXT
+);
+
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0);
+"""
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("malformed", "not a database", "file is encrypted",
+                                   "database disk image", "no such table: files_fts"))
+
+
+class Database:
+    """index.db with one connection per thread and short IMMEDIATE write transactions.
+
+    ``with db.tx() as conn:`` begins, commits on success and rolls back on any exception; the
+    per-thread lock keeps one thread from nesting transactions on its connection.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.rebuilt_from: Path | None = None
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        if not readonly:
+            self._ensure_schema()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S,
+                                   isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across process crashes in WAL mode; only power loss can drop the
+            # last commits, and the ledger re-derives those from the work tree.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        conn.row_factory = sqlite3.Row
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._local.conn = self._connect()
+        return c
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for c in self._conns:
+                try:
+                    c.close()
+                except sqlite3.Error:
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction. Waits up to BUSY_TIMEOUT_S for other writers, then says so."""
+        conn = self.conn()
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise self._wrap(exc) from exc
+                if time.monotonic() > deadline:
+                    raise IndexError_(
+                        f"{self.path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s",
+                        hint="another cq-lsp process holds a long transaction; retry, or stop it "
+                             "(`cq-lsp worker stop`)",
+                    ) from exc
+                time.sleep(0.05)
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise self._wrap(exc) from exc
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        try:
+            return self.conn().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._wrap(exc) from exc
+
+    def _wrap(self, exc: sqlite3.Error) -> IndexError_:
+        text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            return IndexError_(f"{self.path} is read-only: {text}",
+                               hint="make .code-query/ writable for this user")
+        if "disk is full" in text or "full" in text:
+            return IndexError_(f"{self.path}: the disk is full ({text})",
+                               hint="free some disk space and retry; no job was lost")
+        return IndexError_(f"{self.path}: {text}")
+
+    # -- schema and repair ---------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        try:
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise self._wrap(exc) from exc
+            self._rebuild(exc)
+
+    def _create(self) -> None:
+        conn = self.conn()
+        row = conn.execute("PRAGMA user_version").fetchone()
+        if row[0] == SCHEMA_VERSION:
+            # Touch the tables we rely on: a truncated file fails here rather than mid-job.
+            conn.execute("SELECT 1 FROM files_fts LIMIT 1").fetchall()
+            conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
+            return
+        with self.tx() as c:
+            for stmt in _split_sql(_SCHEMA):
+                c.execute(stmt)
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _rebuild(self, exc: Exception) -> None:
+        """Move a corrupt index.db aside and start empty. It is a cache: nothing is lost."""
+        self.close()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            n += 1
+        self.path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                side.rename(aside.with_name(aside.name + suffix))
+        log.warning("%s was corrupt (%s); moved to %s and rebuilt", self.path, exc, aside)
+        self.rebuilt_from = aside
+        self._create()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split the schema into statements; triggers contain ';' inside BEGIN ... END."""
+    statements: list[str] = []
+    buf: list[str] = []
+    for line in script.splitlines():
+        if line.strip().startswith("--") and not buf:
+            continue
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    return [s for s in statements if s.strip(" ;\n")]

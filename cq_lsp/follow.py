@@ -1,0 +1,76 @@
+"""Following the queue until it drains: a rich progress bar for people, supervision of the worker.
+
+Used by ``index --wait``: it starts the worker when none runs (auto mode), restarts one that
+crashes (with backoff, a few times), and on Ctrl-C stops following without touching any job —
+each job commits in one transaction, so nothing is ever half-done.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from cq_lsp.errors import WorkerError
+from cq_lsp.supervisor import is_running, start_worker
+from cq_lsp.workspace import Workspace
+
+MAX_RESTARTS = 3
+
+
+def _remaining(ws: Workspace) -> tuple[int, dict[str, Any]]:
+    counts = ws.ledger.counts()
+    return counts["queued"] + counts["running"], counts
+
+
+def wait_for_queue(ws: Workspace, *, show_progress: bool, ensure_worker: bool = True) -> dict:
+    """Block until nothing is queued or running. Returns the final counts and timing."""
+    started = time.monotonic()
+    remaining, counts = _remaining(ws)
+    total = remaining
+    done_before = counts["done"]
+    failed_before = counts["failed"]
+    restarts = 0
+    next_start_at = 0.0
+    progress = task = None
+    if show_progress and sys.stderr.isatty():
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        progress = Progress(TextColumn("[bold]documenting"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                            TimeRemainingColumn(), transient=False)
+        progress.start()
+        task = progress.add_task("index", total=max(total, 1), rate="")
+    try:
+        while remaining > 0:
+            if ensure_worker and not is_running(ws.project):
+                now = time.monotonic()
+                if now >= next_start_at:
+                    if restarts > MAX_RESTARTS:
+                        raise WorkerError(
+                            f"the worker stopped {restarts} times while {remaining} job(s) remain",
+                            hint=f"see {ws.project.worker_log}; `cq-lsp queue process` documents "
+                                 "in the foreground instead")
+                    start_worker(ws.project)
+                    restarts += 1
+                    next_start_at = now + min(8.0, 0.5 * 2 ** restarts)
+            time.sleep(0.1)
+            remaining, counts = _remaining(ws)
+            total = max(total, remaining + (counts["done"] - done_before)
+                        + (counts["failed"] - failed_before))
+            if progress is not None and task is not None:
+                completed = total - remaining
+                elapsed = time.monotonic() - started
+                rate = f"{completed / elapsed:.0f} files/s" if elapsed > 0.5 else ""
+                progress.update(task, total=max(total, 1), completed=completed, rate=rate)
+    finally:
+        if progress is not None:
+            progress.stop()
+    elapsed = time.monotonic() - started
+    documented = counts["done"] - done_before
+    return {"documented": max(0, documented), "failed": counts["failed"],
+            "newlyFailed": max(0, counts["failed"] - failed_before),
+            "elapsedS": round(elapsed, 2),
+            "filesPerS": round(documented / elapsed, 1) if elapsed > 0 and documented > 0 else None,
+            "restarts": max(0, restarts - 1)}

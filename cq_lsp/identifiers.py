@@ -1,0 +1,60 @@
+"""Identifier splitting, so ``invoice`` finds ``parseInvoice``, ``parse_invoice`` and ``Invoice.parse``.
+
+SQLite's unicode61 tokenizer splits on ``_`` and ``.`` but not inside camelCase; the index stores
+the split words of every identifier in a column of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Humps of camelCase and PascalCase, acronyms (HTTPServer → HTTP, Server) and digit runs.
+_HUMPS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_IDENT = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
+# Identifiers worth splitting in full content: they contain an inner capital (camelCase).
+_CAMEL = re.compile(r"\b[A-Za-z_][a-z0-9_]*[A-Z][A-Za-z0-9_]*\b")
+
+
+def split_identifier(name: str) -> list[str]:
+    """``parseInvoice`` → ``[parse, invoice]``; ``HTTPServer.get_url`` → ``[http, server, get, url]``."""
+    words: list[str] = []
+    for chunk in re.split(r"[\W_]+", name):
+        if chunk.isascii():
+            words.extend(w.lower() for w in _HUMPS.findall(chunk))
+        elif chunk:
+            words.append(chunk.lower())
+    return words
+
+
+def symbol_words(names: Iterable[str]) -> str:
+    """Names and their split words, de-duplicated, as one FTS column's text."""
+    seen: dict[str, None] = {}
+    for name in names:
+        seen.setdefault(name, None)
+        for w in split_identifier(name):
+            seen.setdefault(w, None)
+    return " ".join(seen)
+
+
+def content_words(text: str, limit: int = 5000) -> str:
+    """Split words of the camelCase identifiers in a file's text (the ones FTS cannot split)."""
+    seen: dict[str, None] = {}
+    for m in _CAMEL.finditer(text):
+        for w in split_identifier(m.group(0)):
+            seen.setdefault(w, None)
+        if len(seen) >= limit:
+            break
+    return " ".join(seen)
+
+
+def query_terms(query: str) -> list[str]:
+    """Terms of a natural-language query: each identifier contributes its split words."""
+    terms: dict[str, None] = {}
+    for m in _IDENT.finditer(query):
+        parts = split_identifier(m.group(0))
+        for p in parts or [m.group(0).lower()]:
+            terms.setdefault(p, None)
+    for m in re.finditer(r"(?<![\w.])\d+(?![\w.])", query):
+        terms.setdefault(m.group(0), None)
+    return list(terms)

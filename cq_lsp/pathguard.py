@@ -1,0 +1,219 @@
+"""The one path guard every entry point uses: a path is documented only if it passes all of it.
+
+Order of checks: lexically inside the root → symlinks resolved and still inside → not in ``.git/``
+or ``.code-query/`` → not ignored by ``.gitignore`` (tracked files excepted, as in git) → not in
+``exclude_patterns`` → a regular file no larger than ``max_file_bytes`` → text, not binary.
+Each refusal is a :class:`PathRefused` with a short ``reason`` code that the ledger records.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+import attrs
+
+from cq_lsp.errors import PathRefused
+from cq_lsp.gitutil import blob_sha
+
+INTERNAL_DIRS = frozenset({".git", ".code-query"})
+BINARY_SNIFF_BYTES = 8192
+
+
+@attrs.define(frozen=True)
+class FileContent:
+    """A file that passed the guard, read once: bytes for the sha, text for the documenter."""
+
+    rel: str
+    data: bytes
+    text: str
+    sha: str
+    size: int
+    mtime_ns: int
+    notes: tuple[str, ...] = ()
+
+
+def decode_text(data: bytes) -> tuple[str, tuple[str, ...]]:
+    """Decode source bytes; non-UTF-8 text is still documented, with a note saying so."""
+    try:
+        return data.decode("utf-8-sig"), ()
+    except UnicodeDecodeError as exc:
+        note = f"not valid UTF-8 (first bad byte at offset {exc.start}); undecodable bytes replaced"
+        return data.decode("utf-8", "replace"), (note,)
+
+
+def looks_binary(head: bytes) -> bool:
+    return b"\0" in head
+
+
+class _IgnoreRules:
+    """.gitignore files (nested, each relative to its own directory) and .git/info/exclude."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._lock = threading.Lock()
+        self._cache: dict[Path, tuple[tuple[int, int], object | None]] = {}
+
+    def _spec(self, file: Path) -> object | None:
+        try:
+            st = file.stat()
+        except OSError:
+            return None
+        key = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            cached = self._cache.get(file)
+            if cached and cached[0] == key:
+                return cached[1]
+        import pathspec
+
+        try:
+            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return None
+        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        with self._lock:
+            self._cache[file] = (key, spec)
+        return spec
+
+    def ignored(self, rel: str) -> str | None:
+        """The ignore file that excludes ``rel``, or None. Deeper files override shallower ones."""
+        parts = PurePosixPath(rel).parts
+        verdict: bool | None = None
+        source: str | None = None
+        candidates = [(self._root / ".git" / "info" / "exclude", "")]
+        for depth in range(len(parts)):
+            base = "/".join(parts[:depth])
+            candidates.append((self._root.joinpath(*parts[:depth], ".gitignore"), base))
+        for file, base in candidates:
+            spec = self._spec(file)
+            if spec is None:
+                continue
+            sub = rel[len(base) + 1:] if base else rel
+            result = spec.check_file(sub)  # type: ignore[attr-defined]
+            if result.include is not None:
+                verdict = result.include
+                source = file.relative_to(self._root).as_posix()
+        return source if verdict else None
+
+
+class PathGuard:
+    """Turns user-given paths into safe repo-relative POSIX paths, or refuses them with a reason."""
+
+    def __init__(self, root: Path, exclude_patterns: Sequence[str], max_file_bytes: int) -> None:
+        import pathspec
+
+        self.root = Path(root).resolve()
+        self.max_file_bytes = max_file_bytes
+        self._excludes = pathspec.GitIgnoreSpec.from_lines(list(exclude_patterns))
+        self._ignores = _IgnoreRules(self.root)
+
+    # -- naming -----------------------------------------------------------------------------
+
+    def to_rel(self, raw: str | os.PathLike[str] | bytes, base: Path | None = None) -> str:
+        """Repo-relative POSIX path for ``raw`` (absolute, or relative to ``base``/the root).
+
+        Refuses paths outside the root (``outside``), symlinks leading out of it (``escapes``) and
+        anything inside ``.git/`` or ``.code-query/`` (``internal``). The file need not exist, so
+        deletions can be named.
+        """
+        shown = os.fsdecode(raw) if isinstance(raw, bytes) else os.fspath(raw)
+        if not shown:
+            raise PathRefused(shown, "outside", "empty path", hint="name a file in the work tree")
+        joined = os.path.join(os.fspath(base or self.root), shown)
+        lexical = Path(os.path.normpath(joined))
+        if not lexical.is_relative_to(self.root):
+            # The caller may name the root through a symlink (e.g. /tmp vs /private/tmp).
+            parent_real = lexical.parent.resolve()
+            if parent_real.is_relative_to(self.root):
+                lexical = parent_real / lexical.name
+            else:
+                raise PathRefused(
+                    shown, "outside", f"{shown}: outside the work tree {self.root}",
+                    hint="only files inside the repository can be documented",
+                )
+        rel_parts = lexical.relative_to(self.root).parts
+        if not rel_parts:
+            raise PathRefused(shown, "outside", f"{shown}: is the work-tree root, not a file",
+                              hint="name a file inside the work tree")
+        if any(part in INTERNAL_DIRS for part in rel_parts):
+            raise PathRefused(shown, "internal", f"{shown}: inside .git/ or .code-query/",
+                              hint="these hold git's and cq-lsp's own data and are never documented")
+        real = lexical.resolve()
+        if not real.is_relative_to(self.root):
+            raise PathRefused(
+                shown, "escapes", f"{shown}: a symlink that leads outside the work tree (to {real})",
+                hint="symlinks are followed only when their target is inside the repository",
+            )
+        return PurePosixPath(*rel_parts).as_posix()
+
+    def abspath(self, rel: str) -> Path:
+        return self.root.joinpath(*PurePosixPath(rel).parts)
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def check_rules(self, rel: str, tracked: bool | None = None) -> None:
+        """Refuse ``rel`` if ``exclude_patterns`` or (for untracked files) ``.gitignore`` exclude it.
+
+        ``tracked`` is True for paths from ``git ls-files``: git never ignores a tracked file, so
+        neither do we. None means unknown; git is asked only when an ignore rule matches.
+        """
+        if self._excludes.match_file(rel):
+            raise PathRefused(
+                rel, "excluded", f"{rel}: matches exclude_patterns in the configuration",
+                hint="edit exclude_patterns in .code-query/config.json to document it",
+            )
+        if tracked:
+            return
+        source = self._ignores.ignored(rel)
+        if source is None:
+            return
+        if tracked is None:
+            from cq_lsp.gitutil import is_tracked
+
+            try:
+                if is_tracked(self.root, rel):
+                    return
+            except Exception:  # git missing or failing: the ignore rule stands
+                pass
+        raise PathRefused(rel, "ignored", f"{rel}: ignored by {source}",
+                          hint=f"remove the matching rule from {source} to document it")
+
+    # -- content ------------------------------------------------------------------------------
+
+    def read(self, rel: str) -> FileContent:
+        """Read a file that passes the guard. Raises PathRefused (``missing`` for a deleted file)."""
+        path = self.abspath(rel)
+        try:
+            st = path.stat()  # follows symlinks: the target's type and size are what count
+        except FileNotFoundError:
+            raise PathRefused(rel, "missing", f"{rel}: no such file (deleted?)") from None
+        except OSError as exc:
+            raise PathRefused(rel, "unreadable", f"{rel}: cannot stat: {exc.strerror}") from None
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise PathRefused(rel, "not_regular", f"{rel}: {kind}",
+                              hint="only regular files are documented")
+        if st.st_size > self.max_file_bytes:
+            raise PathRefused(
+                rel, "too_large",
+                f"{rel}: {st.st_size:,} bytes is larger than max_file_bytes ({self.max_file_bytes:,})",
+                hint="raise processor.max_file_bytes in .code-query/config.json to document it",
+            )
+        try:
+            with open(path, "rb") as fh:
+                # Read one byte past the limit: the file may have grown since stat().
+                data = fh.read(self.max_file_bytes + 1)
+        except OSError as exc:
+            raise PathRefused(rel, "unreadable", f"{rel}: cannot read: {exc.strerror}") from None
+        if len(data) > self.max_file_bytes:
+            raise PathRefused(rel, "too_large", f"{rel}: larger than max_file_bytes "
+                              f"({self.max_file_bytes:,})")
+        if looks_binary(data[:BINARY_SNIFF_BYTES]):
+            raise PathRefused(rel, "binary", f"{rel}: binary file (contains NUL bytes)",
+                              hint="binary files are not documented")
+        text, notes = decode_text(data)
+        return FileContent(rel=rel, data=data, text=text, sha=blob_sha(data), size=len(data),
+                           mtime_ns=st.st_mtime_ns, notes=notes)

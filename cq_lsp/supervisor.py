@@ -1,0 +1,184 @@
+"""Starting, stopping and recognising the worker of a work tree.
+
+A process is our worker only if its pid, create time and command line all match ``worker.json``:
+a reused pid is never reported as ours and never signalled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from cq_lsp.atomic import write_json_atomic
+from cq_lsp.errors import WorkerError
+from cq_lsp.project import Project
+
+START_TIMEOUT_S = 10.0
+STOP_GRACE_S = 10.0
+HEARTBEAT_EVERY_S = 1.0
+
+
+def worker_command(project: Project) -> list[str]:
+    # -I: isolated mode, so neither the cwd nor PYTHONPATH can put a file from the documented
+    # repository (a stray cq_lsp.py, say) ahead of the installed package.
+    return [sys.executable, "-I", "-m", "cq_lsp", "--root", str(project.root), "worker", "run"]
+
+
+def read_worker_json(project: Project) -> dict[str, Any] | None:
+    try:
+        data = json.loads(project.worker_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+        return None
+    return data
+
+
+def write_worker_json(project: Project, **extra: Any) -> dict[str, Any]:
+    import psutil
+
+    me = psutil.Process()
+    info = {"pid": me.pid, "create_time": me.create_time(), "cmdline": me.cmdline(),
+            "started_at": time.time(), "root": str(project.root), **extra}
+    write_json_atomic(project.worker_json, info)
+    return info
+
+
+def our_process(info: dict[str, Any] | None) -> Any | None:
+    """The psutil.Process described by worker.json, or None if it is gone or someone else."""
+    if not info:
+        return None
+    import psutil
+
+    try:
+        proc = psutil.Process(info["pid"])
+        if abs(proc.create_time() - float(info.get("create_time", -1))) > 0.05:
+            return None
+        if proc.cmdline() != info.get("cmdline"):
+            return None
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except (psutil.Error, TypeError, ValueError):
+        return None
+
+
+def heartbeat_age(project: Project) -> float | None:
+    try:
+        return max(0.0, time.time() - project.heartbeat_file.stat().st_mtime)
+    except OSError:
+        return None
+
+
+def worker_status(project: Project, check_interval_s: float = 5.0) -> dict[str, Any]:
+    """The ``worker`` part of the status object."""
+    info = read_worker_json(project)
+    proc = our_process(info)
+    base: dict[str, Any] = {"state": "stopped", "pid": None, "uptimeS": None, "restarts": 0,
+                            "rssBytes": None}
+    if info is None:
+        return base
+    if proc is None:
+        # worker.json survives only an unclean exit: the worker removes it when it stops.
+        return {**base, "state": "crashed", "lastPid": info.get("pid")}
+    import psutil
+
+    try:
+        with proc.oneshot():
+            rss = proc.memory_info().rss
+            cpu = proc.cpu_times()
+    except psutil.Error:
+        return {**base, "state": "stopped"}
+    uptime = time.time() - proc.create_time()
+    age = heartbeat_age(project)
+    if info.get("stopping"):
+        state = "stopping"
+    elif age is None or (age > uptime + 1):
+        state = "starting" if uptime < START_TIMEOUT_S else "unresponsive"
+    elif age > 3 * max(check_interval_s, HEARTBEAT_EVERY_S):
+        state = "unresponsive"
+    else:
+        state = "running"
+    return {"state": state, "pid": proc.pid, "uptimeS": round(uptime, 1),
+            "restarts": int(info.get("restarts", 0)), "rssBytes": rss,
+            "cpuS": round(cpu.user + cpu.system, 2),
+            "heartbeatAgeS": None if age is None else round(age, 1)}
+
+
+def is_running(project: Project) -> bool:
+    return our_process(read_worker_json(project)) is not None
+
+
+def start_worker(project: Project, wait: bool = True) -> dict[str, Any]:
+    """Start the worker detached in its own session, unless ours already runs."""
+    info = read_worker_json(project)
+    if our_process(info) is not None:
+        assert info is not None
+        return {"started": False, "pid": info["pid"], "message": "worker already running"}
+    project.logs_dir.mkdir(parents=True, exist_ok=True)
+    log = open(project.worker_log, "ab")
+    try:
+        proc = subprocess.Popen(
+            worker_command(project), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            cwd=str(project.state_dir), start_new_session=True, close_fds=True,
+        )
+    except OSError as exc:
+        raise WorkerError(f"cannot start the worker: {exc}",
+                          hint=f"check that {sys.executable} can run `-m cq_lsp`") from exc
+    finally:
+        log.close()
+    if not wait:
+        return {"started": True, "pid": proc.pid}
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        info = read_worker_json(project)
+        if info and info.get("pid") == proc.pid and project.heartbeat_file.exists() and \
+                heartbeat_age(project) is not None:
+            return {"started": True, "pid": proc.pid}
+        code = proc.poll()
+        if code is not None:
+            info = read_worker_json(project)
+            if code == 0 and info and our_process(info) is not None:
+                return {"started": False, "pid": info["pid"], "message": "worker already running"}
+            raise WorkerError(f"the worker exited at once with code {code}",
+                              hint=f"see {project.worker_log}")
+        time.sleep(0.02)
+    raise WorkerError(f"the worker did not report within {START_TIMEOUT_S:.0f} s",
+                      hint=f"see {project.worker_log}")
+
+
+def stop_worker(project: Project, grace_s: float = STOP_GRACE_S) -> dict[str, Any]:
+    """Graceful stop (Huey's SIGINT: running jobs finish), then kill the group after the grace."""
+    info = read_worker_json(project)
+    proc = our_process(info)
+    if proc is None:
+        if info is not None:
+            project.worker_json.unlink(missing_ok=True)
+        return {"stopped": False, "message": "worker not running"}
+    assert info is not None
+    import psutil
+
+    write_json_atomic(project.worker_json, {**info, "stopping": True})
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=grace_s)
+        return {"stopped": True, "pid": proc.pid, "graceful": True}
+    except psutil.TimeoutExpired:
+        kill = getattr(signal, "SIGKILL", signal.SIGTERM)
+        try:
+            os.killpg(proc.pid, kill)
+        except (OSError, AttributeError):
+            proc.kill()
+        try:
+            proc.wait(timeout=5)
+        except psutil.TimeoutExpired:
+            pass
+        project.worker_json.unlink(missing_ok=True)
+        return {"stopped": True, "pid": proc.pid, "graceful": False}
+    except psutil.NoSuchProcess:
+        return {"stopped": True, "pid": info["pid"], "graceful": True}

@@ -1,0 +1,122 @@
+"""`cq-lsp worker run`: the Huey consumer for one work tree, in the foreground.
+
+Before consuming it recovers (jobs a dead worker left running, queued jobs Huey lost). While it
+runs it beats a heartbeat file, and it exits by itself after ``worker.idle_exit_s`` with nothing to
+do, so nothing keeps running after the editor closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+from typing import IO
+
+from cq_lsp.errors import WorkerError
+from cq_lsp.supervisor import HEARTBEAT_EVERY_S, read_worker_json, write_worker_json
+from cq_lsp.workspace import Workspace
+
+log = logging.getLogger("cq_lsp.worker")
+
+# Empty-queue polling: start at 50 ms, back off to at most 250 ms, so an idle worker picks up new
+# work within 0.5 s while costing well under 1 % CPU.
+POLL_INITIAL_S = 0.05
+POLL_MAX_S = 0.25
+
+
+@contextmanager
+def worker_lock(ws: Workspace) -> Iterator[None]:
+    """One worker per work tree: an exclusive lock on .code-query/worker.lock, held while we run."""
+    path = ws.project.worker_lock
+    fh: IO[str] = open(path, "a+")
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - Windows
+            import msvcrt
+
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            other = read_worker_json(ws.project)
+            raise WorkerError(
+                f"another worker already runs for {ws.project.root}"
+                + (f" (pid {other['pid']})" if other else ""),
+                hint="`cq-lsp worker status` shows it; `cq-lsp worker stop` stops it",
+            ) from None
+        yield
+    finally:
+        fh.close()
+
+
+def _beat(ws: Workspace) -> None:
+    hb = ws.project.heartbeat_file
+    try:
+        os.utime(hb)
+    except FileNotFoundError:
+        hb.touch()
+
+
+def run_worker(ws: Workspace, *, threads: int | None = None,
+               idle_exit_s: float | None = None) -> int:
+    """Run the consumer until a signal, or until idle for ``idle_exit_s`` (0: never)."""
+    from huey.consumer import ConsumerStopped
+
+    from cq_lsp.pipeline import JobRunner
+
+    cfg = ws.config
+    threads = threads or cfg.worker.threads
+    idle_exit_s = cfg.worker.idle_exit_s if idle_exit_s is None else idle_exit_s
+    ws.project.ensure_state_dir()
+    with worker_lock(ws):
+        ws.project.heartbeat_file.unlink(missing_ok=True)
+        write_worker_json(ws.project, threads=threads)
+        try:
+            resent = ws.resend_missing()
+            if resent:
+                log.info("recovery: re-queued %d job(s) a previous worker left unfinished", resent)
+            runner = JobRunner(ws)
+            ws.transport._handler = runner
+            consumer = ws.transport.huey.create_consumer(
+                workers=threads, worker_type="thread", periodic=False,
+                initial_delay=POLL_INITIAL_S, max_delay=POLL_MAX_S, backoff=1.5,
+                check_worker_health=True, health_check_interval=5,
+            )
+            consumer.start()
+            _beat(ws)
+            log.info("worker %d running for %s with %d thread(s)", os.getpid(),
+                     ws.project.root, threads)
+            last_beat = last_busy = time.monotonic()
+            health_ts = time.monotonic()
+            while True:
+                try:
+                    health_ts = consumer.loop(health_ts)
+                except ConsumerStopped:
+                    break
+                now = time.monotonic()
+                if now - last_beat >= HEARTBEAT_EVERY_S:
+                    _beat(ws)
+                    last_beat = now
+                    if idle_exit_s:
+                        if _busy(ws):
+                            last_busy = now
+                        elif now - last_busy >= idle_exit_s:
+                            log.info("idle for %.0f s: exiting", idle_exit_s)
+                            consumer.stop(graceful=True)
+                            break
+            ws.transport.huey.notify_interrupted_tasks()
+        finally:
+            info = read_worker_json(ws.project)
+            if info and info.get("pid") == os.getpid():
+                ws.project.worker_json.unlink(missing_ok=True)
+            ws.project.heartbeat_file.unlink(missing_ok=True)
+    log.info("worker %d stopped", os.getpid())
+    return 0
+
+
+def _busy(ws: Workspace) -> bool:
+    counts = ws.ledger.counts()
+    return bool(counts["queued"] or counts["running"]) or ws.transport.pending_count() > 0
