@@ -506,7 +506,9 @@ def cmd_config(args: argparse.Namespace) -> int:
         value = cfg.set_key(project.root, args.key, args.value)
         result = {"key": args.key, "value": value}
         if not args.json:
-            print(f"{args.key} = {value!r}")
+            import json
+
+            print(f"{args.key} = {json.dumps(value, ensure_ascii=False)}")
     elif action == "trust":
         from cq_lsp.trust import trust_repo_config
 
