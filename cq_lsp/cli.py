@@ -22,13 +22,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
-    common.add_argument("--root", metavar="DIR",
-                        help="the git work tree (default: the one containing the current directory)")
-    common.add_argument("--json", action="store_true",
-                        help="machine-readable result on stdout, nothing else on stdout")
+    def options(suppress: bool) -> argparse.ArgumentParser:
+        # Global options work before or after the command. In a subcommand their default is
+        # SUPPRESS, or argparse would overwrite a value given before the command with None.
+        parent = _Parser(add_help=False)
+        kw = {"default": argparse.SUPPRESS} if suppress else {}
+        parent.add_argument("--root", metavar="DIR", **kw,
+                            help="the git work tree (default: the one around the current dir)")
+        parent.add_argument("--json", action="store_true", **kw,
+                            help="machine-readable result on stdout, nothing else on stdout")
+        return parent
 
-    p = _Parser(prog="cq-lsp", parents=[common],
+    common = options(suppress=True)
+    p = _Parser(prog="cq-lsp", parents=[options(suppress=False)],
                 description="Keep a searchable documentation index of a git repository fresh.")
     p.add_argument("--version", action="version", version=f"cq-lsp {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

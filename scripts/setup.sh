@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up everything cq-lsp needs on a fresh Debian/Ubuntu machine: system packages, a virtualenv
+# in .venv with cq-lsp installed (editable) and its development tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(git python3-venv universal-ctags)
+
+need=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing Debian packages: ${need[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null \
+    || echo "setup: warning: could not install ${need[*]} (the benchmark's ctags row is optional)"
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev,redis]"
+echo "setup: ready ($(.venv/bin/cq-lsp --version))"
