@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from cq_lsp import __version__
 from cq_lsp.errors import EXIT_USAGE, CqLspError
@@ -22,20 +23,31 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    def options(suppress: bool) -> argparse.ArgumentParser:
+    def options(suppress: bool) -> _Parser:
         # Global options work before or after the command. In a subcommand their default is
         # SUPPRESS, or argparse would overwrite a value given before the command with None.
         parent = _Parser(add_help=False)
-        kw = {"default": argparse.SUPPRESS} if suppress else {}
-        parent.add_argument("--root", metavar="DIR", **kw,
-                            help="the git work tree (default: the one around the current dir)")
-        parent.add_argument("--json", action="store_true", **kw,
-                            help="machine-readable result on stdout, nothing else on stdout")
+        kw: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+        parent.add_argument(
+            "--root",
+            metavar="DIR",
+            **kw,
+            help="the git work tree (default: the one around the current dir)",
+        )
+        parent.add_argument(
+            "--json",
+            action="store_true",
+            **kw,
+            help="machine-readable result on stdout, nothing else on stdout",
+        )
         return parent
 
     common = options(suppress=True)
-    p = _Parser(prog="cq-lsp", parents=[options(suppress=False)],
-                description="Keep a searchable documentation index of a git repository fresh.")
+    p = _Parser(
+        prog="cq-lsp",
+        parents=[options(suppress=False)],
+        description="Keep a searchable documentation index of a git repository fresh.",
+    )
     p.add_argument("--version", action="version", version=f"cq-lsp {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -60,15 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = cmd("worker", "start, stop or inspect the background worker")
     wsub = w.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    for name, help_ in (("start", "start the worker in the background"),
-                        ("stop", "stop the worker gracefully"),
-                        ("restart", "stop, then start the worker"),
-                        ("status", "the worker's state, pid, uptime, CPU and memory"),
-                        ("cleanup", "remove stale worker state files")):
+    for name, help_ in (
+        ("start", "start the worker in the background"),
+        ("stop", "stop the worker gracefully"),
+        ("restart", "stop, then start the worker"),
+        ("status", "the worker's state, pid, uptime, CPU and memory"),
+        ("cleanup", "remove stale worker state files"),
+    ):
         wsub.add_parser(name, help=help_, parents=[common])
     r = wsub.add_parser("run", help="run the worker in the foreground", parents=[common])
     r.add_argument("--threads", type=int, metavar="N")
-    r.add_argument("--idle-exit", type=float, metavar="S", help="exit after S idle seconds (0: never)")
+    r.add_argument(
+        "--idle-exit", type=float, metavar="S", help="exit after S idle seconds (0: never)"
+    )
     lg = wsub.add_parser("logs", help="the worker's log", parents=[common])
     lg.add_argument("-n", type=int, default=20, metavar="N")
     lg.add_argument("--follow", "-f", action="store_true")
@@ -76,18 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
     q = cmd("queue", "inspect and control the documentation queue")
     qsub = q.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     qsub.add_parser("status", help="counts and the oldest queued job", parents=[common])
-    ql = qsub.add_parser("list", help="jobs with state, sha, attempts, error, age", parents=[common])
-    ql.add_argument("--state", action="append",
-                    choices=["queued", "running", "done", "failed", "skipped"])
+    ql = qsub.add_parser(
+        "list", help="jobs with state, sha, attempts, error, age", parents=[common]
+    )
+    ql.add_argument(
+        "--state", action="append", choices=["queued", "running", "done", "failed", "skipped"]
+    )
     ql.add_argument("-n", "--limit", type=int, default=None, metavar="N")
     qa = qsub.add_parser("add", help="queue files", parents=[common])
     qa.add_argument("paths", nargs="+", metavar="PATH")
-    qr = qsub.add_parser("remove", help="forget files (their jobs and documentation)",
-                         parents=[common])
+    qr = qsub.add_parser(
+        "remove", help="forget files (their jobs and documentation)", parents=[common]
+    )
     qr.add_argument("paths", nargs="+", metavar="PATH")
     qsub.add_parser("clear", help="drop queued jobs (running ones finish)", parents=[common])
-    qp = qsub.add_parser("process", help="document queued files in the foreground",
-                         parents=[common])
+    qp = qsub.add_parser(
+        "process", help="document queued files in the foreground", parents=[common]
+    )
     qp.add_argument("--batch-size", type=int, default=None, metavar="N")
     qsub.add_parser("cleanup", help="forget jobs whose files are gone", parents=[common])
     qh = qsub.add_parser("history", help="the audit trail (no contents)", parents=[common])
@@ -97,18 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = cmd("config", "show, validate, migrate, get, set or trust the configuration")
     csub = c.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    csub.add_parser("show", help="the effective configuration and where each value comes from",
-                    parents=[common])
+    csub.add_parser(
+        "show", help="the effective configuration and where each value comes from", parents=[common]
+    )
     csub.add_parser("validate", help="check every configuration layer", parents=[common])
-    csub.add_parser("migrate", help="rewrite an older config.json as schema v2 (keeps a backup)",
-                    parents=[common])
+    csub.add_parser(
+        "migrate",
+        help="rewrite an older config.json as schema v2 (keeps a backup)",
+        parents=[common],
+    )
     cg = csub.add_parser("get", help="one value, e.g. processing.batch_size", parents=[common])
     cg.add_argument("key")
     cs = csub.add_parser("set", help="set a value in .code-query/config.json", parents=[common])
     cs.add_argument("key")
     cs.add_argument("value")
-    csub.add_parser("trust", help="allow this exact config.json to run processor.command",
-                    parents=[common])
+    csub.add_parser(
+        "trust", help="allow this exact config.json to run processor.command", parents=[common]
+    )
 
     return p
 

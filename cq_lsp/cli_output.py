@@ -64,18 +64,24 @@ def fmt_bytes(n: int | None) -> str:
 
 def print_status(st: dict[str, Any]) -> None:
     w, q = st["worker"], st["queue"]
-    health = {"ok": style("ok", "32"), "warning": style("warning", "33"),
-              "error": style("error", "31")}.get(st["health"], st["health"])
+    health = {
+        "ok": style("ok", "32"),
+        "warning": style("warning", "33"),
+        "error": style("error", "31"),
+    }.get(st["health"], st["health"])
     print(f"{style('cq-lsp', '1')} {st['root']}")
     print(f"  health    {health} — {st['message']}")
     worker = w["state"]
     if w.get("pid"):
-        worker += f" (pid {w['pid']}, up {fmt_age(w.get('uptimeS'))}, " \
-                  f"RSS {fmt_bytes(w.get('rssBytes'))})"
+        worker += (
+            f" (pid {w['pid']}, up {fmt_age(w.get('uptimeS'))}, RSS {fmt_bytes(w.get('rssBytes'))})"
+        )
     print(f"  worker    {worker}  mode={st.get('mode')}")
-    print(f"  queue     {q['queued']} queued · {q['running']} running · {q['failed']} failed · "
-          f"{q['done']} done · {q.get('skipped', 0)} skipped"
-          + (f" · oldest {fmt_age(q['oldestQueuedS'])}" if q.get("oldestQueuedS") else ""))
+    print(
+        f"  queue     {q['queued']} queued · {q['running']} running · {q['failed']} failed · "
+        f"{q['done']} done · {q.get('skipped', 0)} skipped"
+        + (f" · oldest {fmt_age(q['oldestQueuedS'])}" if q.get("oldestQueuedS") else "")
+    )
     d = st.get("documenter", {})
     print(f"  index     {st['index']['files']} files  ({st['index']['path']})")
     print(f"  documenter {d.get('kind')}: {d.get('calls', 0)} calls, {d.get('failures', 0)} failed")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.cli_output import emit_json, fmt_age, highlight, print_status, style
-from cq_lsp.errors import CqLspError, UsageError
+from cq_lsp.errors import UsageError
 from cq_lsp.project import Project, open_project
 from cq_lsp.workspace import EnqueueReport, Workspace
 
@@ -21,8 +21,10 @@ def _workspace(args: argparse.Namespace, *, require_init: bool = True) -> Worksp
         project.require_initialized()
     ws = Workspace(project)
     if require_init and ws.db.rebuilt_from is not None:
-        sys.stderr.write(f"cq-lsp: warning: {project.index_db} was corrupt; it was moved to "
-                         f"{ws.db.rebuilt_from.name} and rebuilt. Re-documenting every file.\n")
+        sys.stderr.write(
+            f"cq-lsp: warning: {project.index_db} was corrupt; it was moved to "
+            f"{ws.db.rebuilt_from.name} and rebuilt. Re-documenting every file.\n"
+        )
         report = ws.enqueue_all(source="rebuild")
         _after_enqueue(ws, report)
     return ws
@@ -74,13 +76,18 @@ def cmd_index(args: argparse.Namespace) -> int:
     result: dict[str, Any] = report.to_dict()
     if not args.json:
         r = report.result
-        print(f"{len(r.queued)} queued, {r.unchanged} unchanged, {r.removed} removed, "
-              f"{r.skipped} skipped", file=sys.stderr if args.wait else sys.stdout)
+        print(
+            f"{len(r.queued)} queued, {r.unchanged} unchanged, {r.removed} removed, "
+            f"{r.skipped} skipped",
+            file=sys.stderr if args.wait else sys.stdout,
+        )
         for refusal in report.refused[:10]:
             print(f"  skipped {refusal.message}", file=sys.stderr)
         if len(report.refused) > 10:
-            print(f"  … and {len(report.refused) - 10} more (`cq-lsp queue list --state skipped`)",
-                  file=sys.stderr)
+            print(
+                f"  … and {len(report.refused) - 10} more (`cq-lsp queue list --state skipped`)",
+                file=sys.stderr,
+            )
         if note and not args.wait:
             print(note)
     if args.wait and report.result.queued:
@@ -102,8 +109,10 @@ def _wait(ws: Workspace, args: argparse.Namespace) -> dict[str, Any]:
             outcome = wait_for_queue(ws, show_progress=not args.json)
         except KeyboardInterrupt:
             left = ws.ledger.counts()
-            sys.stderr.write(f"\ncq-lsp: stopped following; {left['queued']} job(s) stay queued "
-                             "and the worker goes on (`cq-lsp status` shows progress)\n")
+            sys.stderr.write(
+                f"\ncq-lsp: stopped following; {left['queued']} job(s) stay queued "
+                "and the worker goes on (`cq-lsp status` shows progress)\n"
+            )
             raise
     if outcome["documented"] >= 200:
         optimize(ws.db)
@@ -111,13 +120,16 @@ def _wait(ws: Workspace, args: argparse.Namespace) -> dict[str, Any]:
         rate = f" ({outcome['filesPerS']} files/s)" if outcome.get("filesPerS") else ""
         print(f"documented {outcome['documented']} file(s) in {outcome['elapsedS']} s{rate}")
         if outcome["newlyFailed"]:
-            print(style(f"{outcome['newlyFailed']} failed", "31") +
-                  " — `cq-lsp queue list --state failed` shows why")
+            print(
+                style(f"{outcome['newlyFailed']} failed", "31")
+                + " — `cq-lsp queue list --state failed` shows why"
+            )
     return outcome
 
 
-def process_foreground(ws: Workspace, *, batch_size: int | None,
-                       show_progress: bool) -> dict[str, Any]:
+def process_foreground(
+    ws: Workspace, *, batch_size: int | None, show_progress: bool
+) -> dict[str, Any]:
     """Document queued jobs in this process, ``batch_size`` at a time on worker threads."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -138,7 +150,7 @@ def process_foreground(ws: Workspace, *, batch_size: int | None,
     try:
         with ThreadPoolExecutor(max_workers=ws.config.worker.threads) as pool:
             for i in range(0, len(jobs), batch):
-                chunk = jobs[i:i + batch]
+                chunk = jobs[i : i + batch]
                 list(pool.map(lambda j: _run_quietly(runner, j), chunk))
                 if progress is not None and task is not None:
                     progress.update(task, advance=len(chunk))
@@ -148,18 +160,22 @@ def process_foreground(ws: Workspace, *, batch_size: int | None,
     after = ws.ledger.counts()
     elapsed = time.monotonic() - started
     documented = after["done"] - before["done"]
-    return {"documented": max(0, documented), "failed": after["failed"],
-            "newlyFailed": max(0, after["failed"] - before["failed"]),
-            "elapsedS": round(elapsed, 2),
-            "filesPerS": round(documented / elapsed, 1) if documented > 0 and elapsed else None,
-            "restarts": 0}
+    return {
+        "documented": max(0, documented),
+        "failed": after["failed"],
+        "newlyFailed": max(0, after["failed"] - before["failed"]),
+        "elapsedS": round(elapsed, 2),
+        "filesPerS": round(documented / elapsed, 1) if documented > 0 and elapsed else None,
+        "restarts": 0,
+    }
 
 
 def _run_quietly(runner: Any, job: dict[str, Any]) -> None:
     from cq_lsp.ledger import rel_of
 
-    row = runner.ws.ledger.db.query("SELECT path, path_bytes, sha FROM jobs WHERE path = ?",
-                                    (job["path"],))
+    row = runner.ws.ledger.db.query(
+        "SELECT path, path_bytes, sha FROM jobs WHERE path = ?", (job["path"],)
+    )
     if not row or row[0]["sha"] is None:
         return
     try:
@@ -198,8 +214,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     print(style(record["path"], "1") + f"  [{record['language']}] {record['processor']}")
     print(f"  {record['overview']}")
-    sections = (("functions", "functions"), ("types_interfaces_classes", "types"),
-                ("constants", "constants"), ("exports", "exports"), ("imports", "imports"))
+    sections = (
+        ("functions", "functions"),
+        ("types_interfaces_classes", "types"),
+        ("constants", "constants"),
+        ("exports", "exports"),
+        ("imports", "imports"),
+    )
     for key, title in sections:
         value = record.get(key) or {}
         if not value:
@@ -214,15 +235,25 @@ def cmd_show(args: argparse.Namespace) -> int:
                 if doc:
                     print(f"      {doc[:160]}")
                 for mname, minfo in list((info.get("methods") or {}).items())[:20]:
-                    print(f"    .{mname}  {minfo.get('signature', '') if isinstance(minfo, dict) else minfo}")
+                    print(
+                        f"    .{mname}  "
+                        f"{minfo.get('signature', '') if isinstance(minfo, dict) else minfo}"
+                    )
             else:
-                print(f"  {name}  {info if not isinstance(info, list) else ', '.join(map(str, info))}")
+                print(
+                    f"  {name}  {info if not isinstance(info, list) else ', '.join(map(str, info))}"
+                )
     if record.get("dependencies"):
         print(style("dependencies:", "1") + " " + ", ".join(record["dependencies"]))
     for note in record.get("other_notes") or []:
         print(f"  note: {note}")
-    print(style(f"sha {record['content_sha']} · documented {record['documented_at']} at commit "
-                f"{(record['documented_at_commit'] or '-')[:12]}", "2"))
+    print(
+        style(
+            f"sha {record['content_sha']} · documented {record['documented_at']} at commit "
+            f"{(record['documented_at_commit'] or '-')[:12]}",
+            "2",
+        )
+    )
     return 0
 
 
@@ -247,8 +278,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         from cq_lsp.worker import run_worker
 
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
         ws = _workspace(args)
         return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
     ws = _workspace(args)
@@ -340,9 +374,11 @@ def cmd_queue(args: argparse.Namespace) -> int:
     if action == "status":
         result = {k: v for k, v in ws.status()["queue"].items()}
         if not args.json:
-            print(f"{result['queued']} queued · {result['running']} running · "
-                  f"{result['failed']} failed · {result['done']} done · {result['skipped']} "
-                  f"skipped · oldest queued {fmt_age(result['oldestQueuedS'])}")
+            print(
+                f"{result['queued']} queued · {result['running']} running · "
+                f"{result['failed']} failed · {result['done']} done · {result['skipped']} "
+                f"skipped · oldest queued {fmt_age(result['oldestQueuedS'])}"
+            )
     elif action == "list":
         jobs = ws.ledger.jobs(states=args.state, limit=args.limit)
         result = {"jobs": jobs}
@@ -353,12 +389,15 @@ def cmd_queue(args: argparse.Namespace) -> int:
         note = _after_enqueue(ws, report)
         result = report.to_dict()
         if not args.json:
-            print(f"{result['queued']} queued, {result['unchanged']} unchanged, "
-                  f"{result['removed']} removed, {result['skipped']} skipped"
-                  + (f" — {note}" if note else ""))
+            print(
+                f"{result['queued']} queued, {result['unchanged']} unchanged, "
+                f"{result['removed']} removed, {result['skipped']} skipped"
+                + (f" — {note}" if note else "")
+            )
             for r in report.refused:
-                print(f"  refused {r.message}" + (f" ({r.hint})" if r.hint else ""),
-                      file=sys.stderr)
+                print(
+                    f"  refused {r.message}" + (f" ({r.hint})" if r.hint else ""), file=sys.stderr
+                )
         if report.refused and not report.result.queued and not report.result.unchanged:
             if args.json:
                 emit_json(result)
@@ -379,8 +418,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"{result['queued']} failed job(s) queued again")
     elif action == "cleanup":
-        gone = [j["path"] for j in ws.ledger.jobs()
-                if not ws.guard.abspath(j["path"]).exists()]
+        gone = [j["path"] for j in ws.ledger.jobs() if not ws.guard.abspath(j["path"]).exists()]
         n = ws.ledger.remove(gone, source="cli", op="cleanup") if gone else 0
         result = {"removed": n}
         if not args.json:
@@ -389,8 +427,10 @@ def cmd_queue(args: argparse.Namespace) -> int:
         result = {"history": ws.ledger.history(args.n)}
         if not args.json:
             for h in reversed(result["history"]):
-                print(f"{h['at']}  {h['op']:<16} {h['count']:>6}  {h['source'] or '':<8} "
-                      f"{h['detail'] or ''}")
+                print(
+                    f"{h['at']}  {h['op']:<16} {h['count']:>6}  {h['source'] or '':<8} "
+                    f"{h['detail'] or ''}"
+                )
     elif action == "process":
         if args.batch_size is not None and not 1 <= args.batch_size <= 1000:
             raise UsageError(f"--batch-size must be from 1 to 1000, got {args.batch_size}")
@@ -429,12 +469,22 @@ def _print_jobs(jobs: list[dict[str, Any]]) -> None:
     table = Table(box=None, pad_edge=False)
     for col in ("state", "path", "sha", "tries", "age", "error"):
         table.add_column(col, overflow="fold")
-    colors = {"failed": "red", "queued": "yellow", "running": "cyan", "done": "green",
-              "skipped": "dim"}
+    colors = {
+        "failed": "red",
+        "queued": "yellow",
+        "running": "cyan",
+        "done": "green",
+        "skipped": "dim",
+    }
     for j in jobs:
-        table.add_row(f"[{colors.get(j['state'], '')}]{j['state']}[/]", j["path"],
-                      (j["sha"] or "-")[:10], str(j["attempts"]), fmt_age(j["ageS"]),
-                      j["error"] or "")
+        table.add_row(
+            f"[{colors.get(j['state'], '')}]{j['state']}[/]",
+            j["path"],
+            (j["sha"] or "-")[:10],
+            str(j["attempts"]),
+            fmt_age(j["ageS"]),
+            j["error"] or "",
+        )
     Console().print(table)
 
 
@@ -448,8 +498,14 @@ def _watch(ws: Workspace) -> int:
         t = Table(title=f"cq-lsp · {st['root']} · {st['message']}", box=None)
         for col in ("queued", "running", "failed", "done", "skipped", "oldest"):
             t.add_column(col)
-        t.add_row(str(q["queued"]), str(q["running"]), str(q["failed"]), str(q["done"]),
-                  str(q["skipped"]), fmt_age(q["oldestQueuedS"]))
+        t.add_row(
+            str(q["queued"]),
+            str(q["running"]),
+            str(q["failed"]),
+            str(q["done"]),
+            str(q["skipped"]),
+            fmt_age(q["oldestQueuedS"]),
+        )
         for j in ws.ledger.jobs(states=["running", "queued"], limit=10):
             t.add_row(j["state"], j["path"], "", "", "", fmt_age(j["ageS"]))
         return t
@@ -474,8 +530,12 @@ def cmd_config(args: argparse.Namespace) -> int:
     result: Any
     if action == "show":
         loaded = cfg.load_config(project.root)
-        result = {"config": cfg.to_dict(loaded.config), "sources": loaded.sources,
-                  "warnings": loaded.warnings, "file": str(loaded.repo_file)}
+        result = {
+            "config": cfg.to_dict(loaded.config),
+            "sources": loaded.sources,
+            "warnings": loaded.warnings,
+            "file": str(loaded.repo_file),
+        }
         if not args.json:
             import json
 
@@ -486,15 +546,23 @@ def cmd_config(args: argparse.Namespace) -> int:
         loaded = cfg.load_config(project.root)
         result = {"valid": True, "warnings": loaded.warnings}
         if not args.json:
-            print(f"{loaded.repo_file}: valid" + ("" if not loaded.warnings else
-                                                  "\n" + "\n".join(loaded.warnings)))
+            print(
+                f"{loaded.repo_file}: valid"
+                + ("" if not loaded.warnings else "\n" + "\n".join(loaded.warnings))
+            )
     elif action == "migrate":
         m = cfg.migrate_file(project.root)
-        result = {"from_version": m.from_version, "changed": m.changed,
-                  "backup": str(m.backup_path) if m.backup_path else None}
+        result = {
+            "from_version": m.from_version,
+            "changed": m.changed,
+            "backup": str(m.backup_path) if m.backup_path else None,
+        }
         if not args.json:
-            print(f"migrated from v{m.from_version} (backup: {m.backup_path})" if m.changed
-                  else f"already schema v{m.from_version}; nothing to do")
+            print(
+                f"migrated from v{m.from_version} (backup: {m.backup_path})"
+                if m.changed
+                else f"already schema v{m.from_version}; nothing to do"
+            )
     elif action == "get":
         value = cfg.get_key(cfg.load_config(project.root).config, args.key)
         result = {"key": args.key, "value": value}
@@ -515,8 +583,10 @@ def cmd_config(args: argparse.Namespace) -> int:
         digest = trust_repo_config(project.root)
         result = {"trusted": True, "sha256": digest}
         if not args.json:
-            print(f"trusted {project.config_file} (sha256 {digest[:16]}…); "
-                  "an edited file needs trusting again")
+            print(
+                f"trusted {project.config_file} (sha256 {digest[:16]}…); "
+                "an edited file needs trusting again"
+            )
     else:  # pragma: no cover
         raise UsageError(f"unknown config action {action}")
     if args.json:

@@ -25,8 +25,19 @@ BUSY_TIMEOUT_S = 30.0
 
 # Column order of files_fts; bm25 weights in search.py follow it.
 FTS_COLUMNS = (
-    "filepath", "filename", "symbols", "overview", "functions", "types_interfaces_classes",
-    "exports", "constants", "imports", "dependencies", "other_notes", "ddd_context", "full_content",
+    "filepath",
+    "filename",
+    "symbols",
+    "overview",
+    "functions",
+    "types_interfaces_classes",
+    "exports",
+    "constants",
+    "imports",
+    "dependencies",
+    "other_notes",
+    "ddd_context",
+    "full_content",
 )
 
 _SCHEMA = f"""
@@ -116,8 +127,16 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     text = str(exc).lower()
-    return any(s in text for s in ("malformed", "not a database", "file is encrypted",
-                                   "database disk image", "no such table: files_fts"))
+    return any(
+        s in text
+        for s in (
+            "malformed",
+            "not a database",
+            "file is encrypted",
+            "database disk image",
+            "no such table: files_fts",
+        )
+    )
 
 
 class Database:
@@ -142,11 +161,16 @@ class Database:
     def _connect(self) -> sqlite3.Connection:
         if self.readonly:
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
         else:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable across process crashes in WAL mode; only power loss can drop the
             # last commits, and the ledger re-derives those from the work tree.
@@ -191,7 +215,7 @@ class Database:
                     raise IndexError_(
                         f"{self.path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s",
                         hint="another cq-lsp process holds a long transaction; retry, or stop it "
-                             "(`cq-lsp worker stop`)",
+                        "(`cq-lsp worker stop`)",
                     ) from exc
                 time.sleep(0.05)
         try:
@@ -215,11 +239,14 @@ class Database:
     def _wrap(self, exc: sqlite3.Error) -> IndexError_:
         text = str(exc)
         if "readonly" in text or "read-only" in text:
-            return IndexError_(f"{self.path} is read-only: {text}",
-                               hint="make .code-query/ writable for this user")
+            return IndexError_(
+                f"{self.path} is read-only: {text}", hint="make .code-query/ writable for this user"
+            )
         if "disk is full" in text or "full" in text:
-            return IndexError_(f"{self.path}: the disk is full ({text})",
-                               hint="free some disk space and retry; no job was lost")
+            return IndexError_(
+                f"{self.path}: the disk is full ({text})",
+                hint="free some disk space and retry; no job was lost",
+            )
         return IndexError_(f"{self.path}: {text}")
 
     # -- schema and repair ---------------------------------------------------------------------

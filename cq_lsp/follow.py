@@ -34,12 +34,24 @@ def wait_for_queue(ws: Workspace, *, show_progress: bool, ensure_worker: bool = 
     next_start_at = 0.0
     progress = task = None
     if show_progress and sys.stderr.isatty():
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        progress = Progress(TextColumn("[bold]documenting"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                            TimeRemainingColumn(), transient=False)
+        progress = Progress(
+            TextColumn("[bold]documenting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            transient=False,
+        )
         progress.start()
         task = progress.add_task("index", total=max(total, 1), rate="")
     try:
@@ -51,14 +63,17 @@ def wait_for_queue(ws: Workspace, *, show_progress: bool, ensure_worker: bool = 
                         raise WorkerError(
                             f"the worker stopped {restarts} times while {remaining} job(s) remain",
                             hint=f"see {ws.project.worker_log}; `cq-lsp queue process` documents "
-                                 "in the foreground instead")
+                            "in the foreground instead",
+                        )
                     start_worker(ws.project)
                     restarts += 1
-                    next_start_at = now + min(8.0, 0.5 * 2 ** restarts)
+                    next_start_at = now + min(8.0, 0.5 * 2**restarts)
             time.sleep(0.1)
             remaining, counts = _remaining(ws)
-            total = max(total, remaining + (counts["done"] - done_before)
-                        + (counts["failed"] - failed_before))
+            total = max(
+                total,
+                remaining + (counts["done"] - done_before) + (counts["failed"] - failed_before),
+            )
             if progress is not None and task is not None:
                 completed = total - remaining
                 elapsed = time.monotonic() - started
@@ -69,8 +84,11 @@ def wait_for_queue(ws: Workspace, *, show_progress: bool, ensure_worker: bool = 
             progress.stop()
     elapsed = time.monotonic() - started
     documented = counts["done"] - done_before
-    return {"documented": max(0, documented), "failed": counts["failed"],
-            "newlyFailed": max(0, counts["failed"] - failed_before),
-            "elapsedS": round(elapsed, 2),
-            "filesPerS": round(documented / elapsed, 1) if elapsed > 0 and documented > 0 else None,
-            "restarts": max(0, restarts - 1)}
+    return {
+        "documented": max(0, documented),
+        "failed": counts["failed"],
+        "newlyFailed": max(0, counts["failed"] - failed_before),
+        "elapsedS": round(elapsed, 2),
+        "filesPerS": round(documented / elapsed, 1) if elapsed > 0 and documented > 0 else None,
+        "restarts": max(0, restarts - 1),
+    }

@@ -22,8 +22,9 @@ def run_git(root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
             check=False,
         )
     except FileNotFoundError as exc:
-        raise CqLspError("git is not installed or not on PATH",
-                         hint="install git (e.g. `apt-get install git`)") from exc
+        raise CqLspError(
+            "git is not installed or not on PATH", hint="install git (e.g. `apt-get install git`)"
+        ) from exc
     except subprocess.TimeoutExpired as exc:
         raise CqLspError(f"`git {' '.join(args)}` took longer than {GIT_TIMEOUT_S} s") from exc
     if proc.returncode != 0:
@@ -54,7 +55,7 @@ def _git_dir(root: Path) -> Path | None:
     if dotgit.is_file():  # linked worktree or submodule: "gitdir: <path>"
         text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
         if text.startswith("gitdir:"):
-            gd = Path(text[len("gitdir:"):].strip())
+            gd = Path(text[len("gitdir:") :].strip())
             return gd if gd.is_absolute() else (root / gd).resolve()
     return None
 

@@ -1,4 +1,4 @@
-"""Identifier splitting, so ``invoice`` finds ``parseInvoice``, ``parse_invoice`` and ``Invoice.parse``.
+"""Identifier splitting: ``invoice`` finds ``parseInvoice``, ``parse_invoice``, ``Invoice.parse``.
 
 SQLite's unicode61 tokenizer splits on ``_`` and ``.`` but not inside camelCase; the index stores
 the split words of every identifier in a column of their own.
@@ -17,7 +17,10 @@ _CAMEL = re.compile(r"\b[A-Za-z_][a-z0-9_]*[A-Z][A-Za-z0-9_]*\b")
 
 
 def split_identifier(name: str) -> list[str]:
-    """``parseInvoice`` → ``[parse, invoice]``; ``HTTPServer.get_url`` → ``[http, server, get, url]``."""
+    """Words of an identifier: ``HTTPServer.get_url`` → ``[http, server, get, url]``.
+
+    Acronyms stay whole and digits form their own word.
+    """
     words: list[str] = []
     for chunk in re.split(r"[\W_]+", name):
         if chunk.isascii():

@@ -9,16 +9,28 @@ from typing import Any
 
 from cq_lsp.db import Database
 from cq_lsp.identifiers import content_words, symbol_words
-from cq_lsp.ledger import bump_counter, key_of, record_history
+from cq_lsp.ledger import bump_counter, key_of, record_history, storable
 from cq_lsp.pathguard import FileContent
 from cq_lsp.records import FileRecord, symbol_names
 
-JSON_FIELDS = ("functions", "exports", "imports", "types_interfaces_classes", "constants",
-               "dependencies", "other_notes")
+JSON_FIELDS = (
+    "functions",
+    "exports",
+    "imports",
+    "types_interfaces_classes",
+    "constants",
+    "dependencies",
+    "other_notes",
+)
 
 
-def _upsert(conn: sqlite3.Connection, dataset: str, record: FileRecord, content: FileContent,
-            commit: str | None) -> None:
+def _upsert(
+    conn: sqlite3.Connection,
+    dataset: str,
+    record: FileRecord,
+    content: FileContent,
+    commit: str | None,
+) -> None:
     key, _ = key_of(record.path)
     symbols = symbol_words(symbol_names(record)) + " " + content_words(content.text)
     values: dict[str, Any] = {
@@ -36,18 +48,30 @@ def _upsert(conn: sqlite3.Connection, dataset: str, record: FileRecord, content:
         "processor": record.processor,
         "symbols": symbols,
     }
+    # Documenters repeat a non-UTF-8 file name in filename and free text.
+    values = {k: storable(v) if isinstance(v, str) else v for k, v in values.items()}
     # A renamed dataset must not leave a second row for the same file.
     conn.execute("DELETE FROM files WHERE filepath = ? AND dataset_id != ?", (key, dataset))
     cols = ", ".join(values)
     marks = ", ".join(f":{c}" for c in values)
     updates = ", ".join(f"{c}=excluded.{c}" for c in values if c not in ("dataset_id", "filepath"))
     # ON CONFLICT ... DO UPDATE fires the update trigger; INSERT OR REPLACE would not.
-    conn.execute(f"INSERT INTO files ({cols}) VALUES ({marks}) "
-                 f"ON CONFLICT(dataset_id, filepath) DO UPDATE SET {updates}", values)
+    conn.execute(
+        f"INSERT INTO files ({cols}) VALUES ({marks}) "
+        f"ON CONFLICT(dataset_id, filepath) DO UPDATE SET {updates}",
+        values,
+    )
 
 
-def commit_job(db: Database, *, dataset: str, task_sha: str, record: FileRecord,
-               content: FileContent, commit: str | None) -> bool:
+def commit_job(
+    db: Database,
+    *,
+    dataset: str,
+    task_sha: str,
+    record: FileRecord,
+    content: FileContent,
+    commit: str | None,
+) -> bool:
     """Store a job's documentation and mark it done in ONE transaction.
 
     Returns False (and writes nothing) when the job was superseded while it ran: a newer sha was
@@ -93,21 +117,33 @@ def get_record(db: Database, rel: str) -> dict[str, Any] | None:
         "language": r["language"],
         "overview": r["overview"],
     }
-    for f in ("functions", "exports", "imports", "types_interfaces_classes", "constants",
-              "dependencies", "other_notes"):
+    for f in (
+        "functions",
+        "exports",
+        "imports",
+        "types_interfaces_classes",
+        "constants",
+        "dependencies",
+        "other_notes",
+    ):
         try:
-            out[f] = json.loads(r[f]) if r[f] else ({} if f not in ("dependencies",
-                                                                    "other_notes") else [])
+            out[f] = (
+                json.loads(r[f])
+                if r[f]
+                else ({} if f not in ("dependencies", "other_notes") else [])
+            )
         except json.JSONDecodeError:
             out[f] = r[f]
-    out.update({
-        "ddd_context": r["ddd_context"],
-        "content_sha": r["content_sha"],
-        "documented_at_commit": r["documented_at_commit"],
-        "documented_at": r["documented_at"],
-        "processor": r["processor"],
-        "dataset_id": r["dataset_id"],
-    })
+    out.update(
+        {
+            "ddd_context": r["ddd_context"],
+            "content_sha": r["content_sha"],
+            "documented_at_commit": r["documented_at_commit"],
+            "documented_at": r["documented_at"],
+            "processor": r["processor"],
+            "dataset_id": r["dataset_id"],
+        }
+    )
     return out
 
 

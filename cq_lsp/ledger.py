@@ -33,6 +33,19 @@ def key_of(rel: str) -> tuple[str, bytes | None]:
         return raw.decode("utf-8", "backslashreplace"), raw
 
 
+def storable(text: str) -> str:
+    """``text`` as valid UTF-8 for SQLite, which refuses the lone surrogates that stand for the
+    bytes of a non-UTF-8 file name (messages name the path); spelled as ``key_of`` spells it."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def rel_of(path: str, path_bytes: bytes | None) -> str:
     return os.fsdecode(path_bytes) if path_bytes is not None else path
 
@@ -55,15 +68,26 @@ class EnqueueResult:
     skipped: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {"queued": len(self.queued), "unchanged": self.unchanged,
-                "removed": self.removed, "skipped": self.skipped}
+        return {
+            "queued": len(self.queued),
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": self.skipped,
+        }
 
 
-def record_history(conn: sqlite3.Connection, op: str, count: int, detail: str | None = None,
-                   source: str | None = None) -> None:
+def record_history(
+    conn: sqlite3.Connection,
+    op: str,
+    count: int,
+    detail: str | None = None,
+    source: str | None = None,
+) -> None:
     """Append to the audit trail. ``detail`` names at most a few paths and never holds content."""
-    cur = conn.execute("INSERT INTO history (at, op, count, detail, source) VALUES (?,?,?,?,?)",
-                       (time.time(), op, count, detail, source))
+    cur = conn.execute(
+        "INSERT INTO history (at, op, count, detail, source) VALUES (?,?,?,?,?)",
+        (time.time(), op, count, detail, source),
+    )
     if cur.lastrowid and cur.lastrowid % 1000 == 0:
         conn.execute("DELETE FROM history WHERE id <= ?", (cur.lastrowid - HISTORY_KEEP,))
 
@@ -80,8 +104,11 @@ def _forget(conn: sqlite3.Connection, key: str) -> bool:
 
 
 def bump_counter(conn: sqlite3.Connection, name: str, by: int = 1) -> None:
-    conn.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
-                 "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, by))
+    conn.execute(
+        "INSERT INTO counters (name, value) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+        (name, by),
+    )
 
 
 class Ledger:
@@ -90,8 +117,14 @@ class Ledger:
 
     # -- producers ----------------------------------------------------------------------------
 
-    def enqueue(self, changes: Iterable[Change], *, source: str, delay_s: float = 0.0,
-                now: float | None = None) -> EnqueueResult:
+    def enqueue(
+        self,
+        changes: Iterable[Change],
+        *,
+        source: str,
+        delay_s: float = 0.0,
+        now: float | None = None,
+    ) -> EnqueueResult:
         """Record jobs in one transaction and say which ones need a task on the queue."""
         now = time.time() if now is None else now
         result = EnqueueResult()
@@ -105,15 +138,20 @@ class Ledger:
                         result.removed += 1
                         removed_paths.append(key)
                     continue
-                row = conn.execute("SELECT sha, state, not_before FROM jobs WHERE path = ?",
-                                   (key,)).fetchone()
-                if row is not None and row["sha"] == ch.sha and row["state"] in (
-                        "queued", "running", "done"):
+                row = conn.execute(
+                    "SELECT sha, state, not_before FROM jobs WHERE path = ?", (key,)
+                ).fetchone()
+                if (
+                    row is not None
+                    and row["sha"] == ch.sha
+                    and row["state"] in ("queued", "running", "done")
+                ):
                     # An explicit command must not wait behind an earlier delayed enqueue.
                     nb = row["not_before"] or 0
                     if row["state"] == "queued" and nb > now + delay_s + 0.001:
-                        conn.execute("UPDATE jobs SET not_before = ? WHERE path = ?",
-                                     (now + delay_s, key))
+                        conn.execute(
+                            "UPDATE jobs SET not_before = ? WHERE path = ?", (now + delay_s, key)
+                        )
                         result.queued.append((ch.rel, ch.sha, delay_s))
                     else:
                         result.unchanged += 1
@@ -134,8 +172,9 @@ class Ledger:
             if queued_paths:
                 record_history(conn, "enqueue", len(queued_paths), _detail(queued_paths), source)
             if removed_paths:
-                record_history(conn, "remove-deleted", len(removed_paths),
-                               _detail(removed_paths), source)
+                record_history(
+                    conn, "remove-deleted", len(removed_paths), _detail(removed_paths), source
+                )
         return result
 
     def skip(self, rel: str, reason: str, message: str, *, source: str) -> None:
@@ -148,7 +187,7 @@ class Ledger:
                 "queued_at, finished_at) VALUES (?, ?, NULL, 'skipped', 0, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(path) DO UPDATE SET sha=NULL, state='skipped', error=excluded.error, "
                 "reason=excluded.reason, source=excluded.source, finished_at=excluded.finished_at",
-                (key, raw, message, reason, source, time.time(), time.time()),
+                (key, raw, storable(message), reason, source, time.time(), time.time()),
             )
             record_history(conn, f"skip:{reason}", 1, key, source)
 
@@ -169,8 +208,11 @@ class Ledger:
             row = conn.execute("SELECT sha, state FROM jobs WHERE path = ?", (key,)).fetchone()
             if row is None or row["sha"] != sha or row["state"] != "queued":
                 return False
-            conn.execute("UPDATE jobs SET state='running', started_at=?, attempts=attempts+1, "
-                         "worker_pid=? WHERE path=?", (time.time(), pid, key))
+            conn.execute(
+                "UPDATE jobs SET state='running', started_at=?, attempts=attempts+1, "
+                "worker_pid=? WHERE path=?",
+                (time.time(), pid, key),
+            )
         return True
 
     def release(self, rel: str, sha: str, error: str, *, final: bool) -> None:
@@ -180,7 +222,7 @@ class Ledger:
             cur = conn.execute(
                 "UPDATE jobs SET state=?, error=?, finished_at=? "
                 "WHERE path=? AND sha=? AND state='running'",
-                ("failed" if final else "queued", error[:500], time.time(), key, sha),
+                ("failed" if final else "queued", storable(error[:500]), time.time(), key, sha),
             )
             if cur.rowcount and final:
                 record_history(conn, "failed", 1, key, "worker")
@@ -198,12 +240,14 @@ class Ledger:
         Call only while no worker runs (the supervisor holds the worker lock).
         """
         with self.db.tx() as conn:
-            n = conn.execute("UPDATE jobs SET state='queued', worker_pid=NULL "
-                             "WHERE state='running'").rowcount
+            n = conn.execute(
+                "UPDATE jobs SET state='queued', worker_pid=NULL WHERE state='running'"
+            ).rowcount
             if n:
                 record_history(conn, "recover-running", n, None, "recovery")
-            rows = conn.execute("SELECT path, path_bytes, sha FROM jobs WHERE state='queued' "
-                                "ORDER BY queued_at").fetchall()
+            rows = conn.execute(
+                "SELECT path, path_bytes, sha FROM jobs WHERE state='queued' ORDER BY queued_at"
+            ).fetchall()
         return [(rel_of(r["path"], r["path_bytes"]), r["sha"]) for r in rows]
 
     # -- reading ------------------------------------------------------------------------------
@@ -234,18 +278,29 @@ class Ledger:
         return job_dict(rows[0]) if rows else None
 
     def history(self, limit: int = 20) -> list[dict]:
-        rows = self.db.query("SELECT at, op, count, detail, source FROM history "
-                             "ORDER BY id DESC LIMIT ?", (limit,))
-        return [{"at": iso(r["at"]), "op": r["op"], "count": r["count"], "detail": r["detail"],
-                 "source": r["source"]} for r in rows]
+        rows = self.db.query(
+            "SELECT at, op, count, detail, source FROM history ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [
+            {
+                "at": iso(r["at"]),
+                "op": r["op"],
+                "count": r["count"],
+                "detail": r["detail"],
+                "source": r["source"],
+            }
+            for r in rows
+        ]
 
     def counters(self) -> dict[str, int]:
         return {r["name"]: r["value"] for r in self.db.query("SELECT name, value FROM counters")}
 
     def states_by_path(self) -> dict[str, tuple[str | None, str, int | None, int | None]]:
         """path → (sha, state, size, mtime_ns), for the stat shortcut of a full re-index."""
-        return {r["path"]: (r["sha"], r["state"], r["size"], r["mtime_ns"])
-                for r in self.db.query("SELECT path, sha, state, size, mtime_ns FROM jobs")}
+        return {
+            r["path"]: (r["sha"], r["state"], r["size"], r["mtime_ns"])
+            for r in self.db.query("SELECT path, sha, state, size, mtime_ns FROM jobs")
+        }
 
 
 def iso(ts: float | None) -> str | None:

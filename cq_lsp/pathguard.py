@@ -79,8 +79,22 @@ class _IgnoreRules:
         return spec
 
     def ignored(self, rel: str) -> str | None:
-        """The ignore file that excludes ``rel``, or None. Deeper files override shallower ones."""
+        """The ignore file that excludes ``rel``, or None. Deeper files override shallower ones.
+
+        Like git, a file inside an ignored directory stays ignored whatever negation follows
+        (``logs/`` then ``!logs/keep.log``): git never descends into an excluded directory, so
+        each parent directory is checked first, as a directory.
+        """
         parts = PurePosixPath(rel).parts
+        for depth in range(1, len(parts)):
+            source = self._verdict(parts[:depth], is_dir=True)
+            if source is not None:
+                return source
+        return self._verdict(parts, is_dir=False)
+
+    def _verdict(self, parts: tuple[str, ...], *, is_dir: bool) -> str | None:
+        """The last ignore file whose rules exclude the path ``parts`` (a directory if is_dir)."""
+        rel = "/".join(parts)
         verdict: bool | None = None
         source: str | None = None
         candidates = [(self._root / ".git" / "info" / "exclude", "")]
@@ -91,8 +105,9 @@ class _IgnoreRules:
             spec = self._spec(file)
             if spec is None:
                 continue
-            sub = rel[len(base) + 1:] if base else rel
-            result = spec.check_file(sub)  # type: ignore[attr-defined]
+            sub = rel[len(base) + 1 :] if base else rel
+            # A trailing slash lets directory-only patterns (``build/``) match the directory.
+            result = spec.check_file(sub + "/" if is_dir else sub)  # type: ignore[attr-defined]
             if result.include is not None:
                 verdict = result.include
                 source = file.relative_to(self._root).as_posix()
@@ -131,20 +146,32 @@ class PathGuard:
                 lexical = parent_real / lexical.name
             else:
                 raise PathRefused(
-                    shown, "outside", f"{shown}: outside the work tree {self.root}",
+                    shown,
+                    "outside",
+                    f"{shown}: outside the work tree {self.root}",
                     hint="only files inside the repository can be documented",
                 )
         rel_parts = lexical.relative_to(self.root).parts
         if not rel_parts:
-            raise PathRefused(shown, "outside", f"{shown}: is the work-tree root, not a file",
-                              hint="name a file inside the work tree")
+            raise PathRefused(
+                shown,
+                "outside",
+                f"{shown}: is the work-tree root, not a file",
+                hint="name a file inside the work tree",
+            )
         if any(part in INTERNAL_DIRS for part in rel_parts):
-            raise PathRefused(shown, "internal", f"{shown}: inside .git/ or .code-query/",
-                              hint="these hold git's and cq-lsp's own data and are never documented")
+            raise PathRefused(
+                shown,
+                "internal",
+                f"{shown}: inside .git/ or .code-query/",
+                hint="these hold git's and cq-lsp's own data and are never documented",
+            )
         real = lexical.resolve()
         if not real.is_relative_to(self.root):
             raise PathRefused(
-                shown, "escapes", f"{shown}: a symlink that leads outside the work tree (to {real})",
+                shown,
+                "escapes",
+                f"{shown}: a symlink that leads outside the work tree (to {real})",
                 hint="symlinks are followed only when their target is inside the repository",
             )
         return PurePosixPath(*rel_parts).as_posix()
@@ -155,14 +182,16 @@ class PathGuard:
     # -- rules --------------------------------------------------------------------------------
 
     def check_rules(self, rel: str, tracked: bool | None = None) -> None:
-        """Refuse ``rel`` if ``exclude_patterns`` or (for untracked files) ``.gitignore`` exclude it.
+        """Refuse ``rel`` if exclude_patterns, or .gitignore for untracked files, exclude it.
 
         ``tracked`` is True for paths from ``git ls-files``: git never ignores a tracked file, so
         neither do we. None means unknown; git is asked only when an ignore rule matches.
         """
         if self._excludes.match_file(rel):
             raise PathRefused(
-                rel, "excluded", f"{rel}: matches exclude_patterns in the configuration",
+                rel,
+                "excluded",
+                f"{rel}: matches exclude_patterns in the configuration",
                 hint="edit exclude_patterns in .code-query/config.json to document it",
             )
         if tracked:
@@ -178,13 +207,17 @@ class PathGuard:
                     return
             except Exception:  # git missing or failing: the ignore rule stands
                 pass
-        raise PathRefused(rel, "ignored", f"{rel}: ignored by {source}",
-                          hint=f"remove the matching rule from {source} to document it")
+        raise PathRefused(
+            rel,
+            "ignored",
+            f"{rel}: ignored by {source}",
+            hint=f"remove the matching rule from {source} to document it",
+        )
 
     # -- content ------------------------------------------------------------------------------
 
     def read(self, rel: str) -> FileContent:
-        """Read a file that passes the guard. Raises PathRefused (``missing`` for a deleted file)."""
+        """Read a file that passes the guard, or raise PathRefused (``missing``: deleted)."""
         path = self.abspath(rel)
         try:
             st = path.stat()  # follows symlinks: the target's type and size are what count
@@ -194,12 +227,15 @@ class PathGuard:
             raise PathRefused(rel, "unreadable", f"{rel}: cannot stat: {exc.strerror}") from None
         if not stat.S_ISREG(st.st_mode):
             kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise PathRefused(rel, "not_regular", f"{rel}: {kind}",
-                              hint="only regular files are documented")
+            raise PathRefused(
+                rel, "not_regular", f"{rel}: {kind}", hint="only regular files are documented"
+            )
         if st.st_size > self.max_file_bytes:
             raise PathRefused(
-                rel, "too_large",
-                f"{rel}: {st.st_size:,} bytes is larger than max_file_bytes ({self.max_file_bytes:,})",
+                rel,
+                "too_large",
+                f"{rel}: {st.st_size:,} bytes is larger than max_file_bytes "
+                f"({self.max_file_bytes:,})",
                 hint="raise processor.max_file_bytes in .code-query/config.json to document it",
             )
         try:
@@ -209,11 +245,23 @@ class PathGuard:
         except OSError as exc:
             raise PathRefused(rel, "unreadable", f"{rel}: cannot read: {exc.strerror}") from None
         if len(data) > self.max_file_bytes:
-            raise PathRefused(rel, "too_large", f"{rel}: larger than max_file_bytes "
-                              f"({self.max_file_bytes:,})")
+            raise PathRefused(
+                rel, "too_large", f"{rel}: larger than max_file_bytes ({self.max_file_bytes:,})"
+            )
         if looks_binary(data[:BINARY_SNIFF_BYTES]):
-            raise PathRefused(rel, "binary", f"{rel}: binary file (contains NUL bytes)",
-                              hint="binary files are not documented")
+            raise PathRefused(
+                rel,
+                "binary",
+                f"{rel}: binary file (contains NUL bytes)",
+                hint="binary files are not documented",
+            )
         text, notes = decode_text(data)
-        return FileContent(rel=rel, data=data, text=text, sha=blob_sha(data), size=len(data),
-                           mtime_ns=st.st_mtime_ns, notes=notes)
+        return FileContent(
+            rel=rel,
+            data=data,
+            text=text,
+            sha=blob_sha(data),
+            size=len(data),
+            mtime_ns=st.st_mtime_ns,
+            notes=notes,
+        )

@@ -1,4 +1,4 @@
-"""What the worker does with one job: claim it, read the file, document it, commit — or say why not."""
+"""What the worker does with one job: claim, read, document, commit — or record why not."""
 
 from __future__ import annotations
 
@@ -56,8 +56,9 @@ class JobRunner:
 
     @cached_property
     def context(self) -> DocumentContext:
-        return DocumentContext(local_modules=local_modules(self.ws.project.root),
-                               model=self.ws.config.model)
+        return DocumentContext(
+            local_modules=local_modules(self.ws.project.root), model=self.ws.config.model
+        )
 
     def __call__(self, rel: str, sha: str, retries_left: int) -> None:
         ledger = self.ws.ledger
@@ -67,8 +68,12 @@ class JobRunner:
             self._document(rel, sha)
         except Exception as exc:
             final = retries_left <= 0
-            log.warning("documenting %s failed (%s): %s", rel,
-                        "giving up" if final else f"{retries_left} retries left", one_line(exc))
+            log.warning(
+                "documenting %s failed (%s): %s",
+                rel,
+                "giving up" if final else f"{retries_left} retries left",
+                one_line(exc),
+            )
             with self.ws.db.tx() as conn:
                 bump_counter(conn, "documenter_calls")
                 bump_counter(conn, "documenter_failures")
@@ -93,7 +98,13 @@ class JobRunner:
         record = self.documenter.document(rel, content.text, language, self.context)
         if content.notes:
             record.other_notes = [*record.other_notes, *content.notes]
-        stored = commit_job(ws.db, dataset=ws.config.dataset_name, task_sha=sha, record=record,
-                            content=content, commit=head_commit(ws.project.root))
+        stored = commit_job(
+            ws.db,
+            dataset=ws.config.dataset_name,
+            task_sha=sha,
+            record=record,
+            content=content,
+            commit=head_commit(ws.project.root),
+        )
         if not stored:
             log.info("%s changed while it was documented; the newer job will store it", rel)

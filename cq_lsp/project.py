@@ -88,13 +88,16 @@ class Project:
             )
 
     def ensure_state_dir(self) -> None:
-        """Create ``.code-query/`` with its ``.gitignore`` so nothing but config.json is committed."""
+        """Create ``.code-query/`` and its ``.gitignore`` (only config.json is committed)."""
         self.state_dir.mkdir(exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
         gitignore = self.state_dir / ".gitignore"
         if not gitignore.exists():
-            gitignore.write_text("# cq-lsp state: only config.json is meant to be committed.\n"
-                                 "*\n!config.json\n!.gitignore\n", encoding="utf-8")
+            gitignore.write_text(
+                "# cq-lsp state: only config.json is meant to be committed.\n"
+                "*\n!config.json\n!.gitignore\n",
+                encoding="utf-8",
+            )
 
 
 def open_project(root: Path | str | None = None) -> Project:
@@ -102,7 +105,8 @@ def open_project(root: Path | str | None = None) -> Project:
     if root is not None:
         path = Path(root).expanduser()
         if not path.is_dir():
-            raise NotAWorkTreeError(f"--root {root}: no such directory",
-                                    hint="pass the path of a git work tree")
+            raise NotAWorkTreeError(
+                f"--root {root}: no such directory", hint="pass the path of a git work tree"
+            )
         return Project(find_work_tree(path))
     return Project(find_work_tree())

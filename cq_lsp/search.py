@@ -18,14 +18,28 @@ from cq_lsp.identifiers import query_terms
 
 # bm25 weight per FTS column (same order as FTS_COLUMNS): names and overview above content.
 WEIGHTS = {
-    "filepath": 4.0, "filename": 6.0, "symbols": 8.0, "overview": 5.0, "functions": 4.0,
-    "types_interfaces_classes": 4.0, "exports": 2.0, "constants": 2.0, "imports": 1.0,
-    "dependencies": 1.0, "other_notes": 0.5, "ddd_context": 2.0, "full_content": 0.5,
+    "filepath": 4.0,
+    "filename": 6.0,
+    "symbols": 8.0,
+    "overview": 5.0,
+    "functions": 4.0,
+    "types_interfaces_classes": 4.0,
+    "exports": 2.0,
+    "constants": 2.0,
+    "imports": 1.0,
+    "dependencies": 1.0,
+    "other_notes": 0.5,
+    "ddd_context": 2.0,
+    "full_content": 0.5,
 }
 _BM25 = "bm25(files_fts, " + ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS) + ")"
 _CONTENT_COL = FTS_COLUMNS.index("full_content")
 _OVERVIEW_COL = FTS_COLUMNS.index("overview")
-_FTS_SYNTAX = re.compile(r'["*^(){}]|\b(?:AND|OR|NOT|NEAR)\b|\b\w+\s*:')
+# ``column:`` counts as syntax only for a real column name: a pasted "error: connection refused"
+# or "std::vector" is plain text, not a filter on a column that does not exist.
+_FTS_SYNTAX = re.compile(
+    r'["*^(){}]|\b(?:AND|OR|NOT|NEAR)\b|\b(?i:' + "|".join(FTS_COLUMNS) + r")\s*:"
+)
 MAX_LIMIT = 500
 OPEN, CLOSE = "«", "»"
 
@@ -82,7 +96,7 @@ def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
             raise SearchSyntaxError(
                 f"invalid search syntax in {text!r}: {str(exc).removeprefix('fts5: ')}",
                 hint='quote the whole query as a phrase ("...") or drop the special characters '
-                     '(* " ^ : ( ) AND OR NOT NEAR)',
+                '(* " ^ : ( ) AND OR NOT NEAR)',
             ) from None
         return {"query": query, "mode": "fts", "results": [_result(r, "fts") for r in rows]}
 

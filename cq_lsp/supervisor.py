@@ -43,8 +43,14 @@ def write_worker_json(project: Project, **extra: Any) -> dict[str, Any]:
     import psutil
 
     me = psutil.Process()
-    info = {"pid": me.pid, "create_time": me.create_time(), "cmdline": me.cmdline(),
-            "started_at": time.time(), "root": str(project.root), **extra}
+    info = {
+        "pid": me.pid,
+        "create_time": me.create_time(),
+        "cmdline": me.cmdline(),
+        "started_at": time.time(),
+        "root": str(project.root),
+        **extra,
+    }
     write_json_atomic(project.worker_json, info)
     return info
 
@@ -79,8 +85,13 @@ def worker_status(project: Project, check_interval_s: float = 5.0) -> dict[str, 
     """The ``worker`` part of the status object."""
     info = read_worker_json(project)
     proc = our_process(info)
-    base: dict[str, Any] = {"state": "stopped", "pid": None, "uptimeS": None, "restarts": 0,
-                            "rssBytes": None}
+    base: dict[str, Any] = {
+        "state": "stopped",
+        "pid": None,
+        "uptimeS": None,
+        "restarts": 0,
+        "rssBytes": None,
+    }
     if info is None:
         return base
     if proc is None:
@@ -104,10 +115,15 @@ def worker_status(project: Project, check_interval_s: float = 5.0) -> dict[str, 
         state = "unresponsive"
     else:
         state = "running"
-    return {"state": state, "pid": proc.pid, "uptimeS": round(uptime, 1),
-            "restarts": int(info.get("restarts", 0)), "rssBytes": rss,
-            "cpuS": round(cpu.user + cpu.system, 2),
-            "heartbeatAgeS": None if age is None else round(age, 1)}
+    return {
+        "state": state,
+        "pid": proc.pid,
+        "uptimeS": round(uptime, 1),
+        "restarts": int(info.get("restarts", 0)),
+        "rssBytes": rss,
+        "cpuS": round(cpu.user + cpu.system, 2),
+        "heartbeatAgeS": None if age is None else round(age, 1),
+    }
 
 
 def is_running(project: Project) -> bool:
@@ -124,12 +140,19 @@ def start_worker(project: Project, wait: bool = True) -> dict[str, Any]:
     log = open(project.worker_log, "ab")
     try:
         proc = subprocess.Popen(
-            worker_command(project), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            cwd=str(project.state_dir), start_new_session=True, close_fds=True,
+            worker_command(project),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=str(project.state_dir),
+            start_new_session=True,
+            close_fds=True,
         )
     except OSError as exc:
-        raise WorkerError(f"cannot start the worker: {exc}",
-                          hint=f"check that {sys.executable} can run `-m cq_lsp`") from exc
+        raise WorkerError(
+            f"cannot start the worker: {exc}",
+            hint=f"check that {sys.executable} can run `-m cq_lsp`",
+        ) from exc
     finally:
         log.close()
     if not wait:
@@ -137,19 +160,26 @@ def start_worker(project: Project, wait: bool = True) -> dict[str, Any]:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         info = read_worker_json(project)
-        if info and info.get("pid") == proc.pid and project.heartbeat_file.exists() and \
-                heartbeat_age(project) is not None:
+        if (
+            info
+            and info.get("pid") == proc.pid
+            and project.heartbeat_file.exists()
+            and heartbeat_age(project) is not None
+        ):
             return {"started": True, "pid": proc.pid}
         code = proc.poll()
         if code is not None:
             info = read_worker_json(project)
             if code == 0 and info and our_process(info) is not None:
                 return {"started": False, "pid": info["pid"], "message": "worker already running"}
-            raise WorkerError(f"the worker exited at once with code {code}",
-                              hint=f"see {project.worker_log}")
+            raise WorkerError(
+                f"the worker exited at once with code {code}", hint=f"see {project.worker_log}"
+            )
         time.sleep(0.02)
-    raise WorkerError(f"the worker did not report within {START_TIMEOUT_S:.0f} s",
-                      hint=f"see {project.worker_log}")
+    raise WorkerError(
+        f"the worker did not report within {START_TIMEOUT_S:.0f} s",
+        hint=f"see {project.worker_log}",
+    )
 
 
 def stop_worker(project: Project, grace_s: float = STOP_GRACE_S) -> dict[str, Any]:

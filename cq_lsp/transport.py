@@ -27,8 +27,10 @@ def _make_huey(project: Project, config: Config) -> Huey:
         try:
             from huey import RedisHuey
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ConfigError("queue.backend is redis but redis-py is not installed",
-                              hint="pip install 'cq-lsp[redis]'") from exc
+            raise ConfigError(
+                "queue.backend is redis but redis-py is not installed",
+                hint="pip install 'cq-lsp[redis]'",
+            ) from exc
         # One queue per work tree on a shared server: the name carries the root.
         import hashlib
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 from cq_lsp.errors import WorkerError
@@ -60,8 +60,9 @@ def _beat(ws: Workspace) -> None:
         hb.touch()
 
 
-def run_worker(ws: Workspace, *, threads: int | None = None,
-               idle_exit_s: float | None = None) -> int:
+def run_worker(
+    ws: Workspace, *, threads: int | None = None, idle_exit_s: float | None = None
+) -> int:
     """Run the consumer until a signal, or until idle for ``idle_exit_s`` (0: never)."""
     from huey.consumer import ConsumerStopped
 
@@ -81,14 +82,20 @@ def run_worker(ws: Workspace, *, threads: int | None = None,
             runner = JobRunner(ws)
             ws.transport._handler = runner
             consumer = ws.transport.huey.create_consumer(
-                workers=threads, worker_type="thread", periodic=False,
-                initial_delay=POLL_INITIAL_S, max_delay=POLL_MAX_S, backoff=1.5,
-                check_worker_health=True, health_check_interval=5,
+                workers=threads,
+                worker_type="thread",
+                periodic=False,
+                initial_delay=POLL_INITIAL_S,
+                max_delay=POLL_MAX_S,
+                backoff=1.5,
+                check_worker_health=True,
+                health_check_interval=5,
             )
             consumer.start()
             _beat(ws)
-            log.info("worker %d running for %s with %d thread(s)", os.getpid(),
-                     ws.project.root, threads)
+            log.info(
+                "worker %d running for %s with %d thread(s)", os.getpid(), ws.project.root, threads
+            )
             last_beat = last_busy = time.monotonic()
             health_ts = time.monotonic()
             while True:

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from cq_lsp.transport import Transport
 
 # Refusals that still name a path inside the work tree, so the ledger records them for `show`.
-_RECORDED_REASONS = frozenset({"escapes", "ignored", "excluded", "not_regular", "too_large",
-                               "binary", "unreadable"})
+_RECORDED_REASONS = frozenset(
+    {"escapes", "ignored", "excluded", "not_regular", "too_large", "binary", "unreadable"}
+)
 
 
 @attrs.define
@@ -52,8 +53,14 @@ class EnqueueReport:
 
 
 class Workspace:
-    def __init__(self, project: Project, *, editor_settings: Mapping[str, Any] | None = None,
-                 editor_trusted: bool = False, loaded: LoadedConfig | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        editor_settings: Mapping[str, Any] | None = None,
+        editor_trusted: bool = False,
+        loaded: LoadedConfig | None = None,
+    ) -> None:
         self.project = project
         self._editor_settings = editor_settings
         self._editor_trusted = editor_trusted
@@ -66,8 +73,9 @@ class Workspace:
         if self._loaded is None:
             from cq_lsp.config import load_config
 
-            self._loaded = load_config(self.project.root, editor=self._editor_settings,
-                                       editor_trusted=self._editor_trusted)
+            self._loaded = load_config(
+                self.project.root, editor=self._editor_settings, editor_trusted=self._editor_trusted
+            )
         return self._loaded
 
     @property
@@ -85,8 +93,9 @@ class Workspace:
 
     @cached_property
     def guard(self) -> PathGuard:
-        return PathGuard(self.project.root, self.config.exclude_patterns,
-                         self.config.processor.max_file_bytes)
+        return PathGuard(
+            self.project.root, self.config.exclude_patterns, self.config.processor.max_file_bytes
+        )
 
     @cached_property
     def transport(self) -> Transport:
@@ -101,8 +110,9 @@ class Workspace:
 
     # -- producing work -----------------------------------------------------------------------
 
-    def _change_for(self, rel: str, report: EnqueueReport, source: str,
-                    tracked: bool | None) -> Change | None:
+    def _change_for(
+        self, rel: str, report: EnqueueReport, source: str, tracked: bool | None
+    ) -> Change | None:
         try:
             self.guard.check_rules(rel, tracked=tracked)
             content = self.guard.read(rel)
@@ -115,9 +125,15 @@ class Workspace:
             return None
         return Change(rel, content.sha, content.size, content.mtime_ns)
 
-    def enqueue_paths(self, raw_paths: Iterable[str | os.PathLike[str]], *, source: str,
-                      base: Path | None = None, delay_s: float = 0.0,
-                      send: bool = True) -> EnqueueReport:
+    def enqueue_paths(
+        self,
+        raw_paths: Iterable[str | os.PathLike[str]],
+        *,
+        source: str,
+        base: Path | None = None,
+        delay_s: float = 0.0,
+        send: bool = True,
+    ) -> EnqueueReport:
         """Guard, record and queue the named paths (deleted ones leave the index)."""
         report = EnqueueReport(EnqueueResult())
         changes: list[Change] = []
@@ -127,8 +143,9 @@ class Workspace:
             except PathRefused as refusal:
                 if refusal.reason in _RECORDED_REASONS:
                     self.ledger.skip(refusal.path, refusal.reason, refusal.message, source=source)
-                report.refused.append(Refusal(refusal.path, refusal.reason, refusal.message,
-                                              refusal.hint))
+                report.refused.append(
+                    Refusal(refusal.path, refusal.reason, refusal.message, refusal.hint)
+                )
                 continue
             change = self._change_for(rel, report, source, tracked=None)
             if change is not None:
@@ -151,8 +168,9 @@ class Workspace:
             try:
                 rel = self.guard.to_rel(rel)
             except PathRefused as refusal:
-                report.refused.append(Refusal(refusal.path, refusal.reason, refusal.message,
-                                              refusal.hint))
+                report.refused.append(
+                    Refusal(refusal.path, refusal.reason, refusal.message, refusal.hint)
+                )
                 if refusal.reason in _RECORDED_REASONS:
                     self.ledger.skip(refusal.path, refusal.reason, refusal.message, source=source)
                 continue
@@ -179,8 +197,9 @@ class Workspace:
                 changes.append(Change(key, None))
         return self._commit(changes, report, source, delay_s, send)
 
-    def _commit(self, changes: list[Change], report: EnqueueReport, source: str,
-                delay_s: float, send: bool) -> EnqueueReport:
+    def _commit(
+        self, changes: list[Change], report: EnqueueReport, source: str, delay_s: float, send: bool
+    ) -> EnqueueReport:
         unchanged_before = report.result.unchanged
         skipped_before = report.result.skipped
         result = self.ledger.enqueue(changes, source=source, delay_s=delay_s)
@@ -216,16 +235,24 @@ class Workspace:
             return record
         job = self.ledger.job(rel)
         if job is None:
-            raise CqLspError(f"{rel}: not documented yet",
-                             hint=f"run `cq-lsp index {rel}` (or `cq-lsp queue add {rel}`)")
+            raise CqLspError(
+                f"{rel}: not documented yet",
+                hint=f"run `cq-lsp index {rel}` (or `cq-lsp queue add {rel}`)",
+            )
         if job["state"] == "skipped":
-            raise CqLspError(f"{rel}: not documented: {job['error']}",
-                             hint="the path guard refused it (reason: " + str(job["reason"]) + ")")
+            raise CqLspError(
+                f"{rel}: not documented: {job['error']}",
+                hint="the path guard refused it (reason: " + str(job["reason"]) + ")",
+            )
         if job["state"] == "failed":
-            raise CqLspError(f"{rel}: documenting failed after {job['attempts']} attempt(s): "
-                             f"{job['error']}", hint="`cq-lsp queue retry` queues it again")
-        raise CqLspError(f"{rel}: not documented yet ({job['state']} since {job['queued_at']})",
-                         hint="`cq-lsp index --wait` waits for the queue to drain")
+            raise CqLspError(
+                f"{rel}: documenting failed after {job['attempts']} attempt(s): {job['error']}",
+                hint="`cq-lsp queue retry` queues it again",
+            )
+        raise CqLspError(
+            f"{rel}: not documented yet ({job['state']} since {job['queued_at']})",
+            hint="`cq-lsp index --wait` waits for the queue to drain",
+        )
 
     def status(self) -> dict[str, Any]:
         """The status object of DESIGN.md (also the `cq/status` notification)."""
@@ -240,8 +267,9 @@ class Workspace:
         health = "ok"
         if self.db.rebuilt_from is not None:
             health = "warning"
-            problems.append(f"index.db was corrupt and has been rebuilt (old copy: "
-                            f"{self.db.rebuilt_from.name})")
+            problems.append(
+                f"index.db was corrupt and has been rebuilt (old copy: {self.db.rebuilt_from.name})"
+            )
         if queue["failed"]:
             health = "warning"
         if worker["state"] in ("crashed", "unresponsive"):
@@ -265,9 +293,11 @@ class Workspace:
             "worker": worker,
             "queue": queue,
             "index": {"files": file_count(self.db), "path": str(self.project.index_db)},
-            "documenter": {"kind": self.config.processor.kind,
-                           "calls": counters.get("documenter_calls", 0),
-                           "failures": counters.get("documenter_failures", 0)},
+            "documenter": {
+                "kind": self.config.processor.kind,
+                "calls": counters.get("documenter_calls", 0),
+                "failures": counters.get("documenter_failures", 0),
+            },
             "mode": self.config.processing.mode,
             "at": time.time(),
         }
