@@ -283,7 +283,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             stream=sys.stderr,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-        ws = _workspace(args)
+        project = open_project(args.root)
+        project.require_initialized()
+        ws = Workspace(project, live=True)
         return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
     ws = _workspace(args)
     project = ws.project

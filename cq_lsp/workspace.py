@@ -22,7 +22,7 @@ from cq_lsp.pathguard import PathGuard
 from cq_lsp.project import Project
 
 if TYPE_CHECKING:
-    from cq_lsp.config import Config, LoadedConfig
+    from cq_lsp.config import Config, ConfigCache, LoadedConfig
     from cq_lsp.transport import Transport
 
 # Refusals that still name a path inside the work tree, so the ledger records them for `show`.
@@ -60,27 +60,47 @@ class Workspace:
         editor_settings: Mapping[str, Any] | None = None,
         editor_trusted: bool = False,
         loaded: LoadedConfig | None = None,
+        live: bool = False,
     ) -> None:
+        """``live``: long-running processes (worker, server) reload config.json when it changes,
+        keeping the last good configuration while an edit is invalid (see ``config_error``)."""
         self.project = project
         self._editor_settings = editor_settings
         self._editor_trusted = editor_trusted
         self._loaded = loaded
+        self._cache: ConfigCache | None = None
+        if live and loaded is None:
+            from cq_lsp.config import ConfigCache
+
+            self._cache = ConfigCache(
+                project.root, editor=editor_settings, editor_trusted=editor_trusted
+            )
+        self._guard: tuple[tuple[Any, ...], PathGuard] | None = None
 
     # -- parts, built on first use so each command pays only for what it touches ---------------
 
     @property
     def loaded(self) -> LoadedConfig:
+        if self._cache is not None:
+            return self._cache.get()
         if self._loaded is None:
             from cq_lsp.config import load_config
 
             self._loaded = load_config(
-                self.project.root, editor=self._editor_settings, editor_trusted=self._editor_trusted
+                self.project.root,
+                editor=self._editor_settings,
+                editor_trusted=self._editor_trusted,
             )
         return self._loaded
 
     @property
     def config(self) -> Config:
         return self.loaded.config
+
+    @property
+    def config_error(self) -> Exception | None:
+        """The error of the latest config reload (live workspaces keep the last good config)."""
+        return self._cache.error if self._cache is not None else None
 
     @cached_property
     def db(self) -> Database:
@@ -91,11 +111,13 @@ class Workspace:
     def ledger(self) -> Ledger:
         return Ledger(self.db)
 
-    @cached_property
+    @property
     def guard(self) -> PathGuard:
-        return PathGuard(
-            self.project.root, self.config.exclude_patterns, self.config.processor.max_file_bytes
-        )
+        cfg = self.config
+        key = (tuple(cfg.exclude_patterns), cfg.processor.max_file_bytes)
+        if self._guard is None or self._guard[0] != key:
+            self._guard = (key, PathGuard(self.project.root, *key))
+        return self._guard[1]
 
     @cached_property
     def transport(self) -> Transport:
@@ -272,6 +294,9 @@ class Workspace:
             )
         if queue["failed"]:
             health = "warning"
+        if self.config_error is not None:
+            health = "error"
+            problems.append("config.json is invalid; running on the last good configuration")
         if worker["state"] in ("crashed", "unresponsive"):
             health = "error"
             problems.append(f"worker {worker['state']}")
