@@ -30,12 +30,18 @@ def _workspace(args: argparse.Namespace, *, require_init: bool = True) -> Worksp
     return ws
 
 
-def _after_enqueue(ws: Workspace, report: EnqueueReport) -> str | None:
-    """Auto mode starts a worker when work arrived and none runs. Returns what happened."""
-    if not report.result.queued:
-        return None
+def _after_enqueue(ws: Workspace, report: EnqueueReport | None) -> str | None:
+    """Auto mode starts a worker when work waits and none runs. Returns what happened.
+
+    Work that waits includes jobs queued earlier (say, before a worker was killed), not only the
+    ones this command added.
+    """
     from cq_lsp.supervisor import is_running, start_worker
 
+    counts = ws.ledger.counts()
+    waiting = counts["queued"] + counts["running"]
+    if not waiting and not (report and report.result.queued):
+        return None
     if ws.config.processing.mode != "auto":
         return "manual mode: run `cq-lsp worker start` or `cq-lsp queue process` to document"
     if not is_running(ws.project):
@@ -90,8 +96,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             )
         if note and not args.wait:
             print(note)
-    if args.wait and report.result.queued:
-        result["wait"] = _wait(ws, args)
+    if args.wait:
+        counts = ws.ledger.counts()
+        if counts["queued"] or counts["running"]:
+            result["wait"] = _wait(ws, args)
     if args.json:
         emit_json(result)
     return 0 if not result.get("wait", {}).get("newlyFailed") else 1
