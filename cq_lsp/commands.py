@@ -7,15 +7,20 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cq_lsp.cli_output import emit_json, fmt_age, highlight, print_status, style
 from cq_lsp.errors import UsageError
 from cq_lsp.project import Project, open_project
-from cq_lsp.workspace import EnqueueReport, Workspace
+
+if TYPE_CHECKING:
+    # Imported inside the commands that use them: `search` must not pay for attrs.
+    from cq_lsp.workspace import EnqueueReport, Workspace
 
 
 def _workspace(args: argparse.Namespace, *, require_init: bool = True) -> Workspace:
+    from cq_lsp.workspace import Workspace
+
     project = open_project(args.root)
     if require_init:
         project.require_initialized()
@@ -291,6 +296,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             stream=sys.stderr,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        from cq_lsp.workspace import Workspace
+
         project = open_project(args.root)
         project.require_initialized()
         ws = Workspace(project, live=True)
