@@ -219,8 +219,19 @@ class PathGuard:
     def read(self, rel: str) -> FileContent:
         """Read a file that passes the guard, or raise PathRefused (``missing``: deleted)."""
         path = self.abspath(rel)
+        # Checked again here, not only in to_rel(): between enqueue and processing the file may
+        # have been replaced by a symlink that leads out of the work tree.
+        real = path.resolve()
+        if not real.is_relative_to(self.root):
+            raise PathRefused(
+                rel,
+                "escapes",
+                f"{rel}: a symlink that leads outside the work tree (to {real})",
+                hint="symlinks are followed only when their target is inside the repository",
+            )
+        path = real
         try:
-            st = path.stat()  # follows symlinks: the target's type and size are what count
+            st = path.stat()  # the target's type and size are what count
         except FileNotFoundError:
             raise PathRefused(rel, "missing", f"{rel}: no such file (deleted?)") from None
         except OSError as exc:

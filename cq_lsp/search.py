@@ -40,6 +40,10 @@ _OVERVIEW_COL = FTS_COLUMNS.index("overview")
 _FTS_SYNTAX = re.compile(
     r'["*^(){}]|\b(?:AND|OR|NOT|NEAR)\b|\b(?i:' + "|".join(FTS_COLUMNS) + r")\s*:"
 )
+# Signs the user meant FTS5 (so a malformed query is reported rather than searched as words).
+_EXPLICIT_FTS = re.compile(
+    r'["*^]|\b(?:AND|OR|NOT|NEAR)\b|\b(?i:' + "|".join(FTS_COLUMNS) + r")\s*:"
+)
 MAX_LIMIT = 500
 OPEN, CLOSE = "«", "»"
 
@@ -93,6 +97,10 @@ def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
         try:
             rows = _run(db, text, limit)
         except sqlite3.OperationalError as exc:
+            # `parseInvoice()` or `foo(` is someone pasting code, not FTS5: search its words.
+            # Quotes or operators mean the user meant FTS5, so they hear what was wrong.
+            if not _EXPLICIT_FTS.search(text) and query_terms(text):
+                return _terms_search(db, query, text, limit)
             raise SearchSyntaxError(
                 f"invalid search syntax in {text!r}: {str(exc).removeprefix('fts5: ')}",
                 hint='quote the whole query as a phrase ("...") or drop the special characters '
@@ -100,6 +108,10 @@ def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
             ) from None
         return {"query": query, "mode": "fts", "results": [_result(r, "fts") for r in rows]}
 
+    return _terms_search(db, query, text, limit)
+
+
+def _terms_search(db: Database, query: str, text: str, limit: int) -> dict[str, Any]:
     terms = query_terms(text)
     if not terms:
         return {"query": query, "mode": "terms", "results": []}

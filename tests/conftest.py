@@ -33,7 +33,7 @@ class InvoiceTotals:
     def compute(self, lines: list) -> float:
         return 0.0
 ''',
-    "billing/render.ts": '''// Rendering invoices as HTML.
+    "billing/render.ts": """// Rendering invoices as HTML.
 import { format } from "date-fns";
 
 export function renderInvoiceHtml(total: number): string {
@@ -41,20 +41,21 @@ export function renderInvoiceHtml(total: number): string {
 }
 
 export interface RenderOptions { dark: boolean }
-''',
+""",
     "README.md": "# Sample shop\n\nA tiny shop used by the cq-lsp tests.\n",
-    "src/shipping/rates.go": '''// Package shipping computes parcel rates.
+    "src/shipping/rates.go": """// Package shipping computes parcel rates.
 package shipping
 
 // ParcelRate returns the price of a parcel by weight.
 func ParcelRate(weightKg float64) float64 { return weightKg * 2 }
-''',
+""",
 }
 
 
 def run_git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture
@@ -69,8 +70,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     for k in list(os.environ):
         if k.startswith("CODEQUERY_"):
             monkeypatch.delenv(k)
-    for k in ("CQ_LSP_CONFIG_HOME", "CQ_LSP_DATA_HOME", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL",
-              "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+    for k in (
+        "CQ_LSP_CONFIG_HOME",
+        "CQ_LSP_DATA_HOME",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
         monkeypatch.setenv(k, env[k])
     return env
 
@@ -103,14 +110,28 @@ class Cq:
         self.root = root
         self.env = env
 
-    def run(self, *args: str, check: bool = True, cwd: Path | None = None,
-            timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "cq_lsp", *args], cwd=cwd or self.root,
-                              env=self.env, capture_output=True, text=True, timeout=timeout,
-                              input=input)
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        cwd: Path | None = None,
+        timeout: float = 120,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cq_lsp", *args],
+            cwd=cwd or self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"cq-lsp {' '.join(args)} exited {proc.returncode}\n"
-                                 f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+            raise AssertionError(
+                f"cq-lsp {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+            )
         return proc
 
     def json(self, *args: str, check: bool = True, cwd: Path | None = None) -> Any:

@@ -1,0 +1,644 @@
+"""The ledger and the index in one SQLite file: idempotent jobs, one transaction per job, FTS5."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cq_lsp.db import Database
+from cq_lsp.index import commit_job, file_count, forget_missing, get_record
+from cq_lsp.ledger import Change, Ledger, key_of, rel_of
+from cq_lsp.pathguard import FileContent, PathGuard
+from cq_lsp.project import Project
+from cq_lsp.records import FileRecord
+from tests.conftest import make_repo
+
+DATASET = "shop"
+SHA_A = "a" * 40
+SHA_B = "b" * 40
+
+
+@pytest.fixture
+def project(tmp_path: Path, isolated_env: dict[str, str]) -> Project:
+    root = make_repo(tmp_path / "shop", {"a.py": "A = 1\n"})
+    p = Project(root)
+    p.ensure_state_dir()
+    return p
+
+
+@pytest.fixture
+def db(project: Project) -> Iterator[Database]:
+    d = Database(project.index_db)
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def ledger(db: Database) -> Ledger:
+    return Ledger(db)
+
+
+@pytest.fixture
+def guard(project: Project) -> PathGuard:
+    return PathGuard(project.root, [], 1_000_000)
+
+
+def job_row(db: Database, rel: str) -> sqlite3.Row | None:
+    rows = db.query("SELECT * FROM jobs WHERE path = ?", (key_of(rel)[0],))
+    return rows[0] if rows else None
+
+
+def write(root: Path, rel: str, text: str) -> None:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text, encoding="utf-8")
+
+
+def record_for(rel: str, overview: str = "") -> FileRecord:
+    return FileRecord(
+        path=rel,
+        filename=rel.rsplit("/", 1)[-1],
+        language="python",
+        overview=overview,
+        functions={"main": {"signature": "main()", "doc": "", "line": 1}},
+    )
+
+
+def document(
+    db: Database, ledger: Ledger, guard: PathGuard, rel: str, overview: str = ""
+) -> FileContent:
+    """The worker's path for one file: enqueue, claim, document, commit."""
+    content = guard.read(rel)
+    ledger.enqueue([Change(rel, content.sha, content.size, content.mtime_ns)], source="test")
+    assert ledger.claim(rel, content.sha, pid=os.getpid())
+    assert commit_job(
+        db,
+        dataset=DATASET,
+        task_sha=content.sha,
+        record=record_for(rel, overview),
+        content=content,
+        commit=None,
+    )
+    return content
+
+
+def fts(db: Database, match: str) -> list[str]:
+    return [
+        r["filepath"]
+        for r in db.query(
+            "SELECT f.filepath FROM files_fts JOIN files f ON f.id = files_fts.rowid "
+            "WHERE files_fts MATCH ? ORDER BY f.filepath",
+            (match,),
+        )
+    ]
+
+
+# -- enqueue --------------------------------------------------------------------------------------
+
+
+def test_schema_is_created_in_state_dir(project: Project, db: Database) -> None:
+    assert project.index_db.is_file()
+    assert db.rebuilt_from is None
+    tables = {r["name"] for r in db.query("SELECT name FROM sqlite_master")}
+    assert {"files", "files_fts", "jobs", "history", "counters", "meta"} <= tables
+    cols = [r["name"] for r in db.query("PRAGMA table_info(files)")]
+    # code-query's columns, in its order, first (DESIGN.md: Files).
+    assert cols[:16] == [
+        "id",
+        "dataset_id",
+        "filepath",
+        "filename",
+        "overview",
+        "ddd_context",
+        "functions",
+        "exports",
+        "imports",
+        "types_interfaces_classes",
+        "constants",
+        "dependencies",
+        "other_notes",
+        "documented_at_commit",
+        "documented_at",
+        "full_content",
+    ]
+
+
+def test_enqueue_new_job(ledger: Ledger, db: Database) -> None:
+    res = ledger.enqueue([Change("a.py", SHA_A, 6, 123)], source="cli", delay_s=2.0, now=1000.0)
+    assert res.queued == [("a.py", SHA_A, 2.0)]
+    assert res.to_dict() == {"queued": 1, "unchanged": 0, "removed": 0, "skipped": 0}
+    row = job_row(db, "a.py")
+    assert row is not None
+    assert (row["sha"], row["state"], row["attempts"], row["source"]) == (SHA_A, "queued", 0, "cli")
+    assert (row["queued_at"], row["not_before"], row["size"], row["mtime_ns"]) == (
+        1000.0,
+        1002.0,
+        6,
+        123,
+    )
+
+
+@pytest.mark.parametrize("state", ["queued", "running", "done"])
+def test_enqueue_same_sha_is_a_noop(
+    ledger: Ledger, db: Database, guard: PathGuard, state: str
+) -> None:
+    content = guard.read("a.py")
+    ledger.enqueue([Change("a.py", content.sha)], source="cli", now=1000.0)
+    if state in ("running", "done"):
+        assert ledger.claim("a.py", content.sha, pid=1)
+    if state == "done":
+        assert commit_job(
+            db,
+            dataset=DATASET,
+            task_sha=content.sha,
+            record=record_for("a.py"),
+            content=content,
+            commit=None,
+        )
+    before = dict(job_row(db, "a.py"))  # type: ignore[arg-type]
+    assert before["state"] == state
+    res = ledger.enqueue([Change("a.py", content.sha)], source="hook", now=2000.0)
+    assert res.queued == []
+    assert res.unchanged == 1
+    assert dict(job_row(db, "a.py")) == before  # type: ignore[arg-type]
+    assert len(db.query("SELECT * FROM jobs")) == 1
+
+
+def test_enqueue_same_sha_brings_a_delayed_job_forward(ledger: Ledger, db: Database) -> None:
+    ledger.enqueue([Change("a.py", SHA_A)], source="hook", delay_s=300, now=1000.0)
+    res = ledger.enqueue([Change("a.py", SHA_A)], source="cli", delay_s=0, now=1001.0)
+    assert res.queued == [("a.py", SHA_A, 0)]
+    row = job_row(db, "a.py")
+    assert row is not None and row["not_before"] == 1001.0 and row["state"] == "queued"
+
+
+@pytest.mark.parametrize("state", ["queued", "running", "done", "failed"])
+def test_new_sha_supersedes(ledger: Ledger, db: Database, state: str) -> None:
+    ledger.enqueue([Change("a.py", SHA_A)], source="cli")
+    if state != "queued":
+        assert ledger.claim("a.py", SHA_A, pid=1)
+    if state == "failed":
+        ledger.release("a.py", SHA_A, "boom", final=True)
+    if state == "done":
+        db.conn().execute("UPDATE jobs SET state='done'")
+    res = ledger.enqueue([Change("a.py", SHA_B)], source="save")
+    assert res.queued == [("a.py", SHA_B, 0.0)]
+    row = job_row(db, "a.py")
+    assert row is not None
+    assert (row["sha"], row["state"], row["attempts"], row["error"], row["source"]) == (
+        SHA_B,
+        "queued",
+        0,
+        None,
+        "save",
+    )
+    # The old task is no longer current: a worker holding it can neither claim nor commit.
+    assert not ledger.claim("a.py", SHA_A, pid=2)
+
+
+def test_failed_job_with_same_sha_is_requeued(ledger: Ledger, db: Database) -> None:
+    ledger.enqueue([Change("a.py", SHA_A)], source="cli")
+    assert ledger.claim("a.py", SHA_A, pid=1)
+    ledger.release("a.py", SHA_A, "documenter crashed", final=True)
+    row = job_row(db, "a.py")
+    assert row is not None and (row["state"], row["attempts"]) == ("failed", 1)
+    res = ledger.enqueue([Change("a.py", SHA_A)], source="cli")
+    assert res.queued == [("a.py", SHA_A, 0.0)]
+    row = job_row(db, "a.py")
+    assert row is not None
+    assert (row["state"], row["attempts"], row["error"]) == ("queued", 0, None)
+
+
+def test_deleted_file_removes_job_and_documentation(
+    ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    document(db, ledger, guard, "a.py", overview="alphaword overview")
+    assert get_record(db, "a.py") is not None
+    assert fts(db, "alphaword") == ["a.py"]
+    res = ledger.enqueue([Change("a.py", None)], source="hook")
+    assert res.removed == 1 and res.queued == []
+    assert job_row(db, "a.py") is None
+    assert get_record(db, "a.py") is None
+    assert file_count(db) == 0
+    assert fts(db, "alphaword") == []
+    # Deleting again, or deleting something never seen, is harmless.
+    res = ledger.enqueue([Change("a.py", None), Change("never.py", None)], source="hook")
+    assert res.removed == 0
+    ops = [h["op"] for h in ledger.history(50)]
+    assert ops.count("remove-deleted") == 1
+
+
+def test_skip_records_reason_and_drops_documentation(
+    ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    document(db, ledger, guard, "a.py")
+    ledger.skip("a.py", "too_large", "a.py: too big", source="cli")
+    row = job_row(db, "a.py")
+    assert row is not None
+    assert (row["state"], row["reason"], row["error"], row["sha"]) == (
+        "skipped",
+        "too_large",
+        "a.py: too big",
+        None,
+    )
+    assert get_record(db, "a.py") is None
+
+
+# -- the worker: claim, commit, release ------------------------------------------------------------
+
+
+def test_claim_succeeds_once(ledger: Ledger, db: Database) -> None:
+    ledger.enqueue([Change("a.py", SHA_A)], source="cli")
+    assert not ledger.claim("a.py", SHA_B, pid=1)  # a stale task
+    assert not ledger.claim("other.py", SHA_A, pid=1)  # no such job
+    assert ledger.claim("a.py", SHA_A, pid=7)
+    assert not ledger.claim("a.py", SHA_A, pid=8)
+    row = job_row(db, "a.py")
+    assert row is not None
+    assert (row["state"], row["attempts"], row["worker_pid"]) == ("running", 1, 7)
+    assert row["started_at"] is not None
+    assert ledger.is_current("a.py", SHA_A)
+    assert not ledger.is_current("a.py", SHA_B)
+
+
+def test_claim_from_many_threads_only_one_wins(ledger: Ledger) -> None:
+    ledger.enqueue([Change("a.py", SHA_A)], source="cli")
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        wins.append(ledger.claim("a.py", SHA_A, pid=i))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 7 + [True]
+
+
+def test_commit_job_writes_documentation_and_ledger_together(
+    project: Project, ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    content = guard.read("a.py")
+    ledger.enqueue([Change("a.py", content.sha)], source="cli")
+    assert ledger.claim("a.py", content.sha, pid=1)
+    rec = record_for("a.py", overview="Sets A.")
+    assert commit_job(
+        db, dataset=DATASET, task_sha=content.sha, record=rec, content=content, commit="c0ffee"
+    )
+    row = job_row(db, "a.py")
+    assert row is not None
+    assert (row["state"], row["sha"], row["size"], row["error"]) == ("done", content.sha, 6, None)
+    assert row["finished_at"] is not None
+    got = get_record(db, "a.py")
+    assert got is not None
+    assert got["path"] == "a.py" and got["filename"] == "a.py"
+    assert got["overview"] == "Sets A."
+    assert got["content_sha"] == content.sha
+    assert got["documented_at_commit"] == "c0ffee"
+    assert got["functions"] == {"main": {"signature": "main()", "doc": "", "line": 1}}
+    assert got["dependencies"] == [] and got["other_notes"] == []
+    assert got["processor"] == "static" and got["dataset_id"] == DATASET
+    assert ledger.counters() == {"documenter_calls": 1}
+    full = db.query("SELECT full_content FROM files")[0]["full_content"]
+    assert full == "A = 1\n"
+
+
+def test_commit_job_superseded_while_running_writes_nothing(
+    project: Project, ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    content = guard.read("a.py")
+    ledger.enqueue([Change("a.py", content.sha)], source="cli")
+    assert ledger.claim("a.py", content.sha, pid=1)
+    # The file changes while the worker documents the old content.
+    ledger.enqueue([Change("a.py", SHA_B)], source="save")
+    assert not commit_job(
+        db,
+        dataset=DATASET,
+        task_sha=content.sha,
+        record=record_for("a.py"),
+        content=content,
+        commit=None,
+    )
+    assert get_record(db, "a.py") is None
+    assert file_count(db) == 0
+    row = job_row(db, "a.py")
+    assert row is not None and (row["state"], row["sha"]) == ("queued", SHA_B)
+    assert ledger.counters() == {}
+    # Removed while running: also nothing written.
+    assert ledger.claim("a.py", SHA_B, pid=1)
+    ledger.remove(["a.py"], source="cli")
+    assert not commit_job(
+        db, dataset=DATASET, task_sha=SHA_B, record=record_for("a.py"), content=content, commit=None
+    )
+    assert file_count(db) == 0 and job_row(db, "a.py") is None
+
+
+def test_commit_job_is_atomic_when_the_transaction_fails(
+    project: Project, ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    """A failure inside the transaction leaves neither the documentation nor 'done' behind."""
+    content = guard.read("a.py")
+    ledger.enqueue([Change("a.py", content.sha)], source="cli")
+    assert ledger.claim("a.py", content.sha, pid=1)
+    # A record the JSON encoder cannot store fails after the job row was read, mid-transaction.
+    bad = record_for("a.py")
+    bad.constants = {"X": object()}
+    with pytest.raises(TypeError):
+        commit_job(
+            db, dataset=DATASET, task_sha=content.sha, record=bad, content=content, commit=None
+        )
+    assert file_count(db) == 0
+    row = job_row(db, "a.py")
+    assert row is not None and row["state"] == "running"
+    # The connection is usable again (the transaction was rolled back).
+    assert commit_job(
+        db,
+        dataset=DATASET,
+        task_sha=content.sha,
+        record=record_for("a.py"),
+        content=content,
+        commit=None,
+    )
+
+
+def test_release_retry_and_final(ledger: Ledger, db: Database) -> None:
+    ledger.enqueue([Change("a.py", SHA_A)], source="cli")
+    assert ledger.claim("a.py", SHA_A, pid=1)
+    ledger.release("a.py", SHA_A, "timeout after 120 s", final=False)
+    row = job_row(db, "a.py")
+    assert row is not None
+    assert (row["state"], row["error"], row["attempts"]) == ("queued", "timeout after 120 s", 1)
+    assert ledger.claim("a.py", SHA_A, pid=1)
+    ledger.release("a.py", SHA_A, "x" * 2000, final=True)
+    row = job_row(db, "a.py")
+    assert row is not None
+    assert (row["state"], row["attempts"]) == ("failed", 2)
+    assert row["error"] == "x" * 500  # bounded
+    assert ledger.history(1)[0]["op"] == "failed"
+    # A release for a job that is not running (or a stale sha) changes nothing.
+    ledger.release("a.py", SHA_A, "late", final=False)
+    ledger.release("a.py", SHA_B, "stale", final=False)
+    row = job_row(db, "a.py")
+    assert row is not None and (row["state"], row["error"]) == ("failed", "x" * 500)
+
+
+def test_requeue_interrupted(ledger: Ledger, db: Database) -> None:
+    ledger.enqueue(
+        [Change("a.py", SHA_A), Change("b.py", SHA_B), Change("c.py", SHA_A)],
+        source="cli",
+        now=1000.0,
+    )
+    assert ledger.claim("a.py", SHA_A, pid=4242)
+    assert ledger.claim("c.py", SHA_A, pid=4242)
+    db.conn().execute("UPDATE jobs SET state='done' WHERE path='c.py'")
+    queued = ledger.requeue_interrupted()
+    assert sorted(queued) == [("a.py", SHA_A), ("b.py", SHA_B)]
+    row = job_row(db, "a.py")
+    assert row is not None and (row["state"], row["worker_pid"]) == ("queued", None)
+    assert job_row(db, "c.py")["state"] == "done"  # type: ignore[index]
+    assert ledger.history(1)[0] | {"at": None} == {
+        "at": None,
+        "op": "recover-running",
+        "count": 1,
+        "detail": None,
+        "source": "recovery",
+    }
+    counts = ledger.counts()
+    assert {k: counts[k] for k in ("queued", "running", "done", "failed", "skipped")} == {
+        "queued": 2,
+        "running": 0,
+        "done": 1,
+        "failed": 0,
+        "skipped": 0,
+    }
+
+
+def test_forget_missing_only_for_current_job(
+    ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    content = document(db, ledger, guard, "a.py")
+    assert not forget_missing(db, "a.py", SHA_B)  # a stale task
+    assert get_record(db, "a.py") is not None
+    assert forget_missing(db, "a.py", content.sha)
+    assert get_record(db, "a.py") is None and job_row(db, "a.py") is None
+    assert not forget_missing(db, "a.py", content.sha)
+
+
+# -- history ---------------------------------------------------------------------------------------
+
+
+def test_history_records_operations_never_contents(
+    project: Project, ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    secret = "zq-SECRET-7f3a9c-do-not-log"
+    write(project.root, "creds.py", f'TOKEN = "{secret}"\n')
+    content = document(db, ledger, guard, "creds.py")
+    ledger.enqueue([Change("creds.py", SHA_B)], source="save")
+    assert ledger.claim("creds.py", SHA_B, pid=1)
+    ledger.release("creds.py", SHA_B, "documenter said no", final=True)
+    ledger.skip("creds.py", "binary", "creds.py: binary file", source="cli")
+    ledger.remove(["creds.py"], source="cli")
+    hist = ledger.history(100)
+    assert [h["op"] for h in hist] == ["remove", "skip:binary", "failed", "enqueue", "enqueue"]
+    assert [h["count"] for h in hist] == [1, 1, 1, 1, 1]
+    assert all(h["detail"] == "creds.py" for h in hist)
+    assert hist[-1]["source"] == "test" and hist[0]["source"] == "cli"
+    # The secret was in the index (it is the documentation's full text) ...
+    assert content.text.count(secret) == 1
+    # ... but never in the history or the ledger, not even in a raw dump of the rows.
+    for table in ("history", "jobs"):
+        for row in db.query(f"SELECT * FROM {table}"):
+            assert all(secret not in str(v) for v in tuple(row)), (table, tuple(row))
+
+
+def test_history_detail_is_bounded(ledger: Ledger) -> None:
+    ledger.enqueue([Change(f"f{i}.py", SHA_A) for i in range(12)], source="cli")
+    h = ledger.history(1)[0]
+    assert h["op"] == "enqueue" and h["count"] == 12
+    assert h["detail"] == "f0.py, f1.py, f2.py, f3.py, f4.py (+7 more)"
+
+
+# -- FTS5 consistency ------------------------------------------------------------------------------
+
+
+def test_fts_follows_updates_and_deletes(
+    project: Project, ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    """code-query's stale-trigger bug: after an update, the old words must not match."""
+    write(project.root, "doc.py", "# alphaword\n")
+    document(db, ledger, guard, "doc.py", overview="first alphaword")
+    assert fts(db, "alphaword") == ["doc.py"]
+    assert fts(db, "betaword") == []
+    write(project.root, "doc.py", "# betaword\n")
+    document(db, ledger, guard, "doc.py", overview="second betaword")
+    assert fts(db, "alphaword") == []
+    assert fts(db, "betaword") == ["doc.py"]
+    assert fts(db, "overview:second") == ["doc.py"]
+    assert fts(db, "overview:first") == []
+    assert file_count(db) == 1
+    # FTS5's own integrity check compares the index with the content table.
+    db.conn().execute("INSERT INTO files_fts (files_fts, rank) VALUES ('integrity-check', 1)")
+    ledger.remove(["doc.py"], source="cli")
+    assert fts(db, "betaword") == []
+    assert fts(db, "second") == []
+    db.conn().execute("INSERT INTO files_fts (files_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_fts_camel_case_words_are_searchable(
+    project: Project, ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    write(project.root, "bill.py", "def parseInvoice(x):\n    return x\n")
+    document(db, ledger, guard, "bill.py")
+    assert fts(db, "invoice") == ["bill.py"]
+    assert fts(db, "symbols:parse") == ["bill.py"]
+
+
+# -- corruption and concurrency --------------------------------------------------------------------
+
+
+def test_corrupt_index_is_moved_aside_and_rebuilt(project: Project) -> None:
+    garbage = b"this is not a database \x00\xff" * 400
+    project.index_db.write_bytes(garbage)
+    db = Database(project.index_db)
+    try:
+        assert db.rebuilt_from is not None
+        assert db.rebuilt_from.parent == project.state_dir
+        assert db.rebuilt_from.name.startswith("index.db.corrupt-")
+        assert db.rebuilt_from.read_bytes() == garbage  # kept for inspection
+        assert list(project.state_dir.glob("index.db.corrupt-*")) == [db.rebuilt_from]
+        ledger = Ledger(db)
+        res = ledger.enqueue([Change("a.py", SHA_A)], source="rebuild")
+        assert len(res.queued) == 1
+        assert db.query("SELECT COUNT(*) AS n FROM files_fts")[0]["n"] == 0
+        assert ledger.counts()["queued"] == 1
+    finally:
+        db.close()
+    # Opening the rebuilt file again is clean.
+    again = Database(project.index_db)
+    try:
+        assert again.rebuilt_from is None
+        assert Ledger(again).counts()["queued"] == 1
+    finally:
+        again.close()
+
+
+def test_second_corruption_gets_a_distinct_name(project: Project) -> None:
+    for _ in range(2):
+        project.index_db.write_bytes(b"garbage" * 1000)
+        Database(project.index_db).close()
+    assert len(list(project.state_dir.glob("index.db.corrupt-*"))) == 2
+
+
+def test_concurrent_enqueue_from_threads(ledger: Ledger, db: Database) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def producer(t: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(200):
+                ledger.enqueue([Change(f"t{t}/f{i}.py", f"{t:02d}{i:038d}")], source=f"t{t}")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=producer, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert db.query("SELECT COUNT(*) AS n FROM jobs WHERE state='queued'")[0]["n"] == 800
+    assert ledger.counts()["queued"] == 800
+    assert len({r["path"] for r in db.query("SELECT path FROM jobs")}) == 800
+    assert sum(h["count"] for h in ledger.history(1000) if h["op"] == "enqueue") == 800
+
+
+def test_concurrent_enqueue_from_separate_databases(project: Project) -> None:
+    """Separate Database objects (like separate processes) share the file without errors."""
+    errors: list[BaseException] = []
+
+    def producer(t: int) -> None:
+        d = Database(project.index_db)
+        try:
+            lg = Ledger(d)
+            for i in range(50):
+                lg.enqueue([Change(f"p{t}/f{i}.py", SHA_A)], source="hook")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            d.close()
+
+    threads = [threading.Thread(target=producer, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    d = Database(project.index_db)
+    try:
+        assert Ledger(d).counts()["queued"] == 200
+    finally:
+        d.close()
+
+
+# -- non-UTF-8 names -------------------------------------------------------------------------------
+
+
+def test_key_of_rel_of_round_trip_non_utf8() -> None:
+    rel = os.fsdecode(b"dir/caf\xe9.py")
+    key, raw = key_of(rel)
+    assert raw == b"dir/caf\xe9.py"
+    assert key == "dir/caf\\xe9.py"
+    key.encode("utf-8")  # storable as TEXT
+    assert rel_of(key, raw) == rel
+    assert key_of("dir/café.py") == ("dir/café.py", None)
+    assert rel_of("dir/café.py", None) == "dir/café.py"
+
+
+def test_non_utf8_path_through_ledger_and_index(
+    project: Project, ledger: Ledger, db: Database, guard: PathGuard
+) -> None:
+    raw_name = b"caf\xe9.py"
+    with open(os.path.join(os.fsencode(project.root), raw_name), "wb") as fh:
+        fh.write(b"latin1word = 1\n")
+    rel = guard.to_rel(raw_name)
+    content = document(db, ledger, guard, rel)
+    row = job_row(db, rel)
+    assert row is not None
+    assert row["path"] == "caf\\xe9.py" and row["path_bytes"] == raw_name
+    assert row["state"] == "done" and row["sha"] == content.sha
+    got = get_record(db, rel)
+    assert got is not None and got["path"] == "caf\\xe9.py"
+    assert got["filename"] == "caf\\xe9.py"  # the documenter's filename is stored the same way
+    assert ledger.job(rel)["state"] == "done"  # type: ignore[index]
+    # Recovery hands the worker the real name back.
+    ledger.enqueue([Change(rel, SHA_B)], source="save")
+    assert ledger.requeue_interrupted() == [(rel, SHA_B)]
+    assert os.fsencode(ledger.requeue_interrupted()[0][0]) == raw_name
+    # And deleting it by its real name removes everything.
+    assert ledger.enqueue([Change(rel, None)], source="hook").removed == 1
+    assert get_record(db, rel) is None and job_row(db, rel) is None
+
+
+def test_non_utf8_path_in_refusal_and_failure_messages(ledger: Ledger, db: Database) -> None:
+    """Messages name the path; a non-UTF-8 name must not make SQLite refuse to store them."""
+    rel = os.fsdecode(b"img/caf\xe9.bin")
+    ledger.skip(rel, "binary", f"{rel}: binary file (contains NUL bytes)", source="cli")
+    job = ledger.job(rel)
+    assert job is not None
+    assert (job["state"], job["reason"]) == ("skipped", "binary")
+    assert job["error"] == "img/caf\\xe9.bin: binary file (contains NUL bytes)"
+    ledger.enqueue([Change(rel, SHA_A)], source="cli")
+    assert ledger.claim(rel, SHA_A, pid=1)
+    ledger.release(rel, SHA_A, f"{rel}: documenter timed out", final=True)
+    job = ledger.job(rel)
+    assert job is not None
+    assert (job["state"], job["error"]) == ("failed", "img/caf\\xe9.bin: documenter timed out")

@@ -1,0 +1,439 @@
+"""Search: identifiers, natural language, ranking, FTS5 syntax for power users, errors, the CLI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cq_lsp.db import Database
+from cq_lsp.errors import SearchSyntaxError, UsageError
+from cq_lsp.index import commit_job
+from cq_lsp.ledger import Change, Ledger
+from cq_lsp.pathguard import PathGuard
+from cq_lsp.project import Project
+from cq_lsp.records import FileRecord
+from cq_lsp.search import MAX_LIMIT, is_fts_syntax, search
+from tests.conftest import Cq, make_repo
+
+# Unrelated files, so that bm25's IDF is meaningful (a word in more than half of the documents
+# gets almost no weight) and every test searches a realistic mix.
+FILLER = {
+    f"misc/util{i}.py": (
+        f"def helper_{i}(value):\n    return value * {i}\n",
+        {"overview": f"Arithmetic helper number {i}.", "functions": {f"helper_{i}": {}}},
+    )
+    for i in range(12)
+}
+
+CORPUS: dict[str, tuple[str, dict]] = {
+    "billing/camel.ts": (
+        "export function parseInvoice(text: string) { return text; }\n",
+        {
+            "overview": "Reads bills from text.",
+            "functions": {"parseInvoice": {}},
+            "exports": {"parseInvoice": "function"},
+        },
+    ),
+    "billing/snake.py": (
+        "def parse_invoice(text):\n    return text\n",
+        {"overview": "Reads bills from text.", "functions": {"parse_invoice": {}}},
+    ),
+    "billing/dotted.py": (
+        "from billing import Invoice\n\nresult = Invoice.parse(data)\n",
+        {"overview": "Glue code.", "imports": {"billing": ["Invoice"]}},
+    ),
+    "web/render.py": (
+        "def render_page(total):\n    return f'<b>{total}</b>'\n",
+        {"overview": "Renders an invoice page as HTML.", "functions": {"render_page": {}}},
+    ),
+    "tools/tokenize.py": (
+        "def parse_tokens(text):\n    return text.split()\n",
+        {"overview": "Splits text into tokens.", "functions": {"parse_tokens": {}}},
+    ),
+    "docs/phrase.md": (
+        "The exact phrase lives here.\nAnother line says phrase exact in reverse.\n",
+        {"overview": "Notes for power users."},
+    ),
+}
+
+
+def index_files(root: Path, db: Database, files: dict[str, tuple[str, dict]]) -> None:
+    """Document files the way the worker does: enqueue, claim, commit (one transaction each)."""
+    guard = PathGuard(root, [], 1_000_000)
+    ledger = Ledger(db)
+    for rel, (text, fields) in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        content = guard.read(rel)
+        ledger.enqueue([Change(rel, content.sha)], source="test")
+        assert ledger.claim(rel, content.sha, pid=os.getpid())
+        record = FileRecord(path=rel, filename=rel.rsplit("/", 1)[-1], language="python", **fields)
+        assert commit_job(
+            db, dataset="shop", task_sha=content.sha, record=record, content=content, commit=None
+        )
+
+
+@pytest.fixture
+def project(tmp_path: Path, isolated_env: dict[str, str]) -> Project:
+    p = Project(make_repo(tmp_path / "shop", {}))
+    p.ensure_state_dir()
+    return p
+
+
+@pytest.fixture
+def db(project: Project) -> Iterator[Database]:
+    d = Database(project.index_db)
+    index_files(project.root, d, {**FILLER, **CORPUS})
+    yield d
+    d.close()
+
+
+def paths(result: dict) -> list[str]:
+    return [r["path"] for r in result["results"]]
+
+
+def by_path(result: dict) -> dict[str, dict]:
+    return {r["path"]: r for r in result["results"]}
+
+
+# -- identifiers -----------------------------------------------------------------------------------
+
+
+def test_invoice_finds_every_spelling_of_the_identifier(db: Database) -> None:
+    res = search(db, "invoice", limit=20)
+    found = set(paths(res))
+    assert {"billing/camel.ts", "billing/snake.py", "billing/dotted.py"} <= found
+    assert "web/render.py" in found  # its overview says "invoice"
+    assert not any(p.startswith("misc/") for p in found)
+    assert all(r["match"] == "all" for r in res["results"])
+
+
+@pytest.mark.parametrize(
+    "query", ["parseInvoice", "parse_invoice", "ParseInvoice", "Invoice.parse"]
+)
+def test_identifier_queries_find_camel_and_snake(db: Database, query: str) -> None:
+    res = search(db, query, limit=20)
+    assert res["terms"] == ["parse", "invoice"] or res["terms"] == ["invoice", "parse"]
+    top = paths(res)[:3]
+    assert set(top) == {"billing/camel.ts", "billing/snake.py", "billing/dotted.py"}
+    assert all(r["match"] == "all" for r in res["results"][:3])
+
+
+# -- natural language and ranking ------------------------------------------------------------------
+
+
+def test_both_terms_rank_above_one_term(db: Database) -> None:
+    res = search(db, "parse invoice", limit=20)
+    assert res["mode"] == "terms" and res["terms"] == ["parse", "invoice"]
+    order = paths(res)
+    both = {"billing/camel.ts", "billing/snake.py", "billing/dotted.py"}
+    one = {"web/render.py", "tools/tokenize.py"}
+    assert set(order[:3]) == both
+    assert set(order[3:5]) == one
+    assert [r["match"] for r in res["results"]] == ["all"] * 3 + ["any"] * 2
+
+
+def test_both_terms_rank_above_a_strong_single_term_file(project: Project, db: Database) -> None:
+    """A file named and described by one term still comes after a weak match of both."""
+    index_files(
+        project.root,
+        db,
+        {
+            "invoice/invoice.py": (
+                "INVOICE = 'invoice'\n",
+                {"overview": "Invoice invoice invoice.", "constants": {"INVOICE": "'invoice'"}},
+            ),
+            "weak/both.txt": (
+                "a long note that mentions parse once and invoice once\n",
+                {"overview": "A note."},
+            ),
+        },
+    )
+    res = search(db, "parse invoice", limit=50)
+    order = paths(res)
+    assert order.index("weak/both.txt") < order.index("invoice/invoice.py")
+    assert by_path(res)["weak/both.txt"]["match"] == "all"
+    assert by_path(res)["invoice/invoice.py"]["match"] == "any"
+
+
+def test_one_matching_term_still_returns_results(db: Database) -> None:
+    res = search(db, "render zebraunicorn", limit=10)
+    assert paths(res) == ["web/render.py"]
+    assert res["results"][0]["match"] == "any"
+
+
+def test_any_fallback_matches_prefixes(db: Database) -> None:
+    # "tokenizer" does not occur; "token*" is not a prefix of it, but "tokens" starts with "token".
+    res = search(db, "token nothingmatches", limit=10)
+    assert paths(res) == ["tools/tokenize.py"]
+    assert res["results"][0]["match"] == "any"
+
+
+def test_no_term_matches_gives_empty_results(db: Database) -> None:
+    res = search(db, "zebraunicorn quasar", limit=10)
+    assert res["results"] == []
+    assert res["query"] == "zebraunicorn quasar"
+
+
+def test_symbol_and_overview_rank_above_a_single_content_mention(
+    project: Project, db: Database
+) -> None:
+    index_files(
+        project.root,
+        db,
+        {
+            "acct/sym.py": (
+                "def ledgerBalance(entries):\n    return sum(entries)\n",
+                {"overview": "Sums entries.", "functions": {"ledgerBalance": {}}},
+            ),
+            "acct/ov.py": (
+                "def total(entries):\n    return sum(entries)\n",
+                {"overview": "Keeps the ledger of payments.", "functions": {"total": {}}},
+            ),
+            "acct/mention.py": (
+                "def report(entries):\n    # written to the ledger later\n"
+                + "".join(f"    step_{i} = entries[{i}]\n" for i in range(20)),
+                {"overview": "Prints a report.", "functions": {"report": {}}},
+            ),
+        },
+    )
+    res = search(db, "ledger", limit=10)
+    order = paths(res)
+    assert set(order) == {"acct/sym.py", "acct/ov.py", "acct/mention.py"}
+    assert order[-1] == "acct/mention.py"
+    scores = [r["score"] for r in res["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert by_path(res)["acct/sym.py"]["score"] > by_path(res)["acct/mention.py"]["score"]
+    assert by_path(res)["acct/ov.py"]["score"] > by_path(res)["acct/mention.py"]["score"]
+
+
+def test_results_are_best_first(db: Database) -> None:
+    res = search(db, "text", limit=50)
+    scores = [r["score"] for r in res["results"]]
+    assert len(scores) >= 3
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_colon_in_plain_text_is_not_a_column_filter(db: Database) -> None:
+    """A pasted message like "error: render failed" is natural language, not FTS5 syntax."""
+    assert not is_fts_syntax("error: render failed")
+    assert not is_fts_syntax("std::vector")
+    assert is_fts_syntax("overview:invoice")
+    assert is_fts_syntax("Overview : invoice")
+    res = search(db, "error: render failed", limit=10)
+    assert res["mode"] == "terms"
+    assert paths(res) == ["web/render.py"]
+
+
+# -- FTS5 syntax for power users -------------------------------------------------------------------
+
+
+def test_exact_phrase(db: Database) -> None:
+    res = search(db, '"exact phrase"')
+    assert res["mode"] == "fts"
+    assert paths(res) == ["docs/phrase.md"]
+    assert "«exact phrase»" in res["results"][0]["snippet"]
+    assert search(db, '"phrase lives exact"')["results"] == []
+
+
+def test_prefix_query(db: Database) -> None:
+    res = search(db, "pars*", limit=20)
+    assert res["mode"] == "fts"
+    found = set(paths(res))
+    assert {
+        "billing/camel.ts",
+        "billing/snake.py",
+        "billing/dotted.py",
+        "tools/tokenize.py",
+    } <= found
+    assert "web/render.py" not in found
+
+
+def test_column_filter(db: Database) -> None:
+    res = search(db, "overview:invoice", limit=20)
+    assert res["mode"] == "fts"
+    assert paths(res) == ["web/render.py"]  # the only overview that says "invoice"
+    assert res["results"][0]["snippet"] == "Renders an «invoice» page as HTML."
+
+
+def test_not_operator(db: Database) -> None:
+    everything = set(paths(search(db, "invoice", limit=50)))
+    res = search(db, "invoice NOT render", limit=50)
+    assert res["mode"] == "fts"
+    assert set(paths(res)) == everything - {"web/render.py"}
+    assert "billing/snake.py" in paths(res)
+
+
+def test_or_and_parentheses(db: Database) -> None:
+    res = search(db, "(tokens OR html) AND text", limit=50)
+    assert set(paths(res)) == {"tools/tokenize.py"}
+    res = search(db, "tokens OR html", limit=50)
+    assert set(paths(res)) == {"tools/tokenize.py", "web/render.py"}
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ('"unclosed', "unterminated string"),
+        ("AND AND", 'syntax error near "AND"'),
+        ("(", "syntax error"),
+        ("filepath: (", "syntax error"),
+    ],
+)
+def test_malformed_syntax_is_a_helpful_error(db: Database, query: str, detail: str) -> None:
+    with pytest.raises(SearchSyntaxError) as info:
+        search(db, query)
+    err = info.value
+    assert err.message.startswith(f"invalid search syntax in {query!r}: ")
+    assert detail in err.message
+    assert "fts5:" not in err.message
+    assert err.hint and "quote the whole query" in err.hint
+    assert err.exit_code == 2
+    # The connection is still usable afterwards.
+    assert paths(search(db, '"exact phrase"')) == ["docs/phrase.md"]
+
+
+# -- arguments and result shape --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_empty_query_is_a_usage_error(db: Database, query: str) -> None:
+    with pytest.raises(UsageError) as info:
+        search(db, query)
+    assert info.value.message == "the search query is empty"
+    assert info.value.hint and "cq-lsp search" in info.value.hint
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("limit", [0, -1, MAX_LIMIT + 1, True, 2.5, "5", None])
+def test_limit_validation(db: Database, limit: object) -> None:
+    with pytest.raises(UsageError) as info:
+        search(db, "invoice", limit=limit)  # type: ignore[arg-type]
+    assert info.value.message == f"--limit must be an integer from 1 to 500, got {limit!r}"
+
+
+def test_limit_is_honoured(db: Database) -> None:
+    assert len(search(db, "helper", limit=3)["results"]) == 3
+    assert len(search(db, "helper", limit=1)["results"]) == 1
+    assert len(search(db, "helper", limit=MAX_LIMIT)["results"]) == 12
+    # The any-fallback honours it too.
+    assert len(search(db, "helper zebraunicorn", limit=4)["results"]) == 4
+    assert len(search(db, "arith*", limit=5)["results"]) == 5
+
+
+def test_result_shape(db: Database) -> None:
+    res = search(db, "render page")
+    assert set(res) >= {"query", "results"}
+    assert res["query"] == "render page"
+    r = res["results"][0]
+    assert set(r) >= {"path", "score", "snippet", "overview"}
+    assert r["path"] == "web/render.py"
+    assert isinstance(r["score"], float) and r["score"] > 0
+    assert r["overview"] == "Renders an invoice page as HTML."
+    assert isinstance(r["snippet"], str) and r["snippet"]
+
+
+def test_snippets_mark_matches(db: Database) -> None:
+    res = search(db, "tokens")
+    r = by_path(res)["tools/tokenize.py"]
+    assert "«tokens»" in r["snippet"]
+    res = search(db, "parse_invoice")
+    r = by_path(res)["billing/snake.py"]
+    assert r["snippet"] == "def «parse»_«invoice»(text): return text"
+    # Every « is closed by a ».
+    for r in search(db, "text", limit=50)["results"]:
+        assert r["snippet"].count("«") == r["snippet"].count("»")
+
+
+def test_snippet_falls_back_to_overview_match(db: Database) -> None:
+    res = search(db, "html")
+    r = by_path(res)["web/render.py"]
+    assert r["snippet"] == "Renders an invoice page as «HTML»."
+
+
+def test_search_after_update_finds_new_words_only(project: Project, db: Database) -> None:
+    index_files(
+        project.root,
+        db,
+        {
+            "tools/tokenize.py": (
+                "def split_words(text):\n    return text.split()\n",
+                {"overview": "Splits text into words.", "functions": {"split_words": {}}},
+            )
+        },
+    )
+    assert "tools/tokenize.py" not in paths(search(db, "tokens", limit=50))
+    assert paths(search(db, "split words")) == ["tools/tokenize.py"]
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_repo(repo: Path, cq: Cq) -> Path:
+    cq.run("init")
+    d = Database(Project(repo).index_db)
+    try:
+        index_files(repo, d, CORPUS)
+    finally:
+        d.close()
+    return repo
+
+
+def test_cli_search_json_shape(cli_repo: Path, cq: Cq) -> None:
+    out = cq.json("search", "parse", "invoice", "--limit", "5")
+    assert out["query"] == "parse invoice"
+    assert set(r["path"] for r in out["results"][:3]) == {
+        "billing/camel.ts",
+        "billing/snake.py",
+        "billing/dotted.py",
+    }
+    assert len(out["results"]) <= 5
+    for r in out["results"]:
+        assert {"path", "score", "snippet", "overview"} <= set(r)
+        assert isinstance(r["score"], float)
+    scores = [r["score"] for r in out["results"] if r["match"] == "all"]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_cli_search_json_stdout_is_only_json(cli_repo: Path, cq: Cq) -> None:
+    proc = cq.run("search", "--json", '"exact phrase"')
+    import json
+
+    out = json.loads(proc.stdout)
+    assert [r["path"] for r in out["results"]] == ["docs/phrase.md"]
+    assert "«exact phrase»" in out["results"][0]["snippet"]
+
+
+def test_cli_search_syntax_error_exits_2(cli_repo: Path, cq: Cq) -> None:
+    proc = cq.run("search", '"unclosed', check=False)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "invalid search syntax" in proc.stderr
+    assert "unterminated string" in proc.stderr
+    assert "hint:" in proc.stderr
+
+
+def test_cli_search_bad_limit_exits_2(cli_repo: Path, cq: Cq) -> None:
+    proc = cq.run("search", "invoice", "--limit", "0", check=False)
+    assert proc.returncode == 2
+    assert "--limit must be an integer from 1 to 500, got 0" in proc.stderr
+
+
+def test_cli_search_without_init_exits_2(repo: Path, cq: Cq) -> None:
+    proc = cq.run("search", "invoice", check=False)
+    assert proc.returncode == 2
+    assert "cq-lsp init" in proc.stderr
+
+
+def test_pasted_code_with_brackets_searches_its_words(db: Database) -> None:
+    res = search(db, "parseInvoice()", limit=20)
+    assert res["mode"] == "terms"
+    assert "billing/camel.ts" in paths(res)
+    # With quotes, operators or a column filter the user meant FTS5: a malformed query is reported.
+    with pytest.raises(SearchSyntaxError):
+        search(db, 'parseInvoice( "x')
