@@ -79,6 +79,20 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     ws = _workspace(args)
+    try:
+        return _index(ws, args)
+    except KeyboardInterrupt:
+        # Each job commits in one transaction and queued jobs are in the ledger, which a worker
+        # re-sends if they never reached the queue: stopping here loses nothing.
+        left = ws.ledger.counts()
+        sys.stderr.write(
+            f"\ncq-lsp: stopped following; {left['queued']} job(s) stay queued and "
+            f"{left['running']} running — nothing is half-done (`cq-lsp status` shows progress)\n"
+        )
+        return 130
+
+
+def _index(ws: Workspace, args: argparse.Namespace) -> int:
     if args.paths:
         report = ws.enqueue_paths(args.paths, source="cli", base=Path.cwd())
     else:
@@ -118,15 +132,7 @@ def _wait(ws: Workspace, args: argparse.Namespace) -> dict[str, Any]:
         # An explicit --wait is a request to finish now: document in the foreground.
         outcome = process_foreground(ws, batch_size=None, show_progress=not args.json)
     else:
-        try:
-            outcome = wait_for_queue(ws, show_progress=not args.json)
-        except KeyboardInterrupt:
-            left = ws.ledger.counts()
-            sys.stderr.write(
-                f"\ncq-lsp: stopped following; {left['queued']} job(s) stay queued "
-                "and the worker goes on (`cq-lsp status` shows progress)\n"
-            )
-            raise
+        outcome = wait_for_queue(ws, show_progress=not args.json)
     if outcome["documented"] >= 200:
         optimize(ws.db)
     if not args.json:
@@ -287,19 +293,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from cq_lsp import supervisor
 
     if args.action == "run":
-        import logging
-
         from cq_lsp.worker import run_worker
-
-        logging.basicConfig(
-            level=logging.INFO,
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
         from cq_lsp.workspace import Workspace
 
         project = open_project(args.root)
         project.require_initialized()
+        project.ensure_state_dir()
+        _log_to_rotating_file(project)
         ws = Workspace(project, live=True)
         return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
     ws = _workspace(args)
@@ -327,6 +327,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for k, v in result.items():
             print(f"{k}: {v}")
     return 0
+
+
+def _log_to_rotating_file(project: Project) -> None:
+    """The worker logs to logs/worker.log, rotated at 1 MB with 3 old copies."""
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [
+        RotatingFileHandler(project.worker_log, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    ]
+    if sys.stderr.isatty():  # run by hand in a terminal; detached, stderr is a file: no copy
+        handlers.append(logging.StreamHandler(sys.stderr))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for h in handlers:
+        h.setFormatter(fmt)
+        root.addHandler(h)
 
 
 def _worker_cleanup(project: Project) -> dict[str, Any]:

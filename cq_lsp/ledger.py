@@ -250,6 +250,17 @@ class Ledger:
             ).fetchall()
         return [(rel_of(r["path"], r["path_bytes"]), r["sha"]) for r in rows]
 
+    def stranded(self, older_than_s: float) -> list[tuple[str, str]]:
+        """Queued jobs due for more than ``older_than_s`` seconds: candidates for a re-send when
+        the queue itself is empty (a producer died between its ledger commit and its send)."""
+        cutoff = time.time() - older_than_s
+        rows = self.db.query(
+            "SELECT path, path_bytes, sha FROM jobs WHERE state='queued' "
+            "AND COALESCE(not_before, queued_at) < ? ORDER BY queued_at",
+            (cutoff,),
+        )
+        return [(rel_of(r["path"], r["path_bytes"]), r["sha"]) for r in rows]
+
     # -- reading ------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, Any]:

@@ -137,7 +137,9 @@ def start_worker(project: Project, wait: bool = True) -> dict[str, Any]:
         assert info is not None
         return {"started": False, "pid": info["pid"], "message": "worker already running"}
     project.logs_dir.mkdir(parents=True, exist_ok=True)
-    log = open(project.worker_log, "ab")
+    # The worker writes (and rotates) logs/worker.log itself; its raw stdout/stderr — only a
+    # crash that happens before logging is set up — goes to a file of its own.
+    log = open(project.logs_dir / "worker.stderr", "ab")
     try:
         proc = subprocess.Popen(
             worker_command(project),
@@ -173,7 +175,8 @@ def start_worker(project: Project, wait: bool = True) -> dict[str, Any]:
             if code == 0 and info and our_process(info) is not None:
                 return {"started": False, "pid": info["pid"], "message": "worker already running"}
             raise WorkerError(
-                f"the worker exited at once with code {code}", hint=f"see {project.worker_log}"
+                f"the worker exited at once with code {code}",
+                hint=f"see {project.worker_log} and {project.logs_dir / 'worker.stderr'}",
             )
         time.sleep(0.02)
     raise WorkerError(

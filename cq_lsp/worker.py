@@ -24,6 +24,8 @@ log = logging.getLogger("cq_lsp.worker")
 # work within 0.5 s while costing well under 1 % CPU.
 POLL_INITIAL_S = 0.05
 POLL_MAX_S = 0.25
+# How often a running worker looks for queued jobs that never reached the queue.
+RECONCILE_EVERY_S = 5.0
 
 
 @contextmanager
@@ -96,7 +98,7 @@ def run_worker(
             log.info(
                 "worker %d running for %s with %d thread(s)", os.getpid(), ws.project.root, threads
             )
-            last_beat = last_busy = time.monotonic()
+            last_beat = last_busy = last_reconcile = time.monotonic()
             health_ts = time.monotonic()
             while True:
                 try:
@@ -104,6 +106,9 @@ def run_worker(
                 except ConsumerStopped:
                     break
                 now = time.monotonic()
+                if now - last_reconcile >= RECONCILE_EVERY_S:
+                    last_reconcile = now
+                    _reconcile(ws)
                 if now - last_beat >= HEARTBEAT_EVERY_S:
                     _beat(ws)
                     last_beat = now
@@ -127,3 +132,20 @@ def run_worker(
 def _busy(ws: Workspace) -> bool:
     counts = ws.ledger.counts()
     return bool(counts["queued"] or counts["running"]) or ws.transport.pending_count() > 0
+
+
+def _reconcile(ws: Workspace) -> None:
+    """Re-send queued jobs the queue does not hold, if it holds nothing at all.
+
+    A producer killed between its ledger commit and its send leaves such jobs; without this they
+    would wait for the next worker start. Sending one twice is harmless: the second claim fails.
+    """
+    try:
+        if ws.transport.pending_count() > 0:
+            return
+        stranded = ws.ledger.stranded(older_than_s=RECONCILE_EVERY_S)
+        if stranded:
+            log.info("re-sending %d queued job(s) missing from the queue", len(stranded))
+            ws.transport.send((rel, sha, 0.0) for rel, sha in stranded)
+    except Exception:  # never let bookkeeping kill the worker
+        log.exception("reconciling the ledger with the queue failed")

@@ -298,7 +298,7 @@ def test_ctrl_c_during_index_wait_loses_nothing(cq: Cq, repo: Path) -> None:
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     if proc.returncode == 130:  # interrupted while following (not already finished)
-        assert "stopped following" in err and "stay queued" in err
+        assert "stopped following" in err and "nothing is half-done" in err
     else:
         assert proc.returncode == 0
     wait_until(lambda: cq.json("status")["queue"]["done"] == 304, timeout=60)
@@ -349,3 +349,37 @@ def test_a_second_repository_is_independent(cq: Cq, repo: Path, tmp_path: Path, 
     assert cq2.json("status")["index"]["files"] == 1
     assert cq.json("search", "sibling_only")["results"] == []
     assert cq.json("status", cwd=repo / "billing")["root"] == str(repo)
+
+
+def test_jobs_that_never_reached_the_queue_are_resent(cq: Cq, repo: Path) -> None:
+    """A producer killed between its ledger commit and its send strands queued jobs."""
+    from cq_lsp.project import Project
+    from cq_lsp.workspace import Workspace
+
+    cq.run("init")
+    cq.run("index", "--wait")  # a worker is now running and idle
+    (repo / "billing" / "stranded.py").write_text("def stranded_nebula():\n    pass\n")
+    ws = Workspace(Project(repo))
+    report = ws.enqueue_paths(["billing/stranded.py"], source="test", send=False)
+    assert len(report.result.queued) == 1
+    assert ws.transport.pending_count() == 0  # really never sent
+    ws.close()
+    # The running worker notices the ledger holds work the queue does not, and sends it.
+    wait_until(lambda: cq.json("search", "stranded_nebula")["results"], timeout=30)
+
+
+def test_jobs_stranded_while_no_worker_ran_are_recovered_at_start(cq: Cq, repo: Path) -> None:
+    from cq_lsp.project import Project
+    from cq_lsp.workspace import Workspace
+
+    cq.run("init")
+    cq.run("config", "set", "processing.mode", "manual")
+    ws = Workspace(Project(repo))
+    report = ws.enqueue_all(source="test", send=False)
+    assert len(report.result.queued) == 4
+    ws.close()
+    cq.run("worker", "start")
+    wait_until(lambda: cq.json("status")["queue"]["done"] == 4, timeout=30)
+    history = cq.json("queue", "history")["history"]
+    assert cq.json("status")["index"]["files"] == 4
+    assert any(h["op"] == "enqueue" and h["source"] == "test" for h in history)
