@@ -1,0 +1,317 @@
+"""Shared pieces of tree-sitter extraction: parser cache, source slicing, comment cleaning."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import threading
+from typing import Any
+
+from tree_sitter import Language, Node, Parser, Tree
+
+DOC_LIMIT = 300
+SIGNATURE_LIMIT = 200
+VALUE_LIMIT = 80
+
+# name -> (wheel module, function returning the language capsule)
+_LOADERS: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+}
+
+# Language objects are immutable and safe to share; Parsers are not, so each thread gets its own.
+_LANGUAGES: dict[str, Language] = {}
+_LANGUAGES_LOCK = threading.Lock()
+_THREAD_STATE = threading.local()
+
+
+def get_language(name: str) -> Language:
+    lang = _LANGUAGES.get(name)
+    if lang is None:
+        with _LANGUAGES_LOCK:
+            lang = _LANGUAGES.get(name)
+            if lang is None:
+                module_name, func_name = _LOADERS[name]
+                module = importlib.import_module(module_name)
+                lang = Language(getattr(module, func_name)())
+                _LANGUAGES[name] = lang
+    return lang
+
+
+def parse(language: str, data: bytes) -> Tree:
+    """Parse ``data`` with this thread's parser for ``language``."""
+    parsers: dict[str, Parser] | None = getattr(_THREAD_STATE, "parsers", None)
+    if parsers is None:
+        parsers = {}
+        _THREAD_STATE.parsers = parsers
+    parser = parsers.get(language)
+    if parser is None:
+        parser = Parser(get_language(language))
+        parsers[language] = parser
+    return parser.parse(data)
+
+
+class Source:
+    """The encoded file; node text is sliced from it so nothing is re-encoded per node."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def text(self, node: Node) -> str:
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def span(self, start: int, end: int) -> str:
+        return self.data[start:end].decode("utf-8", "replace")
+
+    def field_text(self, node: Node, field: str) -> str:
+        child = node.child_by_field_name(field)
+        return "" if child is None else self.text(child)
+
+
+class Extraction:
+    """What a language extractor found; the documenter turns it into a FileRecord."""
+
+    __slots__ = (
+        "constants",
+        "dependencies",
+        "exports",
+        "functions",
+        "imports",
+        "notes",
+        "overview",
+        "package",
+        "types",
+    )
+
+    def __init__(self) -> None:
+        self.overview = ""
+        self.package = ""
+        self.functions: dict[str, dict[str, Any]] = {}
+        self.types: dict[str, dict[str, Any]] = {}
+        self.imports: dict[str, list[str]] = {}
+        self.exports: dict[str, str] = {}
+        self.constants: dict[str, str] = {}
+        self.dependencies: set[str] = set()
+        self.notes: list[str] = []
+
+    def add_import(self, module: str, names: list[str] | tuple[str, ...] = ()) -> None:
+        existing = self.imports.setdefault(module, [])
+        for name in names:
+            if name not in existing:
+                existing.append(name)
+
+    def add_function(self, name: str, signature: str, doc: str, line: int) -> None:
+        # Conditional or overloaded definitions repeat a name: the first one wins.
+        if name and name not in self.functions:
+            self.functions[name] = {"signature": signature, "doc": doc, "line": line}
+
+    def add_type(self, name: str, kind: str, doc: str, line: int) -> dict[str, Any]:
+        info = self.types.get(name)
+        if info is None:
+            info = {"kind": kind, "doc": doc, "line": line, "methods": {}}
+            self.types[name] = info
+        return info
+
+    def add_export(self, name: str, kind: str) -> None:
+        if name and name not in self.exports:
+            self.exports[name] = kind
+
+
+def add_method(info: dict[str, Any], name: str, signature: str, doc: str, line: int) -> None:
+    methods: dict[str, Any] = info["methods"]
+    if name and name not in methods:
+        methods[name] = {"signature": signature, "doc": doc, "line": line}
+
+
+def first_named(node: Node) -> Node | None:
+    # Node.named_child raises IndexError (rather than returning None) when out of range.
+    return node.named_child(0) if node.named_child_count else None
+
+
+def line_of(node: Node) -> int:
+    return node.start_point.row + 1
+
+
+def last_row(node: Node) -> int:
+    # Some grammars (Rust line_comment) include the newline, which ends the node at column 0 of
+    # the next row; that row does not belong to the node for adjacency purposes.
+    end = node.end_point
+    if end.column == 0 and end.row > node.start_point.row:
+        return end.row - 1
+    return end.row
+
+
+def collapse(text: str, limit: int) -> str:
+    """Collapse whitespace and truncate to ``limit`` characters."""
+    out = " ".join(text.split())
+    if len(out) > limit:
+        out = out[: limit - 3].rstrip() + "..."
+    return out
+
+
+def signature(src: Source, start: int, end: int) -> str:
+    return collapse(src.span(start, end), SIGNATURE_LIMIT)
+
+
+def value_text(src: Source, node: Node | None) -> str:
+    return "" if node is None else collapse(src.text(node), VALUE_LIMIT)
+
+
+def first_paragraph(lines: list[str], limit: int = DOC_LIMIT) -> str:
+    """Join the first paragraph of already de-marked lines; tag lines (``@param``) end it too."""
+    para: list[str] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("@"):
+            if para:
+                break
+            continue
+        para.append(line)
+    return collapse(" ".join(para), limit)
+
+
+def comment_lines(text: str) -> list[str]:
+    """Strip comment markers (``#``, ``//``, ``///``, ``//!``, ``/* */``, ``/** */``)."""
+    if text.startswith("/*"):
+        body = text[2:-2] if text.endswith("*/") and len(text) >= 4 else text[2:]
+        body = body.lstrip("*!")
+        out = []
+        for line in body.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("*"):
+                stripped = stripped[1:]
+            out.append(stripped)
+        return out
+    if text.startswith("//"):
+        rest = text[2:]
+        if rest[:1] in ("/", "!"):
+            rest = rest[1:]
+        return [rest.strip()]
+    if text.startswith("#"):
+        return [text.lstrip("#").strip()]
+    return [text.strip()]
+
+
+def comments_doc(src: Source, nodes: list[Node]) -> str:
+    lines: list[str] = []
+    for node in nodes:
+        lines.extend(comment_lines(src.text(node)))
+    return first_paragraph(lines)
+
+
+def leading_comments(
+    siblings: list[Node],
+    idx: int,
+    comment_types: frozenset[str],
+    skip_types: frozenset[str] = frozenset(),
+) -> list[Node]:
+    """The comment nodes directly above ``siblings[idx]`` (no blank line in between).
+
+    ``skip_types`` (decorators, attributes) may sit between the comment and the declaration.
+    A comment that trails code on the same line belongs to that code, not to what follows.
+    """
+    below_row = siblings[idx].start_point.row
+    found: list[Node] = []
+    j = idx - 1
+    while j >= 0:
+        node = siblings[j]
+        kind = node.type
+        if kind in skip_types:
+            below_row = node.start_point.row
+            j -= 1
+            continue
+        if kind not in comment_types or below_row - last_row(node) > 1:
+            break
+        start_row = node.start_point.row
+        if j > 0:
+            prev = siblings[j - 1]
+            if prev.type not in comment_types and last_row(prev) == start_row:
+                break
+        found.append(node)
+        below_row = start_row
+        j -= 1
+    found.reverse()
+    return found
+
+
+_BOILERPLATE_LINE = re.compile(
+    r"^(?:!|-\*-|vim?:|eslint|jshint|global\s|@ts-|tslint|prettier|go:build|\+build|"
+    r"spdx-license|pylint:|type:\s*ignore|noqa|flake8|@flow|@jsx|#\s*frozen_string|"
+    r".*(?:\bdo not edit|\bcode generated|@generated|\bauto-?generated)\b)",
+    re.IGNORECASE,
+)
+_LICENSE = re.compile(
+    r"copyright|licen[sc]ed under|all rights reserved|permission is hereby granted|"
+    r"spdx-license|terms of the .{0,20}license",
+    re.IGNORECASE,
+)
+
+
+def file_comment_overview(
+    src: Source,
+    children: list[Node],
+    comment_types: frozenset[str],
+    attached_to: frozenset[str],
+) -> str:
+    """Overview from the comment blocks that open the file.
+
+    Blocks are separated by blank lines. License headers and tool directives are skipped. A block
+    directly above a node of a type in ``attached_to`` (a function, a class) documents that node,
+    not the file; directly above an import or ``package`` it still describes the file.
+    """
+    blocks: list[list[Node]] = []
+    first_code: Node | None = None
+    for node in children:
+        if node.type not in comment_types:
+            first_code = node
+            break
+        if blocks and node.start_point.row - last_row(blocks[-1][-1]) <= 1:
+            blocks[-1].append(node)
+        else:
+            blocks.append([node])
+    if (
+        blocks
+        and first_code is not None
+        and first_code.type in attached_to
+        and first_code.start_point.row - last_row(blocks[-1][-1]) <= 1
+    ):
+        blocks.pop()
+    for block in blocks:
+        text = block_overview(src, block)
+        if text:
+            return text
+    return ""
+
+
+def block_overview(src: Source, block: list[Node]) -> str:
+    lines: list[str] = []
+    for node in block:
+        lines.extend(comment_lines(src.text(node)))
+    lines = [line for line in lines if not _BOILERPLATE_LINE.match(line.strip())]
+    if _LICENSE.search(" ".join(lines)):
+        return ""
+    return first_paragraph(lines)
+
+
+def string_body(src: Source, node: Node) -> str:
+    """The text inside a string literal node's delimiters (no unescaping)."""
+    count = node.child_count
+    if count >= 2:
+        start = node.child(0)
+        end = node.child(count - 1)
+        if start is not None and end is not None:
+            return src.span(start.end_byte, end.start_byte)
+    text = src.text(node)
+    return text.strip("\"'`")
+
+
+def is_upper_name(name: str) -> bool:
+    stripped = name.lstrip("_")
+    return bool(stripped) and stripped[0].isalpha() and stripped.upper() == stripped
