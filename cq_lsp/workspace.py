@@ -282,7 +282,7 @@ class Workspace:
         from cq_lsp.supervisor import worker_status
 
         counts = self.ledger.counts()
-        worker = worker_status(self.project)
+        worker = worker_status(self.project, self.config.processing.worker_check_interval)
         queue = {k: counts[k] for k in ("queued", "running", "failed", "done", "skipped")}
         queue["oldestQueuedS"] = counts["oldestQueuedS"]
         problems: list[str] = []
