@@ -19,7 +19,7 @@ from cq_lsp.errors import IndexError_
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: index on files(filepath)
 # How long a writer waits for another process's transaction before the user hears about it.
 BUSY_TIMEOUT_S = 30.0
 
@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS files (
     symbols TEXT,
     UNIQUE (dataset_id, filepath)
 );
+
+-- Lookups by path alone (show, forget, rename of the dataset) must not scan the table.
+CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 
 CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
     {", ".join(FTS_COLUMNS)},

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 _HUMPS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _IDENT = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 # Identifiers worth splitting in full content: they contain an inner capital (camelCase).
+_SEPARATORS = re.compile(r"[\W_]+")
 _CAMEL = re.compile(r"\b[A-Za-z_][a-z0-9_]*[A-Z][A-Za-z0-9_]*\b")
 
 
@@ -22,7 +23,7 @@ def split_identifier(name: str) -> list[str]:
     Acronyms stay whole and digits form their own word.
     """
     words: list[str] = []
-    for chunk in re.split(r"[\W_]+", name):
+    for chunk in _SEPARATORS.split(name):
         if chunk.isascii():
             words.extend(w.lower() for w in _HUMPS.findall(chunk))
         elif chunk:
@@ -43,8 +44,9 @@ def symbol_words(names: Iterable[str]) -> str:
 def content_words(text: str, limit: int = 5000) -> str:
     """Split words of the camelCase identifiers in a file's text (the ones FTS cannot split)."""
     seen: dict[str, None] = {}
-    for m in _CAMEL.finditer(text):
-        for w in split_identifier(m.group(0)):
+    # Each distinct identifier is split once, however often it occurs.
+    for ident in dict.fromkeys(_CAMEL.findall(text)):
+        for w in split_identifier(ident):
             seen.setdefault(w, None)
         if len(seen) >= limit:
             break

@@ -33,8 +33,6 @@ WEIGHTS = {
     "full_content": 0.5,
 }
 _BM25 = "bm25(files_fts, " + ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS) + ")"
-_CONTENT_COL = FTS_COLUMNS.index("full_content")
-_OVERVIEW_COL = FTS_COLUMNS.index("overview")
 # ``column:`` counts as syntax only for a real column name: a pasted "error: connection refused"
 # or "std::vector" is plain text, not a filter on a column that does not exist.
 _FTS_SYNTAX = re.compile(
@@ -44,20 +42,44 @@ _FTS_SYNTAX = re.compile(
 _EXPLICIT_FTS = re.compile(
     r'["*^]|\b(?:AND|OR|NOT|NEAR)\b|\b(?i:' + "|".join(FTS_COLUMNS) + r")\s*:"
 )
+_FTS_WORDS = frozenset({"and", "or", "not", "near", *FTS_COLUMNS})
 MAX_LIMIT = 500
 OPEN, CLOSE = "«", "»"
 
-_SQL = f"""
-SELECT f.filepath AS path, f.overview AS overview, f.language AS language,
-       -{_BM25} AS score,
-       snippet(files_fts, {_CONTENT_COL}, '{OPEN}', '{CLOSE}', '…', 16) AS s_content,
-       snippet(files_fts, {_OVERVIEW_COL}, '{OPEN}', '{CLOSE}', '…', 16) AS s_overview,
-       f.id AS id
-FROM files_fts JOIN files f ON f.id = files_fts.rowid
-WHERE files_fts MATCH ?
-ORDER BY {_BM25}
-LIMIT ?
+# Rank inside the FTS table alone: snippet() here would run for EVERY matching row before the
+# LIMIT, re-reading each whole file (900 ms for a common term on CPython's Lib/). Snippets are made
+# in Python for the top rows only.
+_RANK_SQL = f"""
+SELECT rowid AS id, -{_BM25} AS score FROM files_fts
+WHERE files_fts MATCH ? ORDER BY {_BM25} LIMIT ?
 """
+_ROWS_SQL = "SELECT id, filepath, overview, language, full_content FROM files WHERE id IN ({})"
+SNIPPET_CHARS = 160
+
+
+def _highlighter(terms: list[str]) -> re.Pattern[str] | None:
+    """Matches a term where a word or a camelCase hump starts, in any letter case.
+
+    A term with spaces is a quoted phrase: it is marked whole, across any run of whitespace.
+    """
+    words = sorted({t for t in terms if t}, key=len, reverse=True)
+    if not words:
+        return None
+    alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
+    return re.compile(r"(?:(?<![A-Za-z0-9])|(?<=[a-z0-9])(?=[A-Z]))(?i:" + alternatives + ")")
+
+
+def make_snippet(text: str | None, pattern: re.Pattern[str] | None) -> str | None:
+    """A window of ``text`` around the first match, every match marked «like this»."""
+    if not text or pattern is None:
+        return None
+    m = pattern.search(text)
+    if m is None:
+        return None
+    start = max(0, m.start() - 50)
+    end = min(len(text), start + SNIPPET_CHARS)
+    window = pattern.sub(lambda x: f"{OPEN}{x.group(0)}{CLOSE}", text[start:end])
+    return ("…" if start else "") + " ".join(window.split()) + ("…" if end < len(text) else "")
 
 
 def is_fts_syntax(query: str) -> bool:
@@ -68,22 +90,39 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _run(db: Database, match: str, limit: int) -> list[sqlite3.Row]:
-    return db.conn().execute(_SQL, (match, limit)).fetchall()
+def _run(db: Database, match: str, limit: int) -> list[tuple[int, float]]:
+    conn = db.conn()
+    return [(r["id"], r["score"]) for r in conn.execute(_RANK_SQL, (match, limit))]
 
 
-def _result(row: sqlite3.Row, match: str) -> dict[str, Any]:
-    snippet = row["s_content"] if OPEN in (row["s_content"] or "") else None
-    if snippet is None:
-        snippet = row["s_overview"] if OPEN in (row["s_overview"] or "") else row["overview"]
-    return {
-        "path": row["path"],
-        "score": round(float(row["score"]), 6),
-        "snippet": " ".join((snippet or "").split()),
-        "overview": row["overview"],
-        "language": row["language"],
-        "match": match,
-    }
+def _results(
+    db: Database, ranked: list[tuple[int, float]], match: str, terms: list[str]
+) -> list[dict[str, Any]]:
+    if not ranked:
+        return []
+    ids = [i for i, _ in ranked]
+    sql = _ROWS_SQL.format(",".join("?" * len(ids)))
+    rows = {r["id"]: r for r in db.conn().execute(sql, ids)}
+    pattern = _highlighter(terms)
+    out = []
+    for rowid, score in ranked:
+        row = rows.get(rowid)
+        if row is None:  # deleted between the two statements
+            continue
+        snippet = make_snippet(row["full_content"], pattern)
+        if snippet is None:
+            snippet = make_snippet(row["overview"], pattern) or row["overview"] or ""
+        out.append(
+            {
+                "path": row["filepath"],
+                "score": round(float(score), 6),
+                "snippet": snippet,
+                "overview": row["overview"],
+                "language": row["language"],
+                "match": match,
+            }
+        )
+    return out
 
 
 def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
@@ -95,7 +134,7 @@ def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
         raise UsageError("the search query is empty", hint='try e.g. cq-lsp search "parse invoice"')
     if is_fts_syntax(text):
         try:
-            rows = _run(db, text, limit)
+            ranked = _run(db, text, limit)
         except sqlite3.OperationalError as exc:
             # `parseInvoice()` or `foo(` is someone pasting code, not FTS5: search its words.
             # Quotes or operators mean the user meant FTS5, so they hear what was wrong.
@@ -106,22 +145,25 @@ def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
                 hint='quote the whole query as a phrase ("...") or drop the special characters '
                 '(* " ^ : ( ) AND OR NOT NEAR)',
             ) from None
-        return {"query": query, "mode": "fts", "results": [_result(r, "fts") for r in rows]}
+        phrases = [" ".join(p.split()) for p in re.findall(r'"([^"]+)"', text)]
+        words = phrases + [t for t in query_terms(text) if t not in _FTS_WORDS]
+        return {"query": query, "mode": "fts", "results": _results(db, ranked, "fts", words)}
 
     return _terms_search(db, query, text, limit)
 
 
 def _terms_search(db: Database, query: str, text: str, limit: int) -> dict[str, Any]:
     terms = query_terms(text)
+    # One-letter words (the `n` of `nLine`) match most files and only slow the query down.
+    terms = [t for t in terms if len(t) > 1] or terms
     if not terms:
         return {"query": query, "mode": "terms", "results": []}
-    rows = _run(db, " AND ".join(_quote(t) for t in terms), limit)
-    results = [_result(r, "all") for r in rows]
+    ranked = _run(db, " AND ".join(_quote(t) for t in terms), limit)
+    results = _results(db, ranked, "all", terms)
     if len(results) < limit:
-        seen = {r["id"] for r in rows}
+        seen = {i for i, _ in ranked}
         # The fallback is looser: any term, and long terms as prefixes (invoice → invoices).
         anyq = " OR ".join(_quote(t) + ("*" if len(t) >= 4 else "") for t in terms)
-        for r in _run(db, anyq, limit + len(seen)):
-            if r["id"] not in seen and len(results) < limit:
-                results.append(_result(r, "any"))
+        more = [(i, sc) for i, sc in _run(db, anyq, limit + len(seen)) if i not in seen]
+        results.extend(_results(db, more[: limit - len(results)], "any", terms))
     return {"query": query, "mode": "terms", "terms": terms, "results": results}

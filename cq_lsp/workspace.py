@@ -76,13 +76,19 @@ class Workspace:
                 project.root, editor=editor_settings, editor_trusted=editor_trusted
             )
         self._guard: tuple[tuple[Any, ...], PathGuard] | None = None
+        self._cache_checked: tuple[float, LoadedConfig] | None = None
 
     # -- parts, built on first use so each command pays only for what it touches ---------------
 
     @property
     def loaded(self) -> LoadedConfig:
         if self._cache is not None:
-            return self._cache.get()
+            # A worker asks for the config several times per job: look at the files at most
+            # once a second, not three stats per question.
+            now = time.monotonic()
+            if self._cache_checked is None or now - self._cache_checked[0] >= 1.0:
+                self._cache_checked = (now, self._cache.get())
+            return self._cache_checked[1]
         if self._loaded is None:
             from cq_lsp.config import load_config
 
