@@ -11,17 +11,11 @@ from cq_lsp.db import Database
 from cq_lsp.identifiers import content_words, symbol_words
 from cq_lsp.ledger import bump_counter, key_of, record_history, storable
 from cq_lsp.pathguard import FileContent
-from cq_lsp.records import FileRecord, symbol_names
+from cq_lsp.records import RECORD_FIELDS, FileRecord, symbol_names
 
-JSON_FIELDS = (
-    "functions",
-    "exports",
-    "imports",
-    "types_interfaces_classes",
-    "constants",
-    "dependencies",
-    "other_notes",
-)
+# The record fields stored as JSON text (all but the two plain strings).
+JSON_FIELDS = tuple(f for f in RECORD_FIELDS if f not in ("overview", "ddd_context"))
+LIST_FIELDS = ("dependencies", "other_notes")
 
 
 def _upsert(
@@ -117,21 +111,9 @@ def get_record(db: Database, rel: str) -> dict[str, Any] | None:
         "language": r["language"],
         "overview": r["overview"],
     }
-    for f in (
-        "functions",
-        "exports",
-        "imports",
-        "types_interfaces_classes",
-        "constants",
-        "dependencies",
-        "other_notes",
-    ):
+    for f in JSON_FIELDS:
         try:
-            out[f] = (
-                json.loads(r[f])
-                if r[f]
-                else ({} if f not in ("dependencies", "other_notes") else [])
-            )
+            out[f] = json.loads(r[f]) if r[f] else ([] if f in LIST_FIELDS else {})
         except json.JSONDecodeError:
             out[f] = r[f]
     out.update(
