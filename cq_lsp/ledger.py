@@ -21,6 +21,9 @@ from cq_lsp.db import Database
 
 STATES = ("queued", "running", "done", "failed", "skipped")
 HISTORY_KEEP = 20_000
+# An identical job is sent again only when the new request wants it this much sooner (an
+# explicit `index` after a hook's delayed enqueue), never for producers racing by milliseconds.
+EARLIER_BY_S = 1.0
 
 
 def key_of(rel: str) -> tuple[str, bytes | None]:
@@ -126,11 +129,13 @@ class Ledger:
         now: float | None = None,
     ) -> EnqueueResult:
         """Record jobs in one transaction and say which ones need a task on the queue."""
-        now = time.time() if now is None else now
         result = EnqueueResult()
         removed_paths: list[str] = []
         queued_paths: list[str] = []
         with self.db.tx() as conn:
+            # The clock is read once the write lock is held, so concurrent producers see times
+            # in the order their transactions commit.
+            now = time.time() if now is None else now
             for ch in changes:
                 key, raw = key_of(ch.rel)
                 if ch.sha is None:
@@ -148,7 +153,7 @@ class Ledger:
                 ):
                     # An explicit command must not wait behind an earlier delayed enqueue.
                     nb = row["not_before"] or 0
-                    if row["state"] == "queued" and nb > now + delay_s + 0.001:
+                    if row["state"] == "queued" and nb > now + delay_s + EARLIER_BY_S:
                         conn.execute(
                             "UPDATE jobs SET not_before = ? WHERE path = ?", (now + delay_s, key)
                         )
