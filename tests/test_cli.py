@@ -211,7 +211,8 @@ def test_json_output_is_only_json(cq: Cq) -> None:
         ("worker", "status"),
     ):
         proc = cq.run(*args, "--json")
-        json.loads(proc.stdout)  # raises if anything else reached stdout
+        parsed = json.loads(proc.stdout)  # raises if anything else reached stdout
+        assert isinstance(parsed, dict) and parsed, args
 
 
 def test_history_records_operations_without_contents(cq: Cq, repo: Path) -> None:

@@ -46,7 +46,10 @@ def test_eight_producers_thousand_enqueues_each(cq: Cq, repo: Path) -> None:
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", PRODUCER, str(repo), str(me), str(PER_PRODUCER), str(SHARED)],
-            env=cq.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cq.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for me in range(PRODUCERS)
     ]
