@@ -63,6 +63,10 @@ class Transport:
 
         self._task = document
 
+    def serve(self, handler: Handler) -> None:
+        """Make this process a worker: tasks taken off the queue go to ``handler``."""
+        self._handler = handler
+
     def send(self, items: Iterable[tuple[str, str, float]]) -> int:
         """Put (rel, sha, delay_s) jobs on the queue; delayed ones go to Huey's schedule."""
         n = 0

@@ -87,7 +87,7 @@ def run_worker(
             if resent:
                 log.info("recovery: re-queued %d job(s) a previous worker left unfinished", resent)
             runner = JobRunner(ws)
-            ws.transport._handler = runner
+            ws.transport.serve(runner)
             worker_type = os.environ.get("CQ_LSP_WORKER_TYPE") or DEFAULT_WORKER_TYPE
             if worker_type == "process":
                 # Forked workers must not share this process's SQLite connections.
