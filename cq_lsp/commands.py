@@ -407,7 +407,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     action = args.action
     result: Any
     if action == "status":
-        result = {k: v for k, v in ws.status()["queue"].items()}
+        result = ws.queue_status()
         if not args.json:
             print(
                 f"{result['queued']} queued · {result['running']} running · "

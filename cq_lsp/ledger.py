@@ -8,7 +8,6 @@ one; a deleted file leaves the index (DESIGN.md principle 2).
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -340,7 +339,3 @@ def job_dict(r: sqlite3.Row) -> dict[str, Any]:
         "finished_at": iso(r["finished_at"]),
         "ageS": round(time.time() - r["queued_at"], 1) if r["queued_at"] else None,
     }
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=False)

@@ -88,8 +88,3 @@ class Transport:
 
     def pending_count(self) -> int:
         return int(self.huey.pending_count()) + int(self.huey.scheduled_count())
-
-    def flush(self) -> None:
-        """Drop every task (the ledger decides what is re-sent)."""
-        self.huey.storage.flush_queue()
-        self.huey.storage.flush_schedule()

@@ -282,15 +282,19 @@ class Workspace:
             hint="`cq-lsp index --wait` waits for the queue to drain",
         )
 
+    def queue_status(self) -> dict[str, Any]:
+        """The ``queue`` part of the status object (``queue status --json``)."""
+        counts = self.ledger.counts()
+        keys = ("queued", "running", "failed", "done", "skipped", "oldestQueuedS")
+        return {k: counts[k] for k in keys}
+
     def status(self) -> dict[str, Any]:
         """The status object of DESIGN.md (also the `cq/status` notification)."""
         from cq_lsp.index import file_count
         from cq_lsp.supervisor import worker_status
 
-        counts = self.ledger.counts()
         worker = worker_status(self.project, self.config.processing.worker_check_interval)
-        queue = {k: counts[k] for k in ("queued", "running", "failed", "done", "skipped")}
-        queue["oldestQueuedS"] = counts["oldestQueuedS"]
+        queue = self.queue_status()
         problems: list[str] = []
         health = "ok"
         if self.db.rebuilt_from is not None:
