@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = cmd("init", "create .code-query/ and its config")
     s.add_argument("--dataset", metavar="NAME", help="dataset name (default: the folder name)")
+    s.add_argument("--hooks", action="store_true", help="also install the git hooks")
 
     s = cmd("index", "queue every tracked file (or PATHs) for documentation")
     s.add_argument("paths", nargs="*", metavar="PATH")
@@ -136,10 +137,53 @@ def build_parser() -> argparse.ArgumentParser:
         "trust", help="allow this exact config.json to run processor.command", parents=[common]
     )
 
+    h = cmd("hooks", "install, uninstall or inspect the git hooks")
+    hsub = h.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    hsub.add_parser("install", help="install (or upgrade) the hooks", parents=[common])
+    hsub.add_parser("uninstall", help="remove our hooks, restore chained ones", parents=[common])
+    hsub.add_parser("status", help="what is installed where", parents=[common])
+
+    hk = cmd("hook", "what the git hook shims call (not meant to be run by hand)")
+    hk.add_argument("name", choices=["post-commit", "post-merge", "post-checkout", "post-rewrite"])
+    hk.add_argument("hook_args", nargs="*", metavar="ARG")
+
+    cmd("doctor", "check the installation, the repository and the worker, and say what to fix")
+
+    sv = cmd("serve", "run the language server (the same as `cq-lsp --stdio`)")
+    sv.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
+    sv.add_argument("--tcp", action="store_true", help="listen on a TCP port")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=2087)
+    sv.add_argument("--log-level", default=None, metavar="LEVEL")
+
     return p
 
 
+#: commands whose implementation lives outside cq_lsp.commands (one concern per module).
+_HANDLERS = {
+    "hooks": ("cq_lsp.hooks_commands", "cmd_hooks"),
+    "hook": ("cq_lsp.hooks_commands", "cmd_hook"),
+    "doctor": ("cq_lsp.doctor", "cmd_doctor"),
+}
+
+
+def _serve_argv(argv: Sequence[str]) -> list[str] | None:
+    """`cq-lsp --stdio`, `--tcp ...` and `serve ...` start the language server (its own parser)."""
+    args = list(argv)
+    if args and args[0] == "serve":
+        return args[1:]
+    if args and args[0] in ("--stdio", "--tcp"):
+        return args
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    serve = _serve_argv(argv)
+    if serve is not None:
+        from cq_lsp.server_main import main as serve_main
+
+        return serve_main(serve)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -148,7 +192,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cq_lsp import commands
     from cq_lsp.cli_output import error
 
-    handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    if args.command in _HANDLERS:
+        import importlib
+
+        module, name = _HANDLERS[args.command]
+        handler = getattr(importlib.import_module(module), name)
+    else:
+        handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
     try:
         return int(handler(args) or 0)
     except CqLspError as exc:
