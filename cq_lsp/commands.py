@@ -36,43 +36,23 @@ def _workspace(args: argparse.Namespace, *, require_init: bool = True) -> Worksp
 
 
 def _after_enqueue(ws: Workspace, report: EnqueueReport | None) -> str | None:
-    """Auto mode starts a worker when work waits and none runs. Returns what happened.
+    from cq_lsp.operations import ensure_worker
 
-    Work that waits includes jobs queued earlier (say, before a worker was killed), not only the
-    ones this command added.
-    """
-    from cq_lsp.supervisor import is_running, start_worker
-
-    counts = ws.ledger.counts()
-    waiting = counts["queued"] + counts["running"]
-    if not waiting and not (report and report.result.queued):
-        return None
-    if ws.config.processing.mode != "auto":
-        return "manual mode: run `cq-lsp worker start` or `cq-lsp queue process` to document"
-    if not is_running(ws.project):
-        start_worker(ws.project)
-        return "worker started"
-    return None
+    return ensure_worker(ws, report)
 
 
 # -- init, index, search, show, status ------------------------------------------------------------
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from cq_lsp.config import write_initial_config
-    from cq_lsp.db import Database
+    from cq_lsp.operations import init_project
 
-    project = open_project(args.root)
-    existed = project.config_file.exists()
-    project.ensure_state_dir()
-    path = write_initial_config(project.root, args.dataset)
-    Database(project.index_db).close()
-    result = {"root": str(project.root), "config": str(path), "created": not existed}
+    result = init_project(args.root, args.dataset)
     if args.json:
         emit_json(result)
     else:
-        verb = "kept existing" if existed else "created"
-        print(f"{verb} {path}")
+        verb = "created" if result["created"] else "kept existing"
+        print(f"{verb} {result['config']}")
         print("next: `cq-lsp index --wait` documents every tracked file")
     return 0
 
@@ -290,9 +270,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from cq_lsp import supervisor
 
     if args.action == "run":
+        from cq_lsp import editor_env
         from cq_lsp.worker import run_worker
         from cq_lsp.workspace import Workspace
 
@@ -300,27 +280,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         project.require_initialized()
         project.ensure_state_dir()
         _log_to_rotating_file(project)
-        ws = Workspace(project, live=True)
+        editor, trusted = editor_env.decode()
+        ws = Workspace(project, live=True, editor_settings=editor, editor_trusted=trusted)
         return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
+    if args.action == "logs":
+        return _worker_logs(open_project(args.root), args)
+    from cq_lsp.operations import worker_action
+
     ws = _workspace(args)
-    project = ws.project
-    result: dict[str, Any]
-    if args.action == "start":
-        ws.config  # validate the configuration before spawning anything  # noqa: B018
-        result = supervisor.start_worker(project)
-    elif args.action == "stop":
-        result = supervisor.stop_worker(project)
-    elif args.action == "restart":
-        stopped = supervisor.stop_worker(project)
-        result = {"stopped": stopped, **supervisor.start_worker(project)}
-    elif args.action == "status":
-        result = supervisor.worker_status(project, ws.config.processing.worker_check_interval)
-    elif args.action == "cleanup":
-        result = _worker_cleanup(project)
-    elif args.action == "logs":
-        return _worker_logs(project, args)
-    else:  # pragma: no cover - argparse restricts the choices
-        raise UsageError(f"unknown worker action {args.action}")
+    result = worker_action(ws, args.action)
     if args.json:
         emit_json(result)
     else:
@@ -345,19 +313,6 @@ def _log_to_rotating_file(project: Project) -> None:
     for h in handlers:
         h.setFormatter(fmt)
         root.addHandler(h)
-
-
-def _worker_cleanup(project: Project) -> dict[str, Any]:
-    from cq_lsp.supervisor import our_process, read_worker_json
-
-    info = read_worker_json(project)
-    removed: list[str] = []
-    if our_process(info) is None:
-        for f in (project.worker_json, project.heartbeat_file):
-            if f.exists():
-                f.unlink()
-                removed.append(f.name)
-    return {"removed": removed}
 
 
 def _worker_logs(project: Project, args: argparse.Namespace) -> int:
@@ -403,6 +358,8 @@ def tail_lines(path: Path, n: int) -> list[str]:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
+    from cq_lsp import operations as ops
+
     ws = _workspace(args)
     action = args.action
     result: Any
@@ -415,14 +372,11 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 f"skipped · oldest queued {fmt_age(result['oldestQueuedS'])}"
             )
     elif action == "list":
-        jobs = ws.ledger.jobs(states=args.state, limit=args.limit)
-        result = {"jobs": jobs}
+        result = ops.queue_list(ws, args.state, args.limit)
         if not args.json:
-            _print_jobs(jobs)
+            _print_jobs(result["jobs"])
     elif action == "add":
-        report = ws.enqueue_paths(args.paths, source="cli", base=Path.cwd())
-        note = _after_enqueue(ws, report)
-        result = report.to_dict()
+        result, report, note = ops.queue_add(ws, args.paths, source="cli", base=Path.cwd())
         if not args.json:
             print(
                 f"{result['queued']} queued, {result['unchanged']} unchanged, "
@@ -438,28 +392,23 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 emit_json(result)
             return 1
     elif action == "remove":
-        rels = [ws.guard.to_rel(p, base=Path.cwd()) for p in args.paths]
-        result = {"removed": ws.ledger.remove(rels, source="cli")}
+        result = ops.queue_remove(ws, args.paths, source="cli", base=Path.cwd())
         if not args.json:
             print(f"removed {result['removed']} job(s) and their documentation")
     elif action == "clear":
-        queued = [j["path"] for j in ws.ledger.jobs(states=["queued"])]
-        n = ws.ledger.remove(queued, source="cli", op="clear") if queued else 0
-        result = {"cleared": n}
+        result = ops.queue_clear(ws, source="cli")
         if not args.json:
-            print(f"cleared {n} queued job(s); running jobs finish")
+            print(f"cleared {result['cleared']} queued job(s); running jobs finish")
     elif action == "retry":
-        result = _retry_failed(ws)
+        result = ops.queue_retry(ws)
         if not args.json:
             print(f"{result['queued']} failed job(s) queued again")
     elif action == "cleanup":
-        gone = [j["path"] for j in ws.ledger.jobs() if not ws.guard.abspath(j["path"]).exists()]
-        n = ws.ledger.remove(gone, source="cli", op="cleanup") if gone else 0
-        result = {"removed": n}
+        result = ops.queue_cleanup(ws, source="cli")
         if not args.json:
-            print(f"removed {n} job(s) whose files are gone")
+            print(f"removed {result['removed']} job(s) whose files are gone")
     elif action == "history":
-        result = {"history": ws.ledger.history(args.n)}
+        result = ops.queue_history(ws, args.n)
         if not args.json:
             for h in reversed(result["history"]):
                 print(
@@ -479,19 +428,6 @@ def cmd_queue(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result)
     return 0
-
-
-def _retry_failed(ws: Workspace) -> dict[str, int]:
-    """Failed jobs go back on the queue (a failed row with the same sha is not "unchanged")."""
-    from cq_lsp.ledger import rel_of
-
-    rows = ws.db.query("SELECT path, path_bytes FROM jobs WHERE state='failed'")
-    rels = [rel_of(r["path"], r["path_bytes"]) for r in rows]
-    if not rels:
-        return {"queued": 0}
-    report = ws.enqueue_paths(rels, source="retry")
-    _after_enqueue(ws, report)
-    return {"queued": len(report.result.queued)}
 
 
 def _print_jobs(jobs: list[dict[str, Any]]) -> None:

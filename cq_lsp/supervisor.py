@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from cq_lsp.atomic import write_json_atomic
@@ -21,6 +22,17 @@ from cq_lsp.project import Project
 START_TIMEOUT_S = 10.0
 STOP_GRACE_S = 10.0
 HEARTBEAT_EVERY_S = 1.0
+
+# Workers this process started. A long-lived parent (the language server) must reap them when
+# they exit, or each idle exit would leave a zombie until the server quits.
+_spawned: list[subprocess.Popen[bytes]] = []
+
+
+def reap_children() -> None:
+    """Collect the exit status of workers this process started that have exited since."""
+    for proc in list(_spawned):
+        if proc.poll() is not None:
+            _spawned.remove(proc)
 
 
 def worker_command(project: Project) -> list[str]:
@@ -59,6 +71,7 @@ def our_process(info: dict[str, Any] | None) -> Any | None:
     """The psutil.Process described by worker.json, or None if it is gone or someone else."""
     if not info:
         return None
+    reap_children()
     import psutil
 
     try:
@@ -130,8 +143,15 @@ def is_running(project: Project) -> bool:
     return our_process(read_worker_json(project)) is not None
 
 
-def start_worker(project: Project, wait: bool = True) -> dict[str, Any]:
-    """Start the worker detached in its own session, unless ours already runs."""
+def start_worker(
+    project: Project, wait: bool = True, *, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Start the worker detached in its own session, unless ours already runs.
+
+    ``env``: extra environment variables for the worker (the language server passes the
+    editor's settings and trust this way, see cq_lsp.worker).
+    """
+    reap_children()
     info = read_worker_json(project)
     if our_process(info) is not None:
         assert info is not None
@@ -149,7 +169,9 @@ def start_worker(project: Project, wait: bool = True) -> dict[str, Any]:
             cwd=str(project.state_dir),
             start_new_session=True,
             close_fds=True,
+            env={**os.environ, **env} if env else None,
         )
+        _spawned.append(proc)
     except OSError as exc:
         raise WorkerError(
             f"cannot start the worker: {exc}",
