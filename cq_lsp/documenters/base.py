@@ -30,4 +30,11 @@ class Documenter(Protocol):
 
 
 class DocumenterError(Exception):
-    """The documenter could not produce a record; the message is one line, shown to the user."""
+    """The documenter could not produce a record; the message is one line, shown to the user.
+
+    ``retryable``: whether another attempt may succeed (a timeout may; a missing program will not).
+    ``fallback``: whether the static record may stand in (not when the command was refused).
+    """
+
+    retryable = True
+    fallback = True
