@@ -170,3 +170,57 @@ def worker_action(
     raise UsageError(
         f"unknown worker action {action!r}", hint="use start, stop, restart, status or cleanup"
     )
+
+
+def job_states(ws: Workspace, rels: Sequence[str]) -> dict[str, int]:
+    """How many of these paths' jobs are in each state (gone rows count as done)."""
+    from cq_lsp.ledger import key_of
+
+    keys = [key_of(r)[0] for r in rels]
+    counts = dict.fromkeys(JOB_STATES, 0)
+    seen = 0
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        rows = ws.db.query(
+            "SELECT state, COUNT(*) AS n FROM jobs WHERE path IN "
+            f"({','.join('?' * len(chunk))}) GROUP BY state",
+            tuple(chunk),
+        )
+        for r in rows:
+            counts[r["state"]] = counts.get(r["state"], 0) + r["n"]
+            seen += r["n"]
+    counts["done"] += len(keys) - seen  # removed meanwhile (deleted files): nothing left to do
+    return counts
+
+
+def cancel_queued(ws: Workspace, rels: Sequence[str], source: str) -> int:
+    """Drop the jobs among ``rels`` that are still queued, without losing documentation.
+
+    A file documented before keeps its previous record and goes back to ``done`` at the sha
+    that record describes; its size/mtime are cleared so the next index run hashes it again
+    and queues the newer content. A file never documented loses only its job row.
+    """
+    from cq_lsp.ledger import key_of, record_history
+
+    keys = [key_of(r)[0] for r in rels]
+    dropped = 0
+    with ws.db.tx() as conn:
+        for key in keys:
+            row = conn.execute("SELECT state FROM jobs WHERE path = ?", (key,)).fetchone()
+            if row is None or row["state"] != "queued":
+                continue
+            doc = conn.execute(
+                "SELECT content_sha FROM files WHERE filepath = ?", (key,)
+            ).fetchone()
+            if doc is not None and doc["content_sha"]:
+                conn.execute(
+                    "UPDATE jobs SET state='done', sha=?, size=NULL, mtime_ns=NULL, error=NULL, "
+                    "not_before=NULL WHERE path=?",
+                    (doc["content_sha"], key),
+                )
+            else:
+                conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
+            dropped += 1
+        if dropped:
+            record_history(conn, "cancel", dropped, None, source)
+    return dropped

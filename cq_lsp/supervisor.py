@@ -194,7 +194,9 @@ def start_worker(
         code = proc.poll()
         if code is not None:
             info = read_worker_json(project)
-            if code == 0 and info and our_process(info) is not None:
+            # Lost the race for worker.lock to another starter (the server, a hook, the CLI):
+            # the worker that won is as good as ours.
+            if info and our_process(info) is not None:
                 return {"started": False, "pid": info["pid"], "message": "worker already running"}
             raise WorkerError(
                 f"the worker exited at once with code {code}",

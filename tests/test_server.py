@@ -1,0 +1,499 @@
+"""The language server end to end: a real `python -m cq_lsp --stdio` process driven over the
+protocol by pytest-lsp's client, with real git repositories and real worker processes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.conftest import Cq, make_repo, run_git, wait_until
+from tests.lsp_harness import lsp_session, plain
+
+pytestmark = pytest.mark.timeout(180)
+
+FAST = {"config": {"processing": {"debounce_ms": 50}}}
+
+
+def _done(st: dict[str, Any]) -> bool:
+    q = st["queue"]
+    return q["queued"] == 0 and q["running"] == 0 and q["done"] > 0
+
+
+def _worker_pids(root: Path) -> list[int]:
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if "worker" in cmd and "run" in cmd and str(root) in cmd:
+            out.append(p.pid)
+    return out
+
+
+@pytest.fixture
+def inited(repo: Path, cq: Cq) -> Path:
+    cq.run("init")
+    return repo
+
+
+async def test_initialize_advertises_commands_and_reports_status(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        caps = s.result.capabilities
+        assert s.result.server_info is not None and s.result.server_info.name == "cq-lsp"
+        commands = set(caps.execute_command_provider.commands)  # type: ignore[union-attr]
+        for name in (
+            "cq.status",
+            "cq.search",
+            "cq.show",
+            "cq.index",
+            "cq.worker.start",
+            "cq.worker.stop",
+            "cq.worker.restart",
+            "cq.queue.list",
+            "cq.queue.add",
+            "cq.queue.remove",
+            "cq.queue.clear",
+            "cq.queue.retry",
+            "cq.queue.cleanup",
+            "cq.queue.history",
+            "cq.hooks.install",
+            "cq.hooks.uninstall",
+            "cq.hooks.status",
+        ):
+            assert name in commands
+        assert caps.workspace_symbol_provider and caps.hover_provider
+        # Catching up at startup documents the committed files, and the status says so.
+        st = await s.wait_status(inited, _done)
+        assert st["health"] == "ok", st
+        assert st["index"]["files"] == 4
+        assert set(st["worker"]) >= {"state", "pid", "uptimeS", "restarts", "rssBytes"}
+        assert set(st["queue"]) >= {"queued", "running", "failed", "done", "oldestQueuedS"}
+        assert "worker" in st["message"]
+
+
+async def test_save_is_queued_documented_and_searchable(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        f = inited / "billing" / "refunds.py"
+        f.write_text('def issue_refund_voucher(order):\n    """Refund an order."""\n')
+        s.open(f)
+        s.save(f)
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 5)
+        found = await s.command("cq.search", {"query": "refund voucher"})
+        assert found["results"][0]["path"] == "billing/refunds.py"
+        assert found["root"] == str(inited)
+        record = await s.command("cq.show", {"path": "billing/refunds.py"})
+        assert "issue_refund_voucher" in record["functions"]
+        # The same file by absolute path (what an editor sends) picks the right folder.
+        record = await s.command("cq.show", str(f))
+        assert record["path"] == "billing/refunds.py"
+
+
+async def test_saves_within_debounce_queue_the_file_once(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    options = {"config": {"processing": {"debounce_ms": 600}}}
+    async with lsp_session([inited], isolated_env, options=options) as s:
+        await s.wait_status(inited, _done)
+        f = inited / "notes.py"
+        for i in range(5):
+            f.write_text(f"VALUE = {i}\n")
+            s.save(f)
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 5)
+        history = await s.command("cq.queue.history", {"n": 50})
+        saves = [h for h in history["history"] if h["source"] == "save" and h["op"] == "enqueue"]
+        assert sum(h["count"] for h in saves) == 1, history
+
+
+async def test_ignored_and_internal_files_are_not_queued_on_save(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    (inited / ".gitignore").write_text("scratch/\n")
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        scratch = inited / "scratch" / "tmp.py"
+        scratch.parent.mkdir()
+        scratch.write_text("X = 1\n")
+        s.save(scratch)
+        s.save(inited / ".code-query" / "config.json")
+        s.save(inited / ".git" / "config")
+        f = inited / "kept.py"
+        f.write_text("Y = 2\n")
+        s.save(f)
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 5)
+        jobs = await s.command("cq.queue.list")
+        paths = {j["path"] for j in jobs["jobs"]}
+        assert "kept.py" in paths
+        assert not any(p.startswith(("scratch/", ".code-query/", ".git/")) for p in paths)
+
+
+async def test_uninitialized_folder_then_init_command(
+    repo: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([repo], isolated_env, options=FAST) as s:
+        st = await s.wait_status(repo, lambda st: True)
+        assert st["initialized"] is False and st["health"] == "warning"
+        assert "not initialized" in st["message"]
+        result = await s.command("cq.init", {})
+        assert result["created"] is True and (repo / ".code-query" / "config.json").exists()
+        await s.command("cq.index", {})
+        st = await s.wait_status(repo, lambda st: st.get("initialized") and _done(st))
+        assert st["index"]["files"] == 4
+
+
+async def test_folder_outside_git_reports_a_clear_status(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    plain_dir = tmp_path / "not-a-repo"
+    plain_dir.mkdir()
+    async with lsp_session([plain_dir], isolated_env) as s:
+        st = await s.wait_status(plain_dir, lambda st: True)
+        assert st["health"] == "warning" and "not a git work tree" in st["message"]
+        with pytest.raises(JsonRpcException) as exc:
+            await s.command("cq.search", "anything")
+        assert "git" in str(exc.value)
+
+
+async def test_invalid_command_arguments_are_invalid_params_errors(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        cases = [
+            ("cq.search", [{}], "query is required"),
+            ("cq.search", [{"query": 5}], "query must be a string"),
+            ("cq.search", [{"query": "x", "limit": -1}], "limit must be a positive integer"),
+            ("cq.queue.list", [{"state": ["bogus"]}], "unknown job state"),
+            ("cq.show", [{"path": "x", "colour": 1}], "unknown argument 'colour'"),
+            ("cq.show", [{"path": "../../etc/passwd"}], "outside the work tree"),
+            ("cq.status", [{"root": "/nowhere"}], "not one of the workspace folders"),
+            ("cq.queue.add", [7], "must be an object"),
+            ("cq.search", ["a", "b"], "too many arguments"),
+        ]
+        for name, args, expected in cases:
+            with pytest.raises(JsonRpcException) as exc:
+                await s.command(name, *args)
+            assert expected in str(exc.value), (name, args, str(exc.value))
+            assert exc.value.code == -32602, (name, exc.value.code)
+        # The server is still fine after all of that.
+        st = await s.command("cq.status")
+        assert st["root"] == str(inited)
+
+
+async def test_invalid_settings_show_one_message_and_run_on_defaults(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    options = {"showNotifications": "loud", "worker": {"autoStrt": True}, "trusted": True}
+    async with lsp_session([inited], isolated_env, options=options) as s:
+        st = await s.wait_status(inited, _done)
+        shown = [m.message for m in s.client.messages]
+        assert len(shown) == 1, shown
+        assert "cq.showNotifications" in shown[0] and "autoStrt" in shown[0]
+        assert "settingsError" in st and st["health"] == "warning"
+
+
+async def test_invalid_config_layer_from_editor_keeps_defaults(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    options = {"config": {"processing": {"batch_size": "five"}}}
+    async with lsp_session([inited], isolated_env, options=options) as s:
+        st = await s.wait_status(inited, lambda st: st.get("configError"))
+        assert "processing.batch_size" in st["configError"]
+        assert st["health"] == "error"
+        # Still documents with the defaults.
+        await s.wait_status(inited, _done)
+
+
+async def test_bad_config_json_gets_a_diagnostic_at_the_key_and_it_clears(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    cfg = inited / ".code-query" / "config.json"
+    good = cfg.read_text()
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        data = json.loads(good)
+        data["processing"]["batch_size"] = "five"
+        cfg.write_text(json.dumps(data, indent=2))
+        uri = cfg.as_uri()
+
+        async def diags() -> list[Any]:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                d = s.client.diagnostics.get(uri)
+                if d:
+                    return list(d)
+                await _sleep()
+            return []
+
+        found = await diags()
+        assert found, "no diagnostic for the bad config.json"
+        d = found[0]
+        line = cfg.read_text().splitlines()[d.range.start.line]
+        assert '"batch_size"' in line
+        assert "processing.batch_size" in d.message
+        st = await s.wait_status(inited, lambda st: st.get("configError"))
+        assert st["health"] == "error"
+        cfg.write_text(good)
+        await s.wait_status(inited, lambda st: not st.get("configError"))
+        deadline = time.monotonic() + 10
+        while s.client.diagnostics.get(uri) and time.monotonic() < deadline:
+            await _sleep()
+        assert not s.client.diagnostics.get(uri)
+
+
+async def _sleep(seconds: float = 0.05) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+async def test_workspace_symbols_and_hover_come_from_the_index(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    user = inited / "app.py"
+    user.write_text("from billing.invoice import parse_invoice\n\nparse_invoice('x')\n")
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 4)
+        symbols = await s.client.workspace_symbol_async(types.WorkspaceSymbolParams(query="parse"))
+        names = {(sym.name, sym.location.uri.rsplit("/", 1)[-1]) for sym in symbols}
+        assert ("parse_invoice", "invoice.py") in names
+        symbols = await s.client.workspace_symbol_async(
+            types.WorkspaceSymbolParams(query="ParcelR")
+        )
+        assert [sym.name for sym in symbols] == ["ParcelRate"]
+        assert symbols[0].location.range.start.line == 3  # 0-based line of `func ParcelRate`
+        uri = s.open(user)
+        hover = await s.client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=2, character=3),
+            )
+        )
+        assert hover is not None
+        text = hover.contents.value  # type: ignore[union-attr]
+        assert "parse_invoice" in text and "billing/invoice.py" in text
+        assert "Parse an invoice from its text form." in text
+
+
+async def test_index_command_reports_progress(inited: Path, isolated_env: dict[str, str]) -> None:
+    for i in range(30):
+        (inited / "pkg" / f"m{i}.py").parent.mkdir(exist_ok=True)
+        (inited / "pkg" / f"m{i}.py").write_text(f"def f{i}():\n    return {i}\n")
+    run_git(inited, "add", "-A")
+    run_git(inited, "commit", "-qm", "more")
+    async with lsp_session(
+        [inited], isolated_env, options={**FAST, "worker": {"autoStart": False}}
+    ) as s:
+        await s.wait_status(inited, lambda st: st["queue"]["queued"] >= 30)
+        await s.command("cq.worker.start")
+        result = await s.command("cq.index", {"wait": True})
+        assert result["wait"]["cancelledByUser"] is False
+        reports = [plain(p) for ps in s.client.progress_reports.values() for p in ps]
+        kinds = [r.get("kind") for r in reports]
+        assert "begin" in kinds and "end" in kinds, reports
+
+
+async def test_worker_commands_and_queue_commands(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        stopped = await s.command("cq.worker.stop")
+        assert stopped["stopped"] is True
+        await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
+        started = await s.command("cq.worker.start")
+        assert started["started"] is True
+        await s.wait_status(inited, lambda st: st["worker"]["state"] == "running")
+        restarted = await s.command("cq.worker.restart")
+        assert restarted["stopped"]["stopped"] is True and restarted["started"] is True
+        added = await s.command("cq.queue.add", {"paths": ["README.md", "nope/missing.py"]})
+        assert added["unchanged"] == 1
+        removed = await s.command("cq.queue.remove", "README.md")
+        assert removed["removed"] == 1
+        listed = await s.command("cq.queue.list", {"state": ["done"]})
+        assert "README.md" not in {j["path"] for j in listed["jobs"]}
+        assert (await s.command("cq.queue.clear"))["cleared"] == 0
+        assert (await s.command("cq.queue.retry"))["queued"] == 0
+        assert (await s.command("cq.queue.cleanup"))["removed"] == 0
+        history = await s.command("cq.queue.history", {"n": 5})
+        assert history["history"][0]["op"] == "remove"
+
+
+async def test_commit_outside_the_editor_is_picked_up(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        (inited / "billing" / "invoice.py").unlink()
+        (inited / "shipping.py").write_text("def ship_parcel():\n    pass\n")
+        run_git(inited, "add", "-A")
+        run_git(inited, "commit", "-qm", "move things")
+        # What the editor's file watcher reports for a commit.
+        s.client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[
+                    types.FileEvent(
+                        uri=(inited / ".git" / "refs" / "heads" / "main").as_uri(),
+                        type=types.FileChangeType.Changed,
+                    )
+                ]
+            )
+        )
+        await s.wait_status(
+            inited,
+            lambda st: _done(st) and st["index"]["files"] == 4,
+        )
+        found = await s.command("cq.search", "ship parcel")
+        assert [r["path"] for r in found["results"]][:1] == ["shipping.py"]
+        with pytest.raises(JsonRpcException):
+            await s.command("cq.show", "billing/invoice.py")
+
+
+async def test_settings_change_applies_without_restart(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        await s.command("cq.worker.stop")
+        await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
+        s.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={"cq": {"processing": {"mode": "manual"}, **FAST}}
+            )
+        )
+        await s.wait_status(inited, lambda st: st.get("mode") == "manual")
+        f = inited / "later.py"
+        f.write_text("Z = 3\n")
+        s.save(f)
+        st = await s.wait_status(inited, lambda st: st["queue"]["queued"] == 1)
+        assert st["worker"]["state"] == "stopped"  # manual: nothing starts by itself
+        s.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"cq": {**FAST}})
+        )
+        await s.wait_status(inited, lambda st: st.get("mode") == "auto" and _done(st))
+
+
+async def test_crashed_worker_is_restarted(inited: Path, isolated_env: dict[str, str]) -> None:
+    for i in range(300):
+        (inited / "many" / f"f{i}.py").parent.mkdir(exist_ok=True)
+        (inited / "many" / f"f{i}.py").write_text(f"def g{i}():\n    return {i}\n" * 20)
+    run_git(inited, "add", "-A")
+    run_git(inited, "commit", "-qm", "many")
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        st = await s.wait_status(
+            inited, lambda st: st["worker"]["state"] == "running" and st["queue"]["queued"] > 0
+        )
+        pid = st["worker"]["pid"]
+        os.killpg(pid, signal.SIGKILL)
+        st = await s.wait_status(inited, lambda st: st["worker"]["restarts"] >= 1, timeout=60)
+        st = await s.wait_status(
+            inited, lambda st: _done(st) and st["index"]["files"] == 304, timeout=120
+        )
+        assert st["worker"]["pid"] != pid
+
+
+async def test_shutdown_stops_the_worker_it_started(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        st = await s.wait_status(inited, lambda st: _done(st) and st["worker"]["pid"])
+        pid = st["worker"]["pid"]
+    wait_until(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", timeout=20
+    )
+
+
+async def test_editor_death_is_noticed(inited: Path, isolated_env: dict[str, str]) -> None:
+    editor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        async with lsp_session(
+            [inited], isolated_env, options=FAST, process_id=editor.pid, shutdown=False
+        ) as s:
+            st = await s.wait_status(inited, lambda st: _done(st) and st["worker"]["pid"])
+            worker = st["worker"]["pid"]
+            server = s.client._server
+            editor.kill()
+            editor.wait()
+            await _wait_exit(server)
+            wait_until(
+                lambda: (
+                    not psutil.pid_exists(worker) or psutil.Process(worker).status() == "zombie"
+                ),
+                timeout=20,
+            )
+    finally:
+        if editor.poll() is None:
+            editor.kill()
+
+
+async def _wait_exit(server: Any, timeout: float = 20) -> None:
+    import asyncio
+
+    await asyncio.wait_for(server.wait(), timeout)
+
+
+async def test_two_folders_each_report_their_own_status(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    a = make_repo(tmp_path / "alpha", {"a.py": "def alpha_fn():\n    pass\n"})
+    b = make_repo(tmp_path / "beta", {"b.py": "def beta_fn():\n    pass\n", "c.py": "C = 1\n"})
+    for r in (a, b):
+        Cq(r, isolated_env).run("init")
+    try:
+        async with lsp_session([a, b], isolated_env, options=FAST) as s:
+            sa = await s.wait_status(a, _done)
+            sb = await s.wait_status(b, _done)
+            assert sa["index"]["files"] == 1 and sb["index"]["files"] == 2
+            found = await s.command("cq.search", {"query": "beta", "root": str(b)})
+            assert found["results"][0]["path"] == "b.py"
+            found = await s.command("cq.show", str(a / "a.py"))
+            assert found["path"] == "a.py" and found["root"] == str(a)
+            both = await s.command("cq.status", {"all": True})
+            assert {f["root"] for f in both["folders"]} == {str(a), str(b)}
+            # A folder added later is picked up too.
+            c = make_repo(tmp_path / "gamma", {"g.py": "G = 1\n"})
+            Cq(c, isolated_env).run("init")
+            s.client.workspace_did_change_workspace_folders(
+                types.DidChangeWorkspaceFoldersParams(
+                    event=types.WorkspaceFoldersChangeEvent(
+                        added=[types.WorkspaceFolder(uri=c.as_uri(), name="gamma")],
+                        removed=[types.WorkspaceFolder(uri=a.as_uri(), name="alpha")],
+                    )
+                )
+            )
+            await s.wait_status(c, _done)
+            both = await s.command("cq.status", {"all": True})
+            assert {f["root"] for f in both["folders"]} == {str(b), str(c)}
+    finally:
+        for r in (a, b, tmp_path / "gamma"):
+            Cq(r, isolated_env).run("worker", "stop", check=False)
+
+
+async def test_status_notifications_are_coalesced(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    for i in range(100):
+        (inited / "bulk" / f"b{i}.py").parent.mkdir(exist_ok=True)
+        (inited / "bulk" / f"b{i}.py").write_text(f"B{i} = {i}\n")
+    run_git(inited, "add", "-A")
+    run_git(inited, "commit", "-qm", "bulk")
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 104)
+        times = [st["at"] for st in s.statuses if st.get("root") == str(inited)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        # ≤ 1 per 250 ms: allow scheduling jitter, not a burst per job.
+        assert all(g > 0.2 for g in gaps), gaps
+        assert len(times) < 100
