@@ -48,11 +48,19 @@ def cmd_init(args: argparse.Namespace) -> int:
     from cq_lsp.operations import init_project
 
     result = init_project(args.root, args.dataset)
+    if args.hooks:
+        from cq_lsp.githooks import install_hooks
+
+        result["hooks"] = install_hooks(Path(result["root"]))
     if args.json:
         emit_json(result)
     else:
         verb = "created" if result["created"] else "kept existing"
         print(f"{verb} {result['config']}")
+        if args.hooks:
+            from cq_lsp.hooks_commands import print_changes
+
+            print_changes(result["hooks"])
         print("next: `cq-lsp index --wait` documents every tracked file")
     return 0
 
