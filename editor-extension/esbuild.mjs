@@ -1,0 +1,48 @@
+// Bundles the extension (dist/extension.js) and, with --tests, the unit tests (dist/unit/*.test.js).
+// Flags: --production (minified, no sourcemap), --watch, --tests.
+import { readdirSync } from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import * as esbuild from "esbuild";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(here);
+const args = new Set(process.argv.slice(2));
+const production = args.has("--production");
+
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node18",
+  format: "cjs",
+  logLevel: "warning",
+  absWorkingDir: root,
+};
+
+const extension = {
+  ...common,
+  entryPoints: ["editor-extension/src/extension.ts"],
+  outfile: "dist/extension.js",
+  external: ["vscode"],
+  minify: production,
+  sourcemap: production ? false : "linked",
+  sourcesContent: false,
+  metafile: true,
+};
+
+if (args.has("--tests")) {
+  const dir = path.join(here, "test", "unit");
+  const entryPoints = readdirSync(dir)
+    .filter((f) => f.endsWith(".test.ts"))
+    .map((f) => `editor-extension/test/unit/${f}`);
+  await esbuild.build({ ...common, entryPoints, outdir: "dist/unit", sourcemap: "inline" });
+} else if (args.has("--watch")) {
+  const ctx = await esbuild.context(extension);
+  await ctx.watch();
+  console.log("watching editor-extension/src …");
+} else {
+  const result = await esbuild.build(extension);
+  const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+  console.log(`dist/extension.js: ${(bytes / 1024).toFixed(0)} KiB${production ? " (minified)" : ""}`);
+}
