@@ -85,3 +85,8 @@ def print_status(st: dict[str, Any]) -> None:
     d = st.get("documenter", {})
     print(f"  index     {st['index']['files']} files  ({st['index']['path']})")
     print(f"  documenter {d.get('kind')}: {d.get('calls', 0)} calls, {d.get('failures', 0)} failed")
+    if d.get("kind") == "command" or d.get("llmCalls"):
+        print(
+            f"  LLM       {d.get('llmCalls', 0)} calls, {d.get('llmFailures', 0)} failed, "
+            f"{d.get('llmFallbacks', 0)} static fallbacks"
+        )

@@ -99,6 +99,12 @@ class Workspace:
             )
         return self._loaded
 
+    def fresh_config(self) -> LoadedConfig:
+        """``loaded``, looking at the files now: a job about to run a program must see the
+        latest trust decision, not one up to a second old."""
+        self._cache_checked = None
+        return self.loaded
+
     @property
     def config(self) -> Config:
         return self.loaded.config
@@ -304,6 +310,9 @@ class Workspace:
             )
         if queue["failed"]:
             health = "warning"
+        if self.config.processor.kind == "command" and not self.loaded.command_trusted:
+            health = "warning" if health == "ok" else health
+            problems.append("processor.command is not trusted: run `cq-lsp config trust`")
         if self.config_error is not None:
             health = "error"
             problems.append("config.json is invalid; running on the last good configuration")
@@ -332,6 +341,9 @@ class Workspace:
                 "kind": self.config.processor.kind,
                 "calls": counters.get("documenter_calls", 0),
                 "failures": counters.get("documenter_failures", 0),
+                "llmCalls": counters.get("llm_calls", 0),
+                "llmFailures": counters.get("llm_failures", 0),
+                "llmFallbacks": counters.get("llm_fallbacks", 0),
             },
             "mode": self.config.processing.mode,
             "at": time.time(),

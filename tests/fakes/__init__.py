@@ -1,0 +1,1 @@
+"""Small real executables that stand in for what cannot run here (a network LLM)."""
