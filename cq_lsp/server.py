@@ -61,6 +61,8 @@ class CqLanguageServer(LanguageServer):
         self._symbols: dict[Path, SymbolTable] = {}
         self._closed = False
         self._shown: set[str] = set()
+        #: after `initialized`: messages to the user may be shown from now on.
+        self.ready = False
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -156,8 +158,8 @@ class CqLanguageServer(LanguageServer):
         for folder in self.folders.values():
             folder.configure(settings.editor_layer(), settings.trusted)
             self._dirty.add(folder.root)
-        if error:
-            self.notify_user(types.MessageType.Error, f"cq-lsp: {error}")
+        if error and self.ready:
+            self.notify_user(types.MessageType.Error, f"cq-lsp: {error}", once=True)
 
     # -- queueing -------------------------------------------------------------------------------
 
@@ -407,6 +409,7 @@ def create_server() -> CqLanguageServer:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CqLanguageServer, params: types.InitializedParams) -> None:
+        ls.ready = True
         if ls.settings_error:
             ls.notify_user(types.MessageType.Error, f"cq-lsp: {ls.settings_error}", once=True)
         await _register_watchers(ls)
@@ -631,7 +634,9 @@ async def _index(ls: CqLanguageServer, folder: Folder, args: dict[str, Any]) -> 
         else:
             report = ws.enqueue_all(source="editor")
         ls._maybe_start(folder, report)
-        return report.to_dict(), [rel for rel, _sha, *_ in report.result.queued]
+        # Follow work queued earlier too (by a hook, a save, a crashed worker), as `index --wait`.
+        waiting = [j["path"] for j in ws.ledger.jobs(states=["queued", "running"])]
+        return report.to_dict(), waiting
 
     result, queued = await ls.blocking(enqueue)
     if queued:

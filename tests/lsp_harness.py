@@ -56,6 +56,22 @@ class Session:
             f"no cq/status for {root} matched within {timeout} s; last: {self.latest(root)}"
         )
 
+    async def eventually(
+        self, name: str, *arguments: Any, until: Callable[[Any], bool], timeout: float = 30.0
+    ) -> Any:
+        """Run a command until its result satisfies ``until`` (errors count as not yet)."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = await self.command(name, *arguments)
+                if until(last):
+                    return last
+            except Exception as exc:  # e.g. "not documented yet"
+                last = exc
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{name} never satisfied the condition; last: {last!r}")
+
     async def command(self, name: str, *arguments: Any) -> Any:
         result = await self.client.workspace_execute_command_async(
             types.ExecuteCommandParams(command=name, arguments=list(arguments))

@@ -274,7 +274,7 @@ async def test_workspace_symbols_and_hover_come_from_the_index(
             types.WorkspaceSymbolParams(query="ParcelR")
         )
         assert [sym.name for sym in symbols] == ["ParcelRate"]
-        assert symbols[0].location.range.start.line == 3  # 0-based line of `func ParcelRate`
+        assert symbols[0].location.range.start.line == 4  # `func ParcelRate` is line 5
         uri = s.open(user)
         hover = await s.client.text_document_hover_async(
             types.HoverParams(
@@ -301,9 +301,10 @@ async def test_index_command_reports_progress(inited: Path, isolated_env: dict[s
         await s.command("cq.worker.start")
         result = await s.command("cq.index", {"wait": True})
         assert result["wait"]["cancelledByUser"] is False
-        reports = [plain(p) for ps in s.client.progress_reports.values() for p in ps]
-        kinds = [r.get("kind") for r in reports]
-        assert "begin" in kinds and "end" in kinds, reports
+        reports = [p for ps in s.client.progress_reports.values() for p in ps]
+        kinds = [type(r).__name__ for r in reports]
+        assert kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd", kinds
+        assert reports[0].cancellable is True
 
 
 async def test_worker_commands_and_queue_commands(
@@ -352,10 +353,10 @@ async def test_commit_outside_the_editor_is_picked_up(
                 ]
             )
         )
-        await s.wait_status(
-            inited,
-            lambda st: _done(st) and st["index"]["files"] == 4,
+        await s.eventually(
+            "cq.show", "shipping.py", until=lambda r: "ship_parcel" in r["functions"]
         )
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 4)
         found = await s.command("cq.search", "ship parcel")
         assert [r["path"] for r in found["results"]][:1] == ["shipping.py"]
         with pytest.raises(JsonRpcException):
