@@ -45,8 +45,8 @@ class FileRecord:
     dependencies: list[str] = attrs.field(factory=list)
     other_notes: list[str] = attrs.field(factory=list)
     ddd_context: str | None = None
-    # Which documenter produced it, e.g. "static" or "command:claude"; "static-fallback" when the
-    # command documenter failed and the static record stands in for it.
+    # Which documenter produced it, e.g. "static" or "command:claude"; "static (fallback: <why>)"
+    # when the command documenter failed for good and the static record stands in for it.
     processor: str = "static"
 
     def to_dict(self) -> dict[str, Any]:
