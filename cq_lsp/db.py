@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2  # 2: index on files(filepath)
 # How long a writer waits for another process's transaction before the user hears about it.
 BUSY_TIMEOUT_S = 30.0
+# Polling steps while another writer holds index.db (see Database._begin).
+WAIT_STEP_MIN_S = 0.0002
+WAIT_STEP_MAX_S = 0.002
 
 # Column order of files_fts; bm25 weights in search.py follow it.
 FTS_COLUMNS = (
@@ -128,6 +131,11 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     text = str(exc).lower()
     return any(
@@ -206,21 +214,7 @@ class Database:
     def tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction. Waits up to BUSY_TIMEOUT_S for other writers, then says so."""
         conn = self.conn()
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise self._wrap(exc) from exc
-                if time.monotonic() > deadline:
-                    raise IndexError_(
-                        f"{self.path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s",
-                        hint="another cq-lsp process holds a long transaction; retry, or stop it "
-                        "(`cq-lsp worker stop`)",
-                    ) from exc
-                time.sleep(0.05)
+        self._begin(conn)
         try:
             yield conn
         except BaseException:
@@ -232,6 +226,38 @@ class Database:
             except sqlite3.Error as exc:
                 conn.execute("ROLLBACK")
                 raise self._wrap(exc) from exc
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, waiting for another writer in steps of at most WAIT_STEP_MAX_S.
+
+        SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so two
+        worker processes committing every few milliseconds spent a quarter of their time asleep
+        while the lock was already free. The handler is off for BEGIN only (reads, and the
+        statements inside the transaction, keep the full timeout) and we poll finely instead.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        step = WAIT_STEP_MIN_S
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise self._wrap(exc) from exc
+                    if time.monotonic() > deadline:
+                        raise IndexError_(
+                            f"{self.path} stayed locked by another process for "
+                            f"{BUSY_TIMEOUT_S:.0f} s",
+                            hint="another program holds a long write transaction on it (a "
+                            "`sqlite3` shell, a backup, a stopped cq-lsp process); end it, or "
+                            "stop the worker (`cq-lsp worker stop`), then retry. No job was lost.",
+                        ) from exc
+                time.sleep(step)
+                step = min(step * 2, WAIT_STEP_MAX_S)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         try:

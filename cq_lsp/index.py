@@ -18,13 +18,33 @@ JSON_FIELDS = tuple(f for f in RECORD_FIELDS if f not in ("overview", "ddd_conte
 LIST_FIELDS = ("dependencies", "other_notes")
 
 
-def _upsert(
-    conn: sqlite3.Connection,
+class Prepared:
+    """A job's row for the ``files`` table, built before the write transaction.
+
+    Splitting identifiers and encoding JSON take about as long as the FTS insert itself; done
+    inside the transaction they held index.db's write lock while the other worker waited.
+    """
+
+    __slots__ = ("key", "mtime_ns", "size", "task_sha", "values")
+
+    def __init__(
+        self, key: str, task_sha: str, values: dict[str, Any], size: int, mtime_ns: int
+    ) -> None:
+        self.key = key
+        self.task_sha = task_sha
+        self.values = values
+        self.size = size
+        self.mtime_ns = mtime_ns
+
+
+def prepare(
+    *,
     dataset: str,
+    task_sha: str,
     record: FileRecord,
     content: FileContent,
     commit: str | None,
-) -> None:
+) -> Prepared:
     key, _ = key_of(record.path)
     symbols = symbol_words(symbol_names(record)) + " " + content_words(content.text)
     values: dict[str, Any] = {
@@ -44,17 +64,56 @@ def _upsert(
     }
     # Documenters repeat a non-UTF-8 file name in filename and free text.
     values = {k: storable(v) if isinstance(v, str) else v for k, v in values.items()}
+    return Prepared(key, task_sha, values, content.size, content.mtime_ns)
+
+
+# The files columns a job writes, in the order of the schema (named parameters of prepare()).
+ROW_COLUMNS = (
+    "dataset_id",
+    "filepath",
+    "filename",
+    "overview",
+    "ddd_context",
+    *JSON_FIELDS,
+    "documented_at_commit",
+    "documented_at",
+    "full_content",
+    "language",
+    "content_sha",
+    "processor",
+    "symbols",
+)
+_KEEP = ("dataset_id", "filepath")
+_UPSERT_SQL = (
+    f"INSERT INTO files ({', '.join(ROW_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in ROW_COLUMNS)}) "
+    "ON CONFLICT(dataset_id, filepath) DO UPDATE SET "
+    + ", ".join(f"{c}=excluded.{c}" for c in ROW_COLUMNS if c not in _KEEP)
+)
+
+
+def store(conn: sqlite3.Connection, job: Prepared) -> bool:
+    """Inside a write transaction: store the documentation and mark the job done, together.
+
+    Returns False (and writes nothing) when the job was superseded while it ran: a newer sha was
+    queued, or the path was removed.
+    """
+    row = conn.execute("SELECT sha, state FROM jobs WHERE path = ?", (job.key,)).fetchone()
+    if row is None or row["sha"] != job.task_sha or row["state"] != "running":
+        return False
     # A renamed dataset must not leave a second row for the same file.
-    conn.execute("DELETE FROM files WHERE filepath = ? AND dataset_id != ?", (key, dataset))
-    cols = ", ".join(values)
-    marks = ", ".join(f":{c}" for c in values)
-    updates = ", ".join(f"{c}=excluded.{c}" for c in values if c not in ("dataset_id", "filepath"))
-    # ON CONFLICT ... DO UPDATE fires the update trigger; INSERT OR REPLACE would not.
     conn.execute(
-        f"INSERT INTO files ({cols}) VALUES ({marks}) "
-        f"ON CONFLICT(dataset_id, filepath) DO UPDATE SET {updates}",
-        values,
+        "DELETE FROM files WHERE filepath = ? AND dataset_id != ?",
+        (job.key, job.values["dataset_id"]),
     )
+    # ON CONFLICT ... DO UPDATE fires the update trigger; INSERT OR REPLACE would not.
+    conn.execute(_UPSERT_SQL, job.values)
+    conn.execute(
+        "UPDATE jobs SET state='done', sha=?, size=?, mtime_ns=?, error=NULL, reason=NULL, "
+        "finished_at=? WHERE path=?",
+        (job.values["content_sha"], job.size, job.mtime_ns, time.time(), job.key),
+    )
+    return True
 
 
 def commit_job(
@@ -66,37 +125,32 @@ def commit_job(
     content: FileContent,
     commit: str | None,
 ) -> bool:
-    """Store a job's documentation and mark it done in ONE transaction.
-
-    Returns False (and writes nothing) when the job was superseded while it ran: a newer sha was
-    queued, or the path was removed.
-    """
-    key, _ = key_of(record.path)
+    """Store one job's documentation and mark it done in ONE transaction (see :func:`store`)."""
+    job = prepare(dataset=dataset, task_sha=task_sha, record=record, content=content, commit=commit)
     with db.tx() as conn:
-        row = conn.execute("SELECT sha, state FROM jobs WHERE path = ?", (key,)).fetchone()
-        if row is None or row["sha"] != task_sha or row["state"] != "running":
-            return False
-        _upsert(conn, dataset, record, content, commit)
-        conn.execute(
-            "UPDATE jobs SET state='done', sha=?, size=?, mtime_ns=?, error=NULL, reason=NULL, "
-            "finished_at=? WHERE path=?",
-            (content.sha, content.size, content.mtime_ns, time.time(), key),
-        )
-        bump_counter(conn, "documenter_calls")
+        stored = store(conn, job)
+        if stored:
+            bump_counter(conn, "documenter_calls")
+    return stored
+
+
+def forget_missing_in(conn: sqlite3.Connection, rel: str, task_sha: str) -> bool:
+    """Inside a write transaction: a file deleted since it was queued leaves the index, if the
+    job is still the current one for its path."""
+    key, _ = key_of(rel)
+    row = conn.execute("SELECT sha FROM jobs WHERE path = ?", (key,)).fetchone()
+    if row is None or row["sha"] != task_sha:
+        return False
+    conn.execute("DELETE FROM files WHERE filepath = ?", (key,))
+    conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
+    record_history(conn, "remove-deleted", 1, key, "worker")
     return True
 
 
 def forget_missing(db: Database, rel: str, task_sha: str) -> bool:
     """A file deleted between enqueue and processing leaves the index (if the job is current)."""
-    key, _ = key_of(rel)
     with db.tx() as conn:
-        row = conn.execute("SELECT sha FROM jobs WHERE path = ?", (key,)).fetchone()
-        if row is None or row["sha"] != task_sha:
-            return False
-        conn.execute("DELETE FROM files WHERE filepath = ?", (key,))
-        conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
-        record_history(conn, "remove-deleted", 1, key, "worker")
-    return True
+        return forget_missing_in(conn, rel, task_sha)
 
 
 def get_record(db: Database, rel: str) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -113,6 +113,61 @@ def bump_counter(conn: sqlite3.Connection, name: str, by: int = 1) -> None:
     )
 
 
+def skip_in(conn: sqlite3.Connection, rel: str, reason: str, message: str, *, source: str) -> None:
+    """Inside a write transaction: record a refusal (see :meth:`Ledger.skip`)."""
+    key, raw = key_of(rel)
+    now = time.time()
+    conn.execute("DELETE FROM files WHERE filepath = ?", (key,))
+    conn.execute(
+        "INSERT INTO jobs (path, path_bytes, sha, state, attempts, error, reason, source, "
+        "queued_at, finished_at) VALUES (?, ?, NULL, 'skipped', 0, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(path) DO UPDATE SET sha=NULL, state='skipped', error=excluded.error, "
+        "reason=excluded.reason, source=excluded.source, finished_at=excluded.finished_at",
+        (key, raw, storable(message), reason, source, now, now),
+    )
+    record_history(conn, f"skip:{reason}", 1, key, source)
+
+
+def release_in(
+    conn: sqlite3.Connection,
+    rel: str,
+    sha: str,
+    error: str,
+    *,
+    final: bool,
+    retry_in_s: float = 0.0,
+) -> bool:
+    """Inside a write transaction: a running job failed. Not final: queued again, due in
+    ``retry_in_s`` (so a reconcile does not re-send it before its retry is due); final: failed,
+    with the reason. Returns False when the job was not running with that sha (changes nothing).
+    """
+    key, _ = key_of(rel)
+    now = time.time()
+    cur = conn.execute(
+        "UPDATE jobs SET state=?, error=?, finished_at=?, "
+        "not_before=CASE WHEN ? THEN not_before ELSE ? END "
+        "WHERE path=? AND sha=? AND state='running'",
+        (
+            "failed" if final else "queued",
+            storable(error[:500]),
+            now,
+            final,
+            now + retry_in_s,
+            key,
+            sha,
+        ),
+    )
+    if cur.rowcount and final:
+        record_history(conn, "failed", 1, key, "worker")
+    return bool(cur.rowcount)
+
+
+def running_in(conn: sqlite3.Connection, rel: str, sha: str) -> bool:
+    """Inside a transaction: is this (path, sha) the job currently running?"""
+    row = conn.execute("SELECT sha, state FROM jobs WHERE path = ?", (key_of(rel)[0],)).fetchone()
+    return row is not None and row["sha"] == sha and row["state"] == "running"
+
+
 class Ledger:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -183,17 +238,8 @@ class Ledger:
 
     def skip(self, rel: str, reason: str, message: str, *, source: str) -> None:
         """Record a refusal: the path's old documentation leaves the index, the reason stays."""
-        key, raw = key_of(rel)
         with self.db.tx() as conn:
-            conn.execute("DELETE FROM files WHERE filepath = ?", (key,))
-            conn.execute(
-                "INSERT INTO jobs (path, path_bytes, sha, state, attempts, error, reason, source, "
-                "queued_at, finished_at) VALUES (?, ?, NULL, 'skipped', 0, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(path) DO UPDATE SET sha=NULL, state='skipped', error=excluded.error, "
-                "reason=excluded.reason, source=excluded.source, finished_at=excluded.finished_at",
-                (key, raw, storable(message), reason, source, time.time(), time.time()),
-            )
-            record_history(conn, f"skip:{reason}", 1, key, source)
+            skip_in(conn, rel, reason, message, source=source)
 
     def remove(self, rels: Sequence[str], *, source: str, op: str = "remove") -> int:
         """Forget paths: their jobs and their documentation."""
@@ -207,29 +253,36 @@ class Ledger:
 
     def claim(self, rel: str, sha: str, pid: int) -> bool:
         """Mark the job running if the task is still the current one for its path."""
-        key, _ = key_of(rel)
-        with self.db.tx() as conn:
-            row = conn.execute("SELECT sha, state FROM jobs WHERE path = ?", (key,)).fetchone()
-            if row is None or row["sha"] != sha or row["state"] != "queued":
-                return False
-            conn.execute(
-                "UPDATE jobs SET state='running', started_at=?, attempts=attempts+1, "
-                "worker_pid=? WHERE path=?",
-                (time.time(), pid, key),
-            )
-        return True
+        return bool(self.claim_many([(rel, sha)], pid))
 
-    def release(self, rel: str, sha: str, error: str, *, final: bool) -> None:
-        """A failed attempt: back to queued for the retry, or failed for good with the reason."""
-        key, _ = key_of(rel)
+    def claim_many(self, jobs: Sequence[tuple[str, str]], pid: int) -> list[tuple[str, str, int]]:
+        """Claim a batch in one transaction: (rel, sha, attempts) of the jobs that were still
+        current and queued, now running under ``pid``. The others were superseded, removed or
+        already taken by a duplicate delivery."""
+        claimed: list[tuple[str, str, int]] = []
         with self.db.tx() as conn:
-            cur = conn.execute(
-                "UPDATE jobs SET state=?, error=?, finished_at=? "
-                "WHERE path=? AND sha=? AND state='running'",
-                ("failed" if final else "queued", storable(error[:500]), time.time(), key, sha),
-            )
-            if cur.rowcount and final:
-                record_history(conn, "failed", 1, key, "worker")
+            now = time.time()
+            for rel, sha in jobs:
+                key, _ = key_of(rel)
+                row = conn.execute(
+                    "SELECT sha, state, attempts FROM jobs WHERE path = ?", (key,)
+                ).fetchone()
+                if row is None or row["sha"] != sha or row["state"] != "queued":
+                    continue
+                conn.execute(
+                    "UPDATE jobs SET state='running', started_at=?, attempts=attempts+1, "
+                    "worker_pid=? WHERE path=?",
+                    (now, pid, key),
+                )
+                claimed.append((rel, sha, row["attempts"] + 1))
+        return claimed
+
+    def release(
+        self, rel: str, sha: str, error: str, *, final: bool, retry_in_s: float = 0.0
+    ) -> None:
+        """A failed attempt: back to queued for the retry, or failed for good with the reason."""
+        with self.db.tx() as conn:
+            release_in(conn, rel, sha, error, final=final, retry_in_s=retry_in_s)
 
     def is_current(self, rel: str, sha: str) -> bool:
         key, _ = key_of(rel)
@@ -253,6 +306,43 @@ class Ledger:
                 "SELECT path, path_bytes, sha FROM jobs WHERE state='queued' ORDER BY queued_at"
             ).fetchall()
         return [(rel_of(r["path"], r["path_bytes"]), r["sha"]) for r in rows]
+
+    def requeue_dead(self, alive: Callable[[int, float], bool]) -> list[tuple[str, str]]:
+        """Jobs left ``running`` by a worker process that died while the worker lives on (Huey
+        restarts a killed child) go back to ``queued``; returns them, to be sent again.
+
+        ``alive(pid, claimed_at)`` says whether the claiming process still runs. It is asked
+        inside the write transaction, where no new claim can commit, so a process started after
+        the question cannot have claimed a job it then loses.
+        """
+        suspects = self.db.query(
+            "SELECT worker_pid, MIN(started_at) AS t FROM jobs WHERE state='running' "
+            "GROUP BY worker_pid"
+        )
+        if all(r["worker_pid"] is not None and alive(r["worker_pid"], r["t"]) for r in suspects):
+            return []
+        out: list[tuple[str, str]] = []
+        with self.db.tx() as conn:
+            rows = conn.execute(
+                "SELECT path, path_bytes, sha, worker_pid, started_at FROM jobs "
+                "WHERE state='running'"
+            ).fetchall()
+            verdict: dict[int | None, bool] = {}
+            for r in rows:
+                pid = r["worker_pid"]
+                if pid not in verdict:
+                    verdict[pid] = pid is not None and alive(pid, r["started_at"] or 0.0)
+                if verdict[pid]:
+                    continue
+                conn.execute(
+                    "UPDATE jobs SET state='queued', worker_pid=NULL WHERE path=?", (r["path"],)
+                )
+                out.append((rel_of(r["path"], r["path_bytes"]), r["sha"]))
+            if out:
+                record_history(
+                    conn, "recover-running", len(out), _detail([p for p, _ in out]), "recovery"
+                )
+        return out
 
     def stranded(self, older_than_s: float) -> list[tuple[str, str]]:
         """Queued jobs due for more than ``older_than_s`` seconds: candidates for a re-send when

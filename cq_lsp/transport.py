@@ -6,7 +6,7 @@ only read the index never pay for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cq_lsp.errors import ConfigError
@@ -17,9 +17,27 @@ if TYPE_CHECKING:
     from cq_lsp.config import Config
     from cq_lsp.project import Project
 
-TASK_NAME = "cq.document"
-# Handler called in the worker: (rel, sha, retries_left) -> None.
-Handler = Callable[[str, str, int], None]
+TASK_NAME = "cq.document"  # args (rel, sha): one job
+BATCH_TASK_NAME = "cq.document_batch"  # args ([[rel, sha], ...],): several jobs, one claim/commit
+# Each retry of a failed job waits this many times longer than the one before.
+RETRY_BACKOFF = 2
+# Handler called in the worker with the (rel, sha) jobs of one task.
+Handler = Callable[[list[tuple[str, str]]], None]
+Job = tuple[str, str]
+
+
+def retry_delay(base_s: float, attempts: int) -> float:
+    """Delay before the next attempt of a job that failed ``attempts`` times: base, 2×, 4× ..."""
+    return float(base_s) * RETRY_BACKOFF ** max(0, attempts - 1)
+
+
+def chunks(jobs: Sequence[Job], batch_size: int, workers: int) -> list[list[Job]]:
+    """Split jobs into tasks of at most ``batch_size``, and into at least ``workers`` tasks when
+    there are that many jobs, so a few files are still documented in parallel."""
+    if not jobs:
+        return []
+    size = max(1, min(batch_size, -(-len(jobs) // max(1, workers))))
+    return [list(jobs[i : i + size]) for i in range(0, len(jobs), size)]
 
 
 def _make_huey(project: Project, config: Config) -> Huey:
@@ -47,44 +65,104 @@ def _make_huey(project: Project, config: Config) -> Huey:
 
 
 class Transport:
-    """The queue between producers and the worker."""
+    """The queue between producers and the worker.
+
+    Jobs travel in batches of up to ``processing.batch_size``: the worker claims and commits a
+    batch in one index.db transaction each, and the queue handles a fifth of the tasks. Retries
+    are the ledger's business (attempts are counted there and survive a kill -9), so the Huey
+    tasks themselves never retry.
+    """
 
     def __init__(self, project: Project, config: Config, handler: Handler | None = None) -> None:
         self.huey = _make_huey(project, config)
         self._handler = handler
-        retries = config.processing.max_retries
-        delay = config.processing.retry_delay_s
+        self.batch_size = config.processing.batch_size
+        self.workers = config.worker.threads
 
-        @self.huey.task(name=TASK_NAME, retries=retries, retry_delay=delay, context=True)
-        def document(rel: str, sha: str, task: Any = None) -> None:
-            if self._handler is None:  # pragma: no cover - a producer never runs tasks
-                raise RuntimeError("cq.document ran outside a worker")
-            self._handler(rel, sha, task.retries if task is not None else 0)
+        @self.huey.task(name=TASK_NAME)
+        def document(rel: str, sha: str) -> None:
+            self._run([(rel, sha)])
+
+        @self.huey.task(name=BATCH_TASK_NAME)
+        def document_batch(jobs: list[list[str]]) -> None:
+            self._run([(rel, sha) for rel, sha in jobs])
 
         self._task = document
+        self._batch_task = document_batch
+
+    def _run(self, jobs: list[Job]) -> None:
+        if self._handler is None:  # pragma: no cover - a producer never runs tasks
+            raise RuntimeError("cq.document ran outside a worker")
+        self._handler(jobs)
 
     def serve(self, handler: Handler) -> None:
         """Make this process a worker: tasks taken off the queue go to ``handler``."""
         self._handler = handler
 
     def send(self, items: Iterable[tuple[str, str, float]]) -> int:
-        """Put (rel, sha, delay_s) jobs on the queue; delayed ones go to Huey's schedule."""
-        n = 0
+        """Put (rel, sha, delay_s) jobs on the queue in batches; delayed ones wait in Huey's
+        schedule. All tasks of one call are written in one queue transaction."""
+        by_delay: dict[float, list[Job]] = {}
         for rel, sha, delay in items:
-            if delay > 0:
-                self._task.schedule(args=(rel, sha), delay=delay)
-            else:
-                self._task(rel, sha)
-            n += 1
-        return n
+            by_delay.setdefault(max(0.0, float(delay)), []).append((rel, sha))
+        tasks: list[Any] = []
+        for delay, jobs in by_delay.items():
+            extra = {"delay": delay} if delay > 0 else {}
+            for chunk in chunks(jobs, self.batch_size, self.workers):
+                if len(chunk) == 1:
+                    tasks.append(self._task.s(*chunk[0], **extra))
+                else:
+                    tasks.append(self._batch_task.s([list(j) for j in chunk], **extra))
+        self._enqueue_all(tasks)
+        return sum(len(jobs) for jobs in by_delay.values())
 
-    def pending_jobs(self) -> set[tuple[str, str]]:
-        """(rel, sha) of every task waiting on the queue or on the schedule."""
-        found: set[tuple[str, str]] = set()
+    def _enqueue_all(self, tasks: Sequence[Any]) -> None:
+        """One write for many tasks. Huey enqueues one task per transaction (SQLite) or round
+        trip (Redis): 1,800 files cost 0.2 s that way. The rows written are exactly the ones
+        ``Storage.enqueue`` writes (Huey 3.x), so its consumer reads them as usual."""
+        if not tasks:
+            return
+        from huey.storage import RedisStorage, SqliteStorage
+
+        huey = self.huey
+        storage = huey.storage
+        if len(tasks) == 1 or not isinstance(storage, SqliteStorage | RedisStorage):
+            for task in tasks:
+                huey.enqueue(task)
+            return
+        data = [huey.serialize_task(t) for t in tasks]
+        if isinstance(storage, SqliteStorage):
+            with storage.db(commit=True) as curs:
+                curs.executemany(
+                    "insert into task (queue, data, priority) values (?, ?, ?)",
+                    [(storage.name, storage.to_blob(d), 0) for d in data],
+                )
+        else:
+            # LPUSH of several values keeps FIFO: the consumer pops from the other end.
+            storage.conn.lpush(storage.queue_key, *data)
+
+    def pending_list(self) -> list[Job]:
+        """(rel, sha) of every job waiting on the queue or the schedule, duplicates included."""
+        found: list[Job] = []
         for task in [*self.huey.pending(), *self.huey.scheduled()]:
-            if getattr(task, "name", None) == TASK_NAME and len(task.args) >= 2:
-                found.add((task.args[0], task.args[1]))
+            found.extend(task_jobs(task))
         return found
 
+    def pending_jobs(self) -> set[Job]:
+        """(rel, sha) of every job waiting on the queue or on the schedule."""
+        return set(self.pending_list())
+
     def pending_count(self) -> int:
+        """Tasks (not jobs) waiting: 0 means the queue holds nothing at all."""
         return int(self.huey.pending_count()) + int(self.huey.scheduled_count())
+
+
+def task_jobs(task: Any) -> list[Job]:
+    """The (rel, sha) jobs a queued Huey task carries; none for a task that is not ours."""
+    name = getattr(task, "name", None)
+    args: Sequence[Any] = getattr(task, "args", None) or ()
+    if name == TASK_NAME and len(args) >= 2:
+        return [(args[0], args[1])]
+    if name == BATCH_TASK_NAME and args:
+        return [(j[0], j[1]) for j in args[0] if len(j) >= 2]
+    return []

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -36,25 +37,52 @@ def _kill_group(pid: int) -> None:
     )
 
 
+def _torn_jobs(repo: Path) -> tuple[int, int]:
+    """Jobs marked done without their documentation, and documentation of jobs not done: both
+    must stay 0 whatever moment a worker dies (DESIGN.md principle 1)."""
+    uri = (repo / ".code-query" / "index.db").as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=30)
+    try:
+        done_without = conn.execute(
+            "SELECT COUNT(*) FROM jobs j LEFT JOIN files f ON f.filepath = j.path "
+            "WHERE j.state = 'done' AND (f.id IS NULL OR f.content_sha != j.sha)"
+        ).fetchone()[0]
+        documented_not_done = conn.execute(
+            "SELECT COUNT(*) FROM files f JOIN jobs j ON j.path = f.filepath "
+            "WHERE j.state != 'done'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    return done_without, documented_not_done
+
+
 def test_kill_9_at_random_moments_loses_nothing(cq: Cq, repo: Path) -> None:
-    total = 1500 + 4
-    _many_files(repo, 1500)
+    n = 6000
+    total = n + 4
+    _many_files(repo, n)
     cq.run("init")
     cq.run("config", "set", "worker.threads", "2")
-    cq.run("index")  # queues everything, starts a worker
+    cq.run("index")  # queues everything (in batches), starts a worker
     rng = random.Random(20261122)
     kills = 0
-    for _ in range(12):
+    done_at_kill: list[int] = []
+    for _ in range(25):
         status = cq.json("status")
         if status["queue"]["done"] >= total:
             break
         pid = status["worker"]["pid"] or cq.json("worker", "start")["pid"]
-        time.sleep(rng.uniform(0.02, 0.3))
+        time.sleep(rng.uniform(0.02, 0.4))
         _kill_group(pid)
         kills += 1
+        # Whatever the worker was doing — claiming a batch, documenting, committing — nothing
+        # is half-written.
+        assert _torn_jobs(repo) == (0, 0)
+        done_at_kill.append(cq.json("status")["queue"]["done"])
         assert cq.json("worker", "status")["state"] == "crashed"
         cq.run("worker", "start")  # recovers what the dead worker held, then consumes
-    assert kills >= 3, "the run finished before the worker could be killed often enough"
+    # Killed often, and mostly mid-run: with work both done and left at those moments.
+    assert kills >= 5, "the run finished before the worker could be killed often enough"
+    assert sum(0 < d < total for d in done_at_kill) >= 4, done_at_kill
     cq.run("index", "--wait")
     status = cq.json("status")
     assert status["queue"] == {
@@ -65,7 +93,8 @@ def test_kill_9_at_random_moments_loses_nothing(cq: Cq, repo: Path) -> None:
         "failed": 0,
     }
     assert status["index"]["files"] == total
-    for i in (0, 749, 1499):
+    assert _torn_jobs(repo) == (0, 0)
+    for i in (0, 2999, n - 1):
         assert cq.json("search", f"crash_probe_{i}")["results"][0]["path"] == f"gen/m{i}.py"
 
 
