@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STATUS_METHOD = "cq/status"
-STATUS_TICK_S = 0.25  # the contract: at most one cq/status per 250 ms per folder
+STATUS_MIN_GAP_S = 0.25  # the contract: at most one cq/status per 250 ms per folder
+STATUS_TICK_S = 0.05  # how often to look (cheaply) for a change to report
 FULL_REFRESH_S = 1.0  # worker liveness and heartbeats change without touching any file we stat
 VOLATILE_RESEND_S = 10.0  # uptime / RSS refresh when nothing else changed
 GIT_SETTLE_S = 0.5  # a checkout or rebase touches HEAD, refs and the index in a burst
@@ -268,8 +269,14 @@ class CqLanguageServer(LanguageServer):
         dirty, self._dirty = self._dirty, set()
         for folder in list(self.folders.values()):
             changed = folder.changed_since_last_look()
-            if not (full or changed or folder.root in dirty or folder.last_sent is None):
+            due = full or changed or folder.root in dirty or folder.last_sent is None
+            if not (due or folder.deferred):
                 continue
+            if time.monotonic() - folder.last_sent_at < STATUS_MIN_GAP_S:
+                # Sent less than 250 ms ago: look again on a later tick, not lose the change.
+                folder.deferred = True
+                continue
+            folder.deferred = False
             try:
                 status = folder.status()
             except Exception as exc:  # a broken index must not silence the others
@@ -347,6 +354,10 @@ class CqLanguageServer(LanguageServer):
             return
         self._closed = True
         from cq_lsp.supervisor import stop_worker
+
+        # Let running status and queue work finish before closing the databases under it.
+        self.status_thread.shutdown(wait=True, cancel_futures=True)
+        self.io.shutdown(wait=True, cancel_futures=True)
 
         for folder in self.folders.values():
             try:

@@ -82,6 +82,8 @@ class Folder:
         self.started_worker = False
         self.last_sent: Any = None
         self.last_sent_at = 0.0
+        #: a change seen too soon after the last notification, to send on a later tick.
+        self.deferred = False
         self.last_status: dict[str, Any] | None = None
         self._ws: Workspace | None = None
         self._settings: tuple[dict[str, Any] | None, bool] = (None, False)
@@ -97,9 +99,10 @@ class Folder:
         if (editor_layer, trusted) == self._settings and self._ws is not None:
             return
         self._settings = (editor_layer, trusted)
-        if self._ws is not None:
-            self._ws.close()
-            self._ws = None
+        # Dropped, not closed: another thread may be in the middle of a query on it, and
+        # closing a SQLite connection under a running statement crashes the process. Its
+        # connections close when the last user lets go of it.
+        self._ws = None
 
     @property
     def initialized(self) -> bool:
