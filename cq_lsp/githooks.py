@@ -53,6 +53,9 @@ PRIVATE_DIRNAME = "cq-lsp"
 NOT_INITIALIZED_NOTE = "cq-lsp-hooks.log"
 SKIP_ENV = "CQ_LSP_SKIP_HOOKS"
 DETACHED_ENV = "CQ_LSP_HOOK_DETACHED"
+#: HEAD and ORIG_HEAD as the shim saw them, for the background job.
+HEAD_ENV = "CQ_LSP_HOOK_HEAD"
+ORIG_HEAD_ENV = "CQ_LSP_HOOK_ORIG_HEAD"
 
 _LEFTHOOK_CONFIGS = tuple(
     f"{d}{dot}lefthook{ext}"
@@ -105,6 +108,27 @@ def render_shim(hook: str, python: str | None = None) -> str:
             "'; LINE=; done",
         ]
     lines += [
+        "# This work tree's git directory (cwd is the top of the work tree).",
+        "G=.git",
+        'if [ -f .git ]; then IFS= read -r G <.git; G="${G#gitdir: }"; fi',
+    ]
+    if hook != "post-checkout":  # post-checkout's arguments name its commits
+        lines += [
+            "# The commit ids as they are now (builtins only): more commits may come before the",
+            "# background job runs (a cherry-pick of several commits, a script, a fast user).",
+            "H= O=",
+            'if [ -r "$G/HEAD" ] && IFS= read -r H <"$G/HEAD"; then',
+            '  case "$H" in "ref: "*) R="${H#ref: }"; H=',
+            '    if [ -r "$G/$R" ]; then IFS= read -r H <"$G/$R"',
+            '    elif [ -r "$G/commondir" ] && IFS= read -r C <"$G/commondir"; then',
+            '      case "$C" in /*) ;; *) C="$G/$C" ;; esac',
+            '      [ -r "$C/$R" ] && IFS= read -r H <"$C/$R"',
+            "    fi ;;",
+            "  esac",
+            "fi",
+            '[ -r "$G/ORIG_HEAD" ] && IFS= read -r O <"$G/ORIG_HEAD"',
+        ]
+    lines += [
         'case "${CQ_LSP_SKIP_HOOKS:-}" in 1|true|yes) SKIP=1 ;; *) SKIP= ;; esac',
         'if [ -n "$SKIP" ]; then',
         "  :",
@@ -112,7 +136,8 @@ def render_shim(hook: str, python: str | None = None) -> str:
         "  [ -d .code-query/logs ] || mkdir -p .code-query/logs 2>/dev/null",
         '  if case "$PY" in /*) [ -x "$PY" ] ;; *) command -v "$PY" >/dev/null 2>&1 ;; esac; then',
         "    # One fork: the subshell ignores SIGHUP (nohup), becomes Python; git does not wait.",
-        f"    ( trap '' HUP; export {DETACHED_ENV}=1",
+        f"    ( trap '' HUP; export {DETACHED_ENV}=1"
+        + (f' {HEAD_ENV}="$H" {ORIG_HEAD_ENV}="$O"' if hook != "post-checkout" else ""),
     ]
     if rewrite:
         lines += [
@@ -134,11 +159,9 @@ def render_shim(hook: str, python: str | None = None) -> str:
         "  fi",
         "else",
         "  # Not initialized: nothing to do. Say so once, in this work tree's git directory.",
-        "  if [ -d .git ]; then GD=.git; elif [ -f .git ]; then IFS= read -r GD <.git;"
-        ' GD="${GD#gitdir: }"; else GD=; fi',
-        f'  if [ -n "$GD" ] && [ ! -e "$GD/{NOT_INITIALIZED_NOTE}" ]; then',
+        f'  if [ -d "$G" ] && [ ! -e "$G/{NOT_INITIALIZED_NOTE}" ]; then',
         "    printf '%s\\n' \"cq-lsp: $HOOK ran in $PWD, which has no .code-query/, so it queued"
-        ' nothing; run \\`cq-lsp init\\` there (or \\`cq-lsp hooks uninstall\\`)" >"$GD/'
+        ' nothing; run \\`cq-lsp init\\` there (or \\`cq-lsp hooks uninstall\\`)" >"$G/'
         + NOT_INITIALIZED_NOTE
         + '" 2>/dev/null',
         "  fi",
@@ -729,10 +752,10 @@ def _shim_state(shim: Path | None, hook: str, py: str, entry: dict[str, Any]) ->
     entry["version"] = shim_version(text)
     entry["python"] = shim_python(text)
     entry["pythonExists"] = bool(entry["python"]) and os.access(entry["python"], os.X_OK)
+    if entry["version"] != SHIM_VERSION or text != render_shim(hook, entry["python"]):
+        return "outdated"
     if not entry["pythonExists"]:
         return "python-gone"
-    if text != render_shim(hook, entry["python"]) or entry["version"] != SHIM_VERSION:
-        return "outdated"
     if entry["python"] != py:
         entry["otherPython"] = True
     return "installed"

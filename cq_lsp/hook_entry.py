@@ -27,6 +27,7 @@ Principle 4 of DESIGN.md: nothing here imports the language server (pygls, lspro
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 import traceback
@@ -35,14 +36,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cq_lsp.errors import CqLspError
-from cq_lsp.githooks import DETACHED_ENV, HOOK_NAMES, SKIP_ENV
+from cq_lsp.githooks import DETACHED_ENV, HEAD_ENV, HOOK_NAMES, ORIG_HEAD_ENV, SKIP_ENV
 from cq_lsp.gitutil import run_git, split_z
 
 if TYPE_CHECKING:
     from cq_lsp.project import Project
     from cq_lsp.workspace import EnqueueReport, Workspace
 
-ZERO_SHA = "0" * 40
+_SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 LOG_MAX_BYTES = 1_000_000
 LOG_KEEP = 2
 # The environment variables git sets that tie a process to one repository (`git rev-parse
@@ -117,20 +118,34 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _commit_id(value: str | None, fallback: str) -> str:
+    """A commit id the shim read, if it looks like one; else the symbolic name (read now)."""
+    if value and _SHA_RE.fullmatch(value):
+        return value
+    return fallback
+
+
 def changed_paths(
-    root: Path, hook: str, args: Sequence[str], pairs: Sequence[tuple[str, str]] = ()
+    root: Path,
+    hook: str,
+    args: Sequence[str],
+    pairs: Sequence[tuple[str, str]] = (),
+    *,
+    head: str = "HEAD",
+    orig_head: str = "ORIG_HEAD",
 ) -> tuple[list[str] | None, str]:
     """The files ``hook`` says changed (``ALL``: check every tracked file), and how they were
-    found (for the log)."""
+    found (for the log). ``head``/``orig_head``: the commits the shim saw (HEAD moves on if
+    more commits follow before this runs)."""
     if hook == "post-commit":
-        return _commit_files(root), "HEAD's change"
+        return _commit_files(root, head), f"{head[:10]}'s change"
     if hook == "post-merge":
         if args and args[0] == "1":
             return _diff(root, "HEAD"), "squash merge: work tree against HEAD"
         try:
-            return _diff(root, "ORIG_HEAD", "HEAD"), "ORIG_HEAD..HEAD"
+            return _diff(root, orig_head, head), f"{orig_head[:10]}..{head[:10]}"
         except CqLspError:
-            return _commit_files(root), "HEAD's change (no ORIG_HEAD)"
+            return _commit_files(root, head), f"{head[:10]}'s change (no ORIG_HEAD)"
     if hook == "post-checkout":
         prev, new, flag = (*args, "", "", "")[:3]
         if flag == "0":
@@ -147,7 +162,7 @@ def changed_paths(
         kind = args[0] if args else ""
         if kind == "rebase":
             try:
-                return _diff(root, "ORIG_HEAD", "HEAD"), "rebase: ORIG_HEAD..HEAD"
+                return _diff(root, orig_head, head), f"rebase: {orig_head[:10]}..{head[:10]}"
             except CqLspError:
                 pass
         if pairs:
@@ -155,7 +170,7 @@ def changed_paths(
         try:  # pre-commit does not pass the pairs on: the reflog knows the amended commit
             return _diff(root, "HEAD@{1}", "HEAD"), f"{kind}: HEAD@{{1}}..HEAD"
         except CqLspError:
-            return _commit_files(root), f"{kind}: HEAD's change"
+            return _commit_files(root, head), f"{kind}: HEAD's change"
     raise CqLspError(f"unknown hook {hook}", hint=f"one of: {', '.join(HOOK_NAMES)}")
 
 
@@ -268,7 +283,14 @@ def run_hook(
     try:
         cfg = ws.config
         delay = cfg.processing.delay_seconds
-        paths, how = changed_paths(project.root, hook, args, pairs)
+        paths, how = changed_paths(
+            project.root,
+            hook,
+            args,
+            pairs,
+            head=_commit_id(os.environ.pop(HEAD_ENV, None), "HEAD"),
+            orig_head=_commit_id(os.environ.pop(ORIG_HEAD_ENV, None), "ORIG_HEAD"),
+        )
         source = f"hook:{hook}"
         if paths is ALL:
             report = ws.enqueue_all(source=source, delay_s=delay, send=False)
