@@ -42,7 +42,7 @@ STATUS_TICK_S = 0.05  # how often to look (cheaply) for a change to report
 FULL_REFRESH_S = 1.0  # worker liveness and heartbeats change without touching any file we stat
 VOLATILE_RESEND_S = 10.0  # uptime / RSS refresh when nothing else changed
 GIT_SETTLE_S = 0.5  # a checkout or rebase touches HEAD, refs and the index in a burst
-_LEVELS = {"off": 99, "onError": 1, "onWarning": 2, "always": 4}  # vs MessageType values
+_LEVELS = {"off": 0, "onError": 1, "onWarning": 2, "always": 4}  # highest MessageType shown
 
 
 class CqLanguageServer(LanguageServer):

@@ -127,22 +127,28 @@ def _describe(exc: Exception) -> str:
 
 
 def parse_settings(raw: Any) -> tuple[EditorSettings, str | None]:
-    """Structure the editor's settings; on error, the defaults and a one-line message.
+    """Structure the editor's settings; on error, a one-line message and every valid key kept.
 
-    ``trusted`` survives an error elsewhere in the settings: falling back to "untrusted" because
-    of a typo in another key would silently switch the LLM documenter off.
+    Each top-level key that is valid on its own survives an error elsewhere: a typo in one
+    setting must not switch trust off or turn notifications back on.
     """
     if raw is None:
         return EditorSettings(), None
     if not isinstance(raw, Mapping):
         return EditorSettings(), f"settings: must be an object, got {type(raw).__name__}"
+    conv = _converter()
     try:
-        return _converter().structure(dict(raw), EditorSettings), None
+        return conv.structure(dict(raw), EditorSettings), None
     except Exception as exc:
-        trusted = raw.get("trusted") is True
-        return EditorSettings(trusted=trusted), (
-            f"invalid cq settings ({_describe(exc)}); using the defaults"
-        )
+        message = f"invalid cq settings ({_describe(exc)}); using the defaults for those"
+    kept: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            conv.structure({key: value}, EditorSettings)
+        except Exception:
+            continue
+        kept[key] = value
+    return conv.structure(kept, EditorSettings), message
 
 
 def merge_section(base: Mapping[str, Any] | None, section: Any) -> Any:

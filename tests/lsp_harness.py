@@ -122,9 +122,16 @@ async def lsp_session(
     if configuration is not None:
         client.set_configuration(configuration, section="cq")
 
+    client.cq_registrations = []
+
     @client.feature("cq/status")
     def on_status(params: Any) -> None:
         client.cq_statuses.append(plain(params))
+
+    # pytest-lsp's client advertises dynamic registration but does not answer it; an editor does.
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def on_register(params: types.RegistrationParams) -> None:
+        client.cq_registrations.extend(params.registrations)
 
     cwd = str(folders[0]) if folders else os.getcwd()
     await client.start_io(sys.executable, "-m", "cq_lsp", "--stdio", env=server_env(env), cwd=cwd)

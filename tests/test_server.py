@@ -498,3 +498,139 @@ async def test_status_notifications_are_coalesced(
         # ≤ 1 per 250 ms: allow scheduling jitter, not a burst per job.
         assert all(g > 0.2 for g in gaps), gaps
         assert len(times) < 100
+
+
+async def test_watchers_are_registered_for_files_and_git(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        regs = s.client.cq_registrations
+        methods = {r.method for r in regs}
+        assert "workspace/didChangeWatchedFiles" in methods
+        watch = next(r for r in regs if r.method == "workspace/didChangeWatchedFiles")
+        globs = [w["globPattern"] for w in plain(watch.register_options)["watchers"]]
+        assert "**/*" in globs
+        assert f"{inited.as_posix()}/.git/HEAD" in globs
+
+
+async def test_opening_a_stale_file_queues_it(inited: Path, isolated_env: dict[str, str]) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        f = inited / "billing" / "invoice.py"
+        # Changed behind the editor's back (no watcher in this client, no save).
+        f.write_text(f.read_text() + "\n\ndef void_invoice(number):\n    pass\n")
+        s.open(f)
+        await s.eventually(
+            "cq.show", "billing/invoice.py", until=lambda r: "void_invoice" in r["functions"]
+        )
+        # Opening an up-to-date file queues nothing.
+        before = await s.command("cq.queue.history", {"n": 100})
+        s.open(inited / "README.md", language="markdown")
+        await s.wait_status(inited, _done)
+        await _sleep(0.5)
+        after = await s.command("cq.queue.history", {"n": 100})
+        assert len(after["history"]) == len(before["history"])
+
+
+async def test_cancelling_index_progress_drops_queued_jobs_keeps_documentation(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    for i in range(40):
+        (inited / "lots" / f"l{i}.py").parent.mkdir(exist_ok=True)
+        (inited / "lots" / f"l{i}.py").write_text(f"def lot_{i}():\n    return {i}\n")
+    run_git(inited, "add", "-A")
+    run_git(inited, "commit", "-qm", "lots")
+    options = {**FAST, "worker": {"autoStart": False}}
+    async with lsp_session([inited], isolated_env, options=options) as s:
+        await s.command("cq.worker.start")
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 44)
+        await s.command("cq.worker.stop")
+        await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
+        for i in range(40):
+            (inited / "lots" / f"l{i}.py").write_text(f"def lot_{i}_v2():\n    return {i}\n")
+        result = await s.command("cq.index", {})
+        assert result["queued"] == 40
+        token = await _progress_token(s)
+        s.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+        history = await s.eventually(
+            "cq.queue.history", {"n": 5}, until=lambda h: h["history"][0]["op"] == "cancel"
+        )
+        assert history["history"][0]["count"] == 40
+        st = await s.wait_status(inited, lambda st: st["queue"]["queued"] == 0)
+        assert st["index"]["files"] == 44
+        record = await s.command("cq.show", "lots/l3.py")
+        assert "lot_3" in record["functions"]  # the previous documentation stays
+        # The next index run notices the newer content again.
+        again = await s.command("cq.index", {})
+        assert again["queued"] == 40
+
+
+async def _progress_token(s: Any, timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for token, reports in s.client.progress_reports.items():
+            first = reports[0] if reports else None
+            if type(first).__name__ == "WorkDoneProgressBegin" and "documenting" in first.title:
+                return token
+        await _sleep()
+    raise AssertionError("no progress began")
+
+
+async def test_show_notifications_off_keeps_the_editor_quiet(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    options = {"showNotifications": "off", "processing": {"mode": "sideways"}}
+    async with lsp_session([inited], isolated_env, options=options) as s:
+        st = await s.wait_status(inited, lambda st: "settingsError" in st)
+        assert not s.client.messages
+        # Still logged for whoever looks at the log.
+        assert any("processing.mode" in m.message for m in s.client.log_messages)
+        assert "processing.mode" in st["settingsError"]
+
+
+async def test_tcp_mode_serves_the_same_protocol(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    import asyncio
+    import socket
+
+    from pytest_lsp import client_capabilities
+    from pytest_lsp.plugin import make_test_lsp_client
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cq_lsp", "serve", "--tcp", "--port", str(port)],
+        cwd=inited,
+        env=isolated_env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = make_test_lsp_client()
+        for _ in range(100):
+            try:
+                await client.start_tcp("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        result = await client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("neovim"),
+                root_uri=inited.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(uri=inited.as_uri(), name="shop")],
+            )
+        )
+        assert result.server_info is not None and result.server_info.name == "cq-lsp"
+        status = plain(
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="cq.status")
+            )
+        )
+        assert status["root"] == str(inited)
+        await client.shutdown_session()
+    finally:
+        server.kill()
+        server.wait()
