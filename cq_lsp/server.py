@@ -579,14 +579,15 @@ def _init(ls: CqLanguageServer, folder: Folder, args: dict[str, Any]) -> dict[st
 
 
 def _hooks(folder: Folder, action: str) -> dict[str, Any]:
-    import importlib
+    """`cq-lsp hooks install|uninstall|status` for this folder's work tree."""
+    from cq_lsp import githooks
 
-    # cq_lsp.githooks is the core of `cq-lsp hooks`; imported by name so the server does not
-    # pay for it until a hook command runs.
-    githooks = importlib.import_module("cq_lsp.githooks")
-    fn = getattr(githooks, f"{action}_hooks")
-    result: dict[str, Any] = fn(folder.project)
-    return result
+    fn = {
+        "install": githooks.install_hooks,
+        "uninstall": githooks.uninstall_hooks,
+        "status": githooks.hooks_status,
+    }[action]
+    return fn(folder.root)
 
 
 def _dispatch(ls: CqLanguageServer, folder: Folder, name: str, args: dict[str, Any]) -> Any:

@@ -634,3 +634,17 @@ async def test_tcp_mode_serves_the_same_protocol(
     finally:
         server.kill()
         server.wait()
+
+
+async def test_hooks_commands_install_report_and_uninstall(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        installed = await s.command("cq.hooks.install")
+        assert installed["root"] == str(inited)
+        assert (inited / ".git" / "hooks" / "post-commit").exists()
+        status = await s.command("cq.hooks.status")
+        assert "post-commit" in json.dumps(status)
+        await s.command("cq.hooks.uninstall")
+        assert not (inited / ".git" / "hooks" / "post-commit").exists()
