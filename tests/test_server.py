@@ -648,3 +648,39 @@ async def test_hooks_commands_install_report_and_uninstall(
         assert "post-commit" in json.dumps(status)
         await s.command("cq.hooks.uninstall")
         assert not (inited / ".git" / "hooks" / "post-commit").exists()
+
+
+def _command_config(repo: Path, fake: Path) -> None:
+    cfg_path = repo / ".code-query" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["processor"].update({"kind": "command", "command": [str(fake)], "fallback": "none"})
+    cfg["processing"].update({"max_retries": 0, "retry_delay_s": 0, "debounce_ms": 50})
+    cfg_path.write_text(json.dumps(cfg, indent=2))
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_editor_trust_decides_whether_the_repository_command_runs(
+    inited: Path, isolated_env: dict[str, str], tmp_path: Path, trusted: bool
+) -> None:
+    from tests.fakes.llm import write_fake_llm
+
+    fake = write_fake_llm(tmp_path / "bin", "json")
+    _command_config(inited, fake)
+    async with lsp_session([inited], isolated_env, options={"trusted": trusted}) as s:
+        st = await s.wait_status(
+            inited,
+            lambda st: (
+                st["queue"]["queued"] == 0
+                and st["queue"]["running"] == 0
+                and (st["queue"]["done"] + st["queue"]["failed"]) == 4
+            ),
+            timeout=60,
+        )
+        if trusted:
+            assert st["queue"]["done"] == 4, st
+            record = await s.command("cq.show", "billing/invoice.py")
+            assert record["processor"].startswith("command"), record["processor"]
+        else:
+            assert st["queue"]["failed"] == 4, st
+            jobs = await s.command("cq.queue.list", {"state": ["failed"]})
+            assert "config trust" in jobs["jobs"][0]["error"], jobs["jobs"][0]
