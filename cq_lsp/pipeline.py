@@ -147,8 +147,11 @@ class JobRunner:
 
         retries: list[tuple[str, str, float]] = []
         calls = failures = 0
+        llm: dict[str, int] = {}
         with self.ws.db.tx() as conn:
             for o in outcomes:
+                for name, by in o.counts.items():
+                    llm[name] = llm.get(name, 0) + by
                 if o.prepared is not None:
                     if store(conn, o.prepared):
                         calls += 1
@@ -175,13 +178,17 @@ class JobRunner:
                 bump_counter(conn, "documenter_calls", calls)
             if failures:
                 bump_counter(conn, "documenter_failures", failures)
+            for name, by in llm.items():
+                bump_counter(conn, name, by)
         return retries
 
-    def _record(self, rel: str, text: str, language: str, *, final: bool) -> FileRecord:
-        """Run the selected documenter; count LLM calls; the static record stands in when the
-        command failed for good and ``processor.fallback`` is "static"."""
+    def _record(self, outcome: _Outcome, text: str, language: str) -> FileRecord:
+        """Run the selected documenter, counting LLM calls into ``outcome`` (committed with it);
+        the static record stands in when the command failed for good and ``processor.fallback``
+        is "static"."""
         from cq_lsp.documenters.select import UntrustedCommand, fallback_record
 
+        rel, final = outcome.rel, outcome.final
         sel = self.selection
         if sel.refusal is not None:
             raise UntrustedCommand(sel.refusal)
@@ -192,20 +199,16 @@ class JobRunner:
         except DocumenterError as exc:
             last = final or not exc.retryable
             use_fallback = last and exc.fallback and sel.fallback is not None
-            self._count(llm_calls=1, llm_failures=1, llm_fallbacks=int(use_fallback))
+            outcome.counts = {"llm_calls": 1, "llm_failures": 1}
+            if use_fallback:
+                outcome.counts["llm_fallbacks"] = 1
             if not use_fallback or sel.fallback is None:
                 raise
             reason = one_line(exc, ERROR_CHARS)
             log.warning("%s: LLM failed for good (%s); storing the static record", rel, reason)
             return fallback_record(sel.fallback, rel, text, language, self.context, reason)
-        self._count(llm_calls=1)
+        outcome.counts = {"llm_calls": 1}
         return record
-
-    def _count(self, **by_name: int) -> None:
-        with self.ws.db.tx() as conn:
-            for name, by in by_name.items():
-                if by:
-                    bump_counter(conn, name, by)
 
     def _prepare(self, outcome: _Outcome, *, dataset: str, commit: str | None) -> None:
         """Read and document one claimed job into ``outcome`` (no transaction is open)."""
@@ -222,7 +225,7 @@ class JobRunner:
         from cq_lsp.documenters.languages import detect_language
 
         language = detect_language(rel)
-        record = self._record(rel, content.text, language, final=outcome.final)
+        record = self._record(outcome, content.text, language)
         if content.notes:
             record.other_notes = [*record.other_notes, *content.notes]
         outcome.prepared = prepare(
@@ -234,7 +237,7 @@ class _Outcome:
     """What became of one claimed job before the batch commits: documented (``prepared``),
     refused by the guard (``refusal``; reason "missing" when deleted) or failed (``error``)."""
 
-    __slots__ = ("attempts", "error", "final", "prepared", "refusal", "rel", "sha")
+    __slots__ = ("attempts", "counts", "error", "final", "prepared", "refusal", "rel", "sha")
 
     def __init__(self, rel: str, sha: str, attempts: int, *, final: bool) -> None:
         self.rel = rel
@@ -244,3 +247,5 @@ class _Outcome:
         self.prepared: Prepared | None = None
         self.refusal: PathRefused | None = None
         self.error: str | None = None
+        #: counters to bump with the outcome (LLM calls, failures, fallbacks).
+        self.counts: dict[str, int] = {}
