@@ -253,12 +253,21 @@ class CqLanguageServer(LanguageServer):
                 updates = await self.loop.run_in_executor(
                     self.status_thread, self._collect_status, full
                 )
+            except RuntimeError:
+                break  # the executor shut down: the server is stopping
             except Exception:
                 log.exception("status refresh failed")
                 updates = []
             for folder, status in updates:
                 self.protocol.notify(STATUS_METHOD, status)
                 self._publish_config_diagnostics(folder, status)
+                if status.get("workerError"):
+                    # Something the user must act on: the worker will not be restarted again.
+                    self.notify_user(
+                        types.MessageType.Error,
+                        f"cq-lsp ({folder.root.name}): {status['workerError']}",
+                        once=True,
+                    )
             if now - last_parent_check >= 1.0:
                 last_parent_check = now
                 self._check_parent()

@@ -212,6 +212,8 @@ class Folder:
         """Auto mode: a worker for waiting work (a failed start counts as a crash)."""
         from cq_lsp.operations import ensure_worker
 
+        if self.watchdog.holding_off:
+            return  # the watchdog restarts it after its backoff (or gave up and said so)
         try:
             with self._start_lock:
                 note = ensure_worker(self.ws, report, env=self.worker_env())
@@ -246,7 +248,7 @@ class Folder:
                 if did:
                     return did
             state = status["worker"]["state"]
-            if allowed and waiting and state == "stopped" and self.watchdog.gave_up is None:
+            if allowed and waiting and state == "stopped" and not self.watchdog.holding_off:
                 start()
                 return "started"
         except CqLspError as exc:

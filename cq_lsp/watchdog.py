@@ -45,6 +45,12 @@ class WorkerWatchdog:
         #: why it stopped trying; None while it still restarts.
         self.gave_up: str | None = None
 
+    @property
+    def holding_off(self) -> bool:
+        """True while a restart is scheduled for later or the watchdog gave up: nobody else in
+        this process should start a worker meanwhile (that would defeat the backoff)."""
+        return self.gave_up is not None or self._retry_at is not None
+
     def reset(self) -> None:
         """Forget past crashes (the user started the worker on purpose)."""
         self._crashes.clear()

@@ -684,3 +684,19 @@ async def test_editor_trust_decides_whether_the_repository_command_runs(
             assert st["queue"]["failed"] == 4, st
             jobs = await s.command("cq.queue.list", {"state": ["failed"]})
             assert "config trust" in jobs["jobs"][0]["error"], jobs["jobs"][0]
+
+
+async def test_worker_that_cannot_start_is_retried_with_backoff_then_reported(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    lock = inited / ".code-query" / "worker.lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # the worker cannot open its lock: it exits at once, every time
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        st = await s.wait_status(inited, lambda st: st.get("workerError"), timeout=90)
+        assert st["health"] == "error" and "worker.log" in st["workerError"]
+        assert any("not restarting" in m.message for m in s.client.messages)
+        lock.rmdir()
+        await s.command("cq.worker.start")  # the user fixed it: try again
+        st = await s.wait_status(inited, lambda st: _done(st) and not st.get("workerError"))
+        assert st["index"]["files"] == 4
