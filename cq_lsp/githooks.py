@@ -440,6 +440,12 @@ def pre_commit_instructions(hooks: Iterable[str]) -> str:
     )
 
 
+def pre_commit_configured(root: Path) -> bool:
+    """Whether .pre-commit-config.yaml runs us (our snippet, or our hook id from a repo)."""
+    text = _read_text(root / ".pre-commit-config.yaml") or ""
+    return "cq-lsp hook" in text or re.search(r"^\s*-?\s*id:\s*cq-lsp\s*$", text, re.M) is not None
+
+
 def _write_private_shims(root: Path) -> Path:
     shims = private_dir(root) / "hooks"
     shims.mkdir(parents=True, exist_ok=True)
@@ -574,7 +580,13 @@ def install_hooks(root: Path) -> dict[str, Any]:
             if entry["action"] == "pre-commit":
                 pre_commit.append(hook)
             result["hooks"].append(entry)
-        if pre_commit:
+        if pre_commit and pre_commit_configured(root):
+            result["notes"].append(
+                "pre-commit runs "
+                + ", ".join(pre_commit)
+                + " here, and .pre-commit-config.yaml runs `cq-lsp hook`: nothing to add"
+            )
+        elif pre_commit:
             result["instructions"] = pre_commit_instructions(pre_commit)
         if _in_work_tree(root, hooks):
             result["notes"].append(
@@ -658,8 +670,10 @@ def uninstall_hooks(root: Path) -> dict[str, Any]:
                     f"{target} is not ours any more, so {chained.name} stays where it is: "
                     "move it back by hand if you want it"
                 )
-        elif kind != "absent" and entry["action"] == "absent":
+        elif kind == "foreign" and entry["action"] == "absent":
             entry["action"] = "not-ours"
+        if kind in ("pre-commit", "lefthook", "husky") and entry["action"] == "absent":
+            continue  # a hook manager's own script: nothing of ours there
         result["hooks"].append(entry)
     found = husky_dir(root, hooks)
     if found is not None:
@@ -719,8 +733,7 @@ def hooks_status(root: Path) -> dict[str, Any]:
             shim_file = shims / hook if LEFTHOOK_BEGIN in lefthook_text else None
         elif kind == "pre-commit":
             entry["via"] = "pre-commit"
-            cfg = _read_text(root / ".pre-commit-config.yaml") or ""
-            entry["state"] = "pre-commit" if "cq-lsp hook" in cfg else "missing"
+            entry["state"] = "pre-commit" if pre_commit_configured(root) else "missing"
         else:
             entry["via"] = "hooks-dir"
         if "state" not in entry:

@@ -47,15 +47,11 @@ def settle(*roots: Path) -> None:
 
 def git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
     """A git command as a user types it; the hooks it fires have run to the end on return."""
-    out = subprocess.run(
-        ["git", "-C", str(root), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout
+    proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
     settle(root)
-    return out
+    return proc.stdout
 
 
 def write(root: Path, rel: str, text: str) -> None:
