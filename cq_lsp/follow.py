@@ -16,6 +16,8 @@ from cq_lsp.supervisor import is_running, start_worker
 from cq_lsp.workspace import Workspace
 
 MAX_RESTARTS = 3
+# How often the ledger is read while following: the last poll is wall time `index --wait` pays.
+POLL_S = 0.05
 
 
 def _remaining(ws: Workspace) -> tuple[int, dict[str, Any]]:
@@ -68,7 +70,7 @@ def wait_for_queue(ws: Workspace, *, show_progress: bool, ensure_worker: bool = 
                     start_worker(ws.project)
                     restarts += 1
                     next_start_at = now + min(8.0, 0.5 * 2**restarts)
-            time.sleep(0.1)
+            time.sleep(POLL_S)
             remaining, counts = _remaining(ws)
             total = max(
                 total,

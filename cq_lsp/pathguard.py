@@ -54,36 +54,48 @@ class _IgnoreRules:
     """.gitignore files (nested, each relative to its own directory) and .git/info/exclude."""
 
     def __init__(self, root: Path) -> None:
-        self._root = root
+        self._root = os.fspath(root)
         self._lock = threading.Lock()
-        self._cache: dict[Path, tuple[tuple[int, int], object | None]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], object | None]] = {}
         self._memo = threading.local()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Within the block, each ignore file is stat'ed at most once (per thread).
+        """Within the block each ignore file is read (stat'ed) once, and each directory's verdict
+        is reached once, per thread.
 
-        A path three directories deep asks about 10 ignore files; the worker documents a batch
+        A path three directories deep asks about ten ignore files; the worker documents batches
         of neighbouring files, so outside a snapshot it stat'ed the same files again and again.
         """
         outer = getattr(self._memo, "specs", None)
-        self._memo.specs = {} if outer is None else outer
+        outer_dirs = getattr(self._memo, "dirs", None)
+        if outer is None:
+            self._memo.specs, self._memo.dirs = {}, {}
         try:
             yield
         finally:
-            self._memo.specs = outer
+            self._memo.specs, self._memo.dirs = outer, outer_dirs
 
-    def _spec(self, file: Path) -> object | None:
-        memo: dict[Path, object | None] | None = getattr(self._memo, "specs", None)
-        if memo is None:
-            return self._load(file)
-        if file not in memo:
-            memo[file] = self._load(file)
-        return memo[file]
+    def _rules(self, base: tuple[str, ...] | None) -> object | None:
+        """The parsed ignore file of directory ``base`` (``()``: the root's .gitignore; None:
+        .git/info/exclude), or None when there is none."""
+        memo: dict[tuple[str, ...] | None, object | None] | None = getattr(
+            self._memo, "specs", None
+        )
+        if memo is not None and base in memo:
+            return memo[base]
+        if base is None:
+            file = os.path.join(self._root, ".git", "info", "exclude")
+        else:
+            file = os.path.join(self._root, *base, ".gitignore")
+        spec = self._load(file)
+        if memo is not None:
+            memo[base] = spec
+        return spec
 
-    def _load(self, file: Path) -> object | None:
+    def _load(self, file: str) -> object | None:
         try:
-            st = file.stat()
+            st = os.stat(file)
         except OSError:
             return None
         key = (st.st_mtime_ns, st.st_size)
@@ -94,7 +106,8 @@ class _IgnoreRules:
         import pathspec
 
         try:
-            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+            with open(file, encoding="utf-8", errors="replace") as fh:
+                lines = fh.read().splitlines()
         except OSError:
             return None
         spec = pathspec.GitIgnoreSpec.from_lines(lines)
@@ -110,8 +123,15 @@ class _IgnoreRules:
         each parent directory is checked first, as a directory.
         """
         parts = PurePosixPath(rel).parts
+        dirs: dict[tuple[str, ...], str | None] | None = getattr(self._memo, "dirs", None)
         for depth in range(1, len(parts)):
-            source = self._verdict(parts[:depth], is_dir=True)
+            sub = parts[:depth]
+            if dirs is not None and sub in dirs:
+                source = dirs[sub]
+            else:
+                source = self._verdict(sub, is_dir=True)
+                if dirs is not None:
+                    dirs[sub] = source
             if source is not None:
                 return source
         return self._verdict(parts, is_dir=False)
@@ -121,20 +141,17 @@ class _IgnoreRules:
         rel = "/".join(parts)
         verdict: bool | None = None
         source: str | None = None
-        candidates = [(self._root / ".git" / "info" / "exclude", "")]
-        for depth in range(len(parts)):
-            base = "/".join(parts[:depth])
-            candidates.append((self._root.joinpath(*parts[:depth], ".gitignore"), base))
-        for file, base in candidates:
-            spec = self._spec(file)
+        bases: list[tuple[str, ...] | None] = [None, *(parts[:d] for d in range(len(parts)))]
+        for base in bases:
+            spec = self._rules(base)
             if spec is None:
                 continue
-            sub = rel[len(base) + 1 :] if base else rel
+            sub = rel[len("/".join(base)) + 1 :] if base else rel
             # A trailing slash lets directory-only patterns (``build/``) match the directory.
             result = spec.check_file(sub + "/" if is_dir else sub)  # type: ignore[attr-defined]
             if result.include is not None:
                 verdict = result.include
-                source = file.relative_to(self._root).as_posix()
+                source = ".git/info/exclude" if base is None else "/".join((*base, ".gitignore"))
         return source if verdict else None
 
 

@@ -40,17 +40,52 @@ def chunks(jobs: Sequence[Job], batch_size: int, workers: int) -> list[list[Job]
     return [list(jobs[i : i + size]) for i in range(0, len(jobs), size)]
 
 
+def import_huey(backend: str) -> None:
+    """Import huey, without redis-py unless the Redis backend needs it.
+
+    huey.storage try-imports redis-py when it is imported: ~100 ms on every `cq-lsp index`,
+    hook and worker start, for a backend they do not use. If neither is imported yet, that
+    import is made to fail (huey then leaves its Redis names None); :func:`_enable_redis`
+    fills them in should this process need Redis after all (a server with two work trees).
+    """
+    import sys
+
+    if backend == "redis" or "huey" in sys.modules or "redis" in sys.modules:
+        return
+    sys.modules["redis"] = None  # type: ignore[assignment]  # `import redis` now raises
+    try:
+        import huey  # noqa: F401
+    finally:
+        del sys.modules["redis"]
+
+
+def _enable_redis() -> None:
+    import huey.storage as storage
+
+    if storage.Redis is not None:
+        return
+    try:
+        import redis
+        from redis.exceptions import ConnectionError, TimeoutError
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigError(
+            "queue.backend is redis but redis-py is not installed",
+            hint="pip install 'cq-lsp[redis]'",
+        ) from exc
+    storage.ConnectionPool = redis.ConnectionPool
+    storage.Redis = redis.Redis
+    storage.ConnectionError = ConnectionError
+    storage.TimeoutError = TimeoutError
+
+
 def _make_huey(project: Project, config: Config) -> Huey:
+    import_huey(config.queue.backend)
     if config.queue.backend == "redis":
-        try:
-            from huey import RedisHuey
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ConfigError(
-                "queue.backend is redis but redis-py is not installed",
-                hint="pip install 'cq-lsp[redis]'",
-            ) from exc
+        _enable_redis()
         # One queue per work tree on a shared server: the name carries the root.
         import hashlib
+
+        from huey import RedisHuey
 
         tag = hashlib.sha1(str(project.root).encode()).hexdigest()[:12]
         return RedisHuey(f"cq-lsp-{tag}", url=config.queue.url, results=False)

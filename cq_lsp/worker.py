@@ -13,11 +13,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from cq_lsp.errors import WorkerError
 from cq_lsp.supervisor import HEARTBEAT_EVERY_S, read_worker_json, write_worker_json
 from cq_lsp.workspace import Workspace
+
+if TYPE_CHECKING:
+    from cq_lsp.pipeline import JobRunner
 
 log = logging.getLogger("cq_lsp.worker")
 
@@ -71,11 +74,13 @@ def run_worker(
     ws: Workspace, *, threads: int | None = None, idle_exit_s: float | None = None
 ) -> int:
     """Run the consumer until a signal, or until idle for ``idle_exit_s`` (0: never)."""
-    from huey.consumer import ConsumerStopped
-
     from cq_lsp.pipeline import JobRunner
+    from cq_lsp.transport import import_huey
 
     cfg = ws.config
+    import_huey(cfg.queue.backend)
+    from huey.consumer import ConsumerStopped
+
     threads = threads or cfg.worker.threads
     idle_exit_s = cfg.worker.idle_exit_s if idle_exit_s is None else idle_exit_s
     ws.project.ensure_state_dir()
@@ -88,6 +93,7 @@ def run_worker(
                 log.info("recovery: re-queued %d job(s) a previous worker left unfinished", resent)
             runner = JobRunner(ws)
             ws.transport.serve(runner.run_batch)
+            _warm_up(runner)
             # Huey logs two INFO lines per task; at ~300 files/s that is most of the log and a
             # measurable share of the time. Its consumer's start and stop lines stay.
             logging.getLogger("huey").setLevel(logging.WARNING)
@@ -140,6 +146,20 @@ def run_worker(
             ws.project.heartbeat_file.unlink(missing_ok=True)
     log.info("worker %d stopped", os.getpid())
     return 0
+
+
+def _warm_up(runner: JobRunner) -> None:
+    """Import and build what documenting needs (grammars, queries, the index code) once, before
+    the consumer forks: each worker process then starts at once and shares those pages."""
+    try:
+        from cq_lsp import index  # noqa: F401  (imported by every commit)
+
+        if runner.selection.uses_llm or runner.selection.refusal is not None:
+            return  # never call a program just to warm up
+        sample = '"""Warm-up."""\n\nimport os\n\n\ndef f(x: int) -> int:\n    return x\n'
+        runner.documenter.document("warm_up.py", sample, "python", runner.context)
+    except Exception:  # only an optimisation: the first real job pays instead
+        log.debug("warm-up failed", exc_info=True)
 
 
 def _busy(ws: Workspace) -> bool:

@@ -281,7 +281,8 @@ def test_idle_worker_picks_up_new_work(cq: Cq, repo: Path) -> None:
 
 
 def test_ctrl_c_during_index_wait_loses_nothing(cq: Cq, repo: Path) -> None:
-    for i in range(300):
+    # Enough files that the interrupt lands while following, not after the command finished.
+    for i in range(1200):
         (repo / "gen").mkdir(exist_ok=True)
         (repo / "gen" / f"mod_{i}.py").write_text(f"def func_{i}():\n    return {i}\n")
     run_git(repo, "add", "-A")
@@ -302,8 +303,8 @@ def test_ctrl_c_during_index_wait_loses_nothing(cq: Cq, repo: Path) -> None:
         assert "stopped following" in err and "nothing is half-done" in err
     else:
         assert proc.returncode == 0
-    wait_until(lambda: cq.json("status")["queue"]["done"] == 304, timeout=60)
-    assert cq.json("status")["index"]["files"] == 304
+    wait_until(lambda: cq.json("status")["queue"]["done"] == 1204, timeout=120)
+    assert cq.json("status")["index"]["files"] == 1204
 
 
 def test_killed_worker_loses_no_job(cq: Cq, repo: Path) -> None:

@@ -348,7 +348,7 @@ def test_commit_job_is_atomic_when_the_transaction_fails(
     content = guard.read("a.py")
     ledger.enqueue([Change("a.py", content.sha)], source="cli")
     assert ledger.claim("a.py", content.sha, pid=1)
-    # A record the JSON encoder cannot store fails after the job row was read, mid-transaction.
+    # A record the JSON encoder cannot store fails before anything is written.
     bad = record_for("a.py")
     bad.constants = {"X": object()}
     with pytest.raises(TypeError):
@@ -356,8 +356,27 @@ def test_commit_job_is_atomic_when_the_transaction_fails(
             db, dataset=DATASET, task_sha=content.sha, record=bad, content=content, commit=None
         )
     assert file_count(db) == 0
+    # SQLite itself refuses the ledger update, after the documentation row (and its FTS
+    # entries) were written in the same transaction: all of it is rolled back.
+    db.conn().execute(
+        "CREATE TEMP TRIGGER refuse_done BEFORE UPDATE OF state ON jobs "
+        "WHEN new.state = 'done' BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="disk says no"):
+        commit_job(
+            db,
+            dataset=DATASET,
+            task_sha=content.sha,
+            record=record_for("a.py", overview="Never stored."),
+            content=content,
+            commit=None,
+        )
+    assert file_count(db) == 0
+    assert fts(db, "stored") == []
     row = job_row(db, "a.py")
     assert row is not None and row["state"] == "running"
+    assert ledger.counters() == {}
+    db.conn().execute("DROP TRIGGER temp.refuse_done")
     # The connection is usable again (the transaction was rolled back).
     assert commit_job(
         db,
@@ -367,6 +386,43 @@ def test_commit_job_is_atomic_when_the_transaction_fails(
         content=content,
         commit=None,
     )
+
+
+def test_claim_many_claims_only_current_queued_jobs_in_one_go(ledger: Ledger, db: Database) -> None:
+    ledger.enqueue([Change(f"f{i}.py", SHA_A) for i in range(4)], source="cli")
+    assert ledger.claim("f1.py", SHA_A, pid=1)  # taken by a duplicate delivery
+    ledger.remove(["f2.py"], source="cli")  # removed since
+    claimed = ledger.claim_many(
+        [("f0.py", SHA_A), ("f1.py", SHA_A), ("f2.py", SHA_A), ("f3.py", SHA_B), ("f3.py", SHA_A)],
+        pid=42,
+    )
+    assert claimed == [("f0.py", SHA_A, 1), ("f3.py", SHA_A, 1)]
+    for rel in ("f0.py", "f3.py"):
+        row = job_row(db, rel)
+        assert row is not None and (row["state"], row["worker_pid"]) == ("running", 42)
+    # A failed attempt counts: the next claim reports attempt 2.
+    ledger.release("f0.py", SHA_A, "boom", final=False, retry_in_s=30)
+    row = job_row(db, "f0.py")
+    assert row is not None and row["not_before"] >= row["finished_at"] + 29
+    assert ledger.claim_many([("f0.py", SHA_A)], pid=42) == [("f0.py", SHA_A, 2)]
+
+
+def test_requeue_dead_gives_back_jobs_of_dead_processes_only(ledger: Ledger, db: Database) -> None:
+    ledger.enqueue([Change(f"f{i}.py", SHA_A) for i in range(3)], source="cli")
+    ledger.claim_many([("f0.py", SHA_A)], pid=111)
+    ledger.claim_many([("f1.py", SHA_A)], pid=222)
+    asked: list[int] = []
+
+    def alive(pid: int, claimed_at: float) -> bool:
+        asked.append(pid)
+        return pid == 222
+
+    assert ledger.requeue_dead(alive) == [("f0.py", SHA_A)]
+    assert job_row(db, "f0.py")["state"] == "queued"  # type: ignore[index]
+    assert job_row(db, "f1.py")["state"] == "running"  # type: ignore[index]
+    assert ledger.history(1)[0]["op"] == "recover-running"
+    assert ledger.requeue_dead(alive) == []  # nothing left to give back
+    assert set(asked) == {111, 222}
 
 
 def test_release_retry_and_final(ledger: Ledger, db: Database) -> None:

@@ -231,6 +231,49 @@ def test_gitignore_changes_are_seen(work: Path) -> None:
     assert "ignored by .gitignore" in ignored_by(g, "later.log")
 
 
+def test_snapshot_gives_the_same_verdicts_and_forgets_at_its_end(work: Path) -> None:
+    """The worker checks a batch inside one snapshot: same answers as outside, and an ignore
+    file edited after the snapshot is read again."""
+    (work / ".gitignore").write_text("*.log\nbuild/\n")
+    (work / "sub" / ".gitignore").write_text("!keep.log\n*.tmp\n")
+    (work / ".git" / "info").mkdir(exist_ok=True)
+    (work / ".git" / "info" / "exclude").write_text("secret.txt\n")
+    paths = [
+        "a.py",
+        "debug.log",
+        "sub/keep.log",
+        "sub/x.tmp",
+        "sub/deeper/x.tmp",
+        "build/out.py",
+        "sub/build/out.py",
+        "secret.txt",
+        "sub/deeper/ok.py",
+    ]
+
+    def verdicts(g: PathGuard) -> list[str | None]:
+        out: list[str | None] = []
+        for rel in paths:
+            try:
+                g.check_rules(rel)
+                out.append(None)
+            except PathRefused as err:
+                out.append(err.message)
+        return out
+
+    g = guard_for(work)
+    outside = verdicts(g)
+    assert outside.count(None) == 3  # a.py, sub/keep.log, sub/deeper/ok.py
+    with g.snapshot():
+        assert verdicts(g) == outside
+        # Twice within the snapshot: the memo gives the same answers.
+        assert verdicts(g) == outside
+    (work / "sub" / ".gitignore").write_text("*.py\n")
+    assert "ignored by sub/.gitignore" in ignored_by(g, "sub/deeper/ok.py")
+    with g.snapshot():
+        assert "ignored by sub/.gitignore" in ignored_by(g, "sub/deeper/ok.py")
+        g.check_rules("sub/x.tmp")  # no longer ignored
+
+
 def test_tracked_file_matching_gitignore_is_accepted(work: Path) -> None:
     (work / "tracked.log").write_text("tracked\n")
     run_git(work, "add", "tracked.log")
