@@ -44,6 +44,10 @@ _EXPLICIT_FTS = re.compile(
 )
 _FTS_WORDS = frozenset({"and", "or", "not", "near", *FTS_COLUMNS})
 MAX_LIMIT = 500
+# The any-term fallback matches terms of this many letters as prefixes (invoice → invoices).
+# Shorter ones stay exact: "test"* alone expands to thousands of words in CPython's Lib/
+# (testcase, testing, ...) and cost 12 ms to rank, the whole p99 budget's half.
+PREFIX_MIN = 5
 OPEN, CLOSE = "«", "»"
 
 # Rank inside the FTS table alone: snippet() here would run for EVERY matching row before the
@@ -57,28 +61,54 @@ _ROWS_SQL = "SELECT id, filepath, overview, language, full_content FROM files WH
 SNIPPET_CHARS = 160
 
 
-def _highlighter(terms: list[str]) -> re.Pattern[str] | None:
-    """Matches a term where a word or a camelCase hump starts, in any letter case.
+class Highlighter:
+    """Marks query terms where a word or a camelCase hump starts, in any letter case.
 
     A term with spaces is a quoted phrase: it is marked whole, across any run of whitespace.
     """
+
+    # Word start: no ASCII letter or digit before it, or a lower-to-upper hump (parseInvoice).
+    _START = r"(?:(?<![A-Za-z0-9])|(?<=[a-z0-9])(?=[A-Z]))"
+
+    def __init__(self, words: list[str]) -> None:
+        alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
+        self.pattern = re.compile(self._START + "(?i:" + alternatives + ")")
+        # The bare terms: a plain case-insensitive scan that finds where to try ``pattern``.
+        self._finder = re.compile(alternatives, re.IGNORECASE)
+
+    def first(self, text: str) -> re.Match[str] | None:
+        """The first match in ``text``.
+
+        ``pattern.search`` evaluates the lookbehinds at every position: 30-60 ms on the 750 KB
+        of pydoc_data/topics.py. Scanning for the bare terms and checking each hit with
+        ``pattern.match`` finds the same match in a fraction of that.
+        """
+        pos = 0
+        while True:
+            hit = self._finder.search(text, pos)
+            if hit is None:
+                return None
+            m = self.pattern.match(text, hit.start())
+            if m is not None:
+                return m
+            pos = hit.start() + 1
+
+
+def _highlighter(terms: list[str]) -> Highlighter | None:
     words = sorted({t for t in terms if t}, key=len, reverse=True)
-    if not words:
-        return None
-    alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
-    return re.compile(r"(?:(?<![A-Za-z0-9])|(?<=[a-z0-9])(?=[A-Z]))(?i:" + alternatives + ")")
+    return Highlighter(words) if words else None
 
 
-def make_snippet(text: str | None, pattern: re.Pattern[str] | None) -> str | None:
+def make_snippet(text: str | None, highlighter: Highlighter | None) -> str | None:
     """A window of ``text`` around the first match, every match marked «like this»."""
-    if not text or pattern is None:
+    if not text or highlighter is None:
         return None
-    m = pattern.search(text)
+    m = highlighter.first(text)
     if m is None:
         return None
     start = max(0, m.start() - 50)
     end = min(len(text), start + SNIPPET_CHARS)
-    window = pattern.sub(lambda x: f"{OPEN}{x.group(0)}{CLOSE}", text[start:end])
+    window = highlighter.pattern.sub(lambda x: f"{OPEN}{x.group(0)}{CLOSE}", text[start:end])
     return ("…" if start else "") + " ".join(window.split()) + ("…" if end < len(text) else "")
 
 
@@ -160,10 +190,12 @@ def _terms_search(db: Database, query: str, text: str, limit: int) -> dict[str, 
         return {"query": query, "mode": "terms", "results": []}
     ranked = _run(db, " AND ".join(_quote(t) for t in terms), limit)
     results = _results(db, ranked, "all", terms)
-    if len(results) < limit:
+    prefixed = [_quote(t) + ("*" if len(t) >= PREFIX_MIN else "") for t in terms]
+    # One short term: the looser query would be the same query again.
+    if len(results) < limit and (len(terms) > 1 or prefixed[0].endswith("*")):
         seen = {i for i, _ in ranked}
-        # The fallback is looser: any term, and long terms as prefixes (invoice → invoices).
-        anyq = " OR ".join(_quote(t) + ("*" if len(t) >= 4 else "") for t in terms)
+        # The fallback is looser: any term, and longer terms as prefixes (invoice → invoices).
+        anyq = " OR ".join(prefixed)
         more = [(i, sc) for i, sc in _run(db, anyq, limit + len(seen)) if i not in seen]
         results.extend(_results(db, more[: limit - len(results)], "any", terms))
     return {"query": query, "mode": "terms", "terms": terms, "results": results}

@@ -349,6 +349,30 @@ def test_snippets_mark_matches(db: Database) -> None:
         assert r["snippet"].count("«") == r["snippet"].count("»")
 
 
+def test_snippet_of_a_large_file_shows_the_first_word_start_match(
+    project: Project, db: Database
+) -> None:
+    # 600 KB in which "beacon" occurs many times inside other words before the first real one.
+    filler = "lighthousebeacon xbeacon " * 25_000
+    text = filler + "\nthe beacon is here, then renderBeacon and Beacon again\n"
+    index_files(project.root, db, {"big/corpus.txt": (text, {"overview": "A large file."})})
+    r = by_path(search(db, "beacon"))["big/corpus.txt"]
+    assert "the «beacon» is here" in r["snippet"]
+    # A camelCase hump and another letter case count as word starts; inside a word does not.
+    assert "render«Beacon»" in r["snippet"] and "«Beacon» again" in r["snippet"]
+    assert r["snippet"].count("«") == 3  # the hits inside words before it are not marked
+
+
+def test_fallback_matches_prefixes_only_of_five_letters_or_more(db: Database) -> None:
+    # "token" (5 letters) finds "tokens"; "toke" (4) is exact: expanding short words costs
+    # more than the whole latency budget on a real index and they are rarely meant as prefixes.
+    assert paths(search(db, "token zebraunicorn")) == ["tools/tokenize.py"]
+    assert search(db, "toke zebraunicorn")["results"] == []
+    assert search(db, "toke")["results"] == []
+    # An exact short word still matches in the fallback.
+    assert "web/render.py" in paths(search(db, "page zebraunicorn"))
+
+
 def test_snippet_falls_back_to_overview_match(db: Database) -> None:
     res = search(db, "html")
     r = by_path(res)["web/render.py"]
