@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git python3-venv universal-ctags neovim pre-commit)
+APT_PACKAGES=(git python3-venv universal-ctags neovim pre-commit redis-server)
 
 need=()
 for pkg in "${APT_PACKAGES[@]}"; do
