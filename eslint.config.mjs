@@ -35,7 +35,11 @@ export default tseslint.config(
     languageOptions: {
       ecmaVersion: 2022,
       sourceType: "module",
-      globals: { process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", URL: "readonly", Buffer: "readonly" },
+      globals: {
+        ...{ process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly" },
+        // The end-to-end test's page.evaluate() callbacks run in the browser.
+        ...{ window: "readonly", document: "readonly", MutationObserver: "readonly" },
+      },
     },
     rules: { eqeqeq: "error", curly: "error" },
   },

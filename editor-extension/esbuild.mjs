@@ -1,4 +1,6 @@
-// Bundles the extension (dist/extension.js) and, with --tests, the unit tests (dist/unit/*.test.js).
+// Bundles the extension: dist/extension.js (what activation loads: status bar, commands) and
+// dist/client.js (vscode-languageclient, loaded when the server starts); with --tests, the unit
+// tests (dist/unit/*.test.js).
 // Flags: --production (minified, no sourcemap), --watch, --tests.
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
@@ -22,8 +24,11 @@ const common = {
 
 const extension = {
   ...common,
-  entryPoints: ["editor-extension/src/extension.ts"],
-  outfile: "dist/extension.js",
+  entryPoints: {
+    extension: "editor-extension/src/extension.ts",
+    client: "editor-extension/src/client.ts",
+  },
+  outdir: "dist",
   external: ["vscode"],
   minify: production,
   sourcemap: production ? false : "linked",
@@ -43,6 +48,8 @@ if (args.has("--tests")) {
   console.log("watching editor-extension/src …");
 } else {
   const result = await esbuild.build(extension);
-  const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-  console.log(`dist/extension.js: ${(bytes / 1024).toFixed(0)} KiB${production ? " (minified)" : ""}`);
+  const sizes = Object.entries(result.metafile.outputs)
+    .filter(([file]) => file.endsWith(".js"))
+    .map(([file, o]) => `${file} ${(o.bytes / 1024).toFixed(0)} KiB`);
+  console.log(`${sizes.join(", ")}${production ? " (minified)" : ""}`);
 }

@@ -8,8 +8,9 @@ import * as vscode from "vscode";
 import { CMD, CONFIG_SECTION, SERVER_CMD } from "./constants";
 import { type FileRecord, findSymbol, renderRecord } from "./docs";
 import { pythonExtensionInstalled, selectPythonExtensionInterpreter } from "./pythonExtension";
+import { describeEnqueue, describeHooks, describeWorker } from "./results";
 import { type ServerManager, ServerNotRunning } from "./serverManager";
-import type { CqStatus, WorkerStatus } from "./status";
+import type { CqStatus } from "./status";
 import type { StatusBar } from "./statusBar";
 
 interface SearchResult {
@@ -206,24 +207,10 @@ export class Commands {
     if (!folder) {
       return;
     }
-    const res = await this.call<{ queued?: number; unchanged?: number; removed?: number; refused?: unknown[] }>(
-      "Index Workspace",
-      SERVER_CMD.index,
-      { root: folder.uri.fsPath },
-      folder,
-    );
-    if (!res) {
-      return;
+    const res = await this.call<unknown>("Index Workspace", SERVER_CMD.index, { root: folder.uri.fsPath }, folder);
+    if (res !== undefined) {
+      this.flash(`${folder.name}: ${describeEnqueue(res)}`);
     }
-    const skipped = Array.isArray(res.refused) ? res.refused.length : 0;
-    const parts = [`${res.queued ?? 0} queued`, `${res.unchanged ?? 0} unchanged`];
-    if (res.removed) {
-      parts.push(`${res.removed} removed`);
-    }
-    if (skipped) {
-      parts.push(`${skipped} skipped`);
-    }
-    this.flash(`${folder.name}: ${parts.join(", ")}`);
   }
 
   async worker(command: string, title: string): Promise<void> {
@@ -231,9 +218,9 @@ export class Commands {
     if (!folder) {
       return;
     }
-    const res = await this.call<WorkerStatus & { root?: string }>(title, command, { root: folder.uri.fsPath }, folder);
-    if (res) {
-      this.flash(`worker ${res.state}${res.pid ? ` (pid ${res.pid})` : ""} in ${folder.name}`);
+    const res = await this.call<unknown>(title, command, { root: folder.uri.fsPath }, folder);
+    if (res !== undefined) {
+      this.flash(`${describeWorker(res)} in ${folder.name}`);
     }
   }
 
@@ -269,16 +256,28 @@ export class Commands {
     return res !== undefined;
   }
 
-  async hooks(command: string, verb: string): Promise<void> {
+  async hooks(command: string, verb: "installed" | "uninstalled"): Promise<void> {
     const folder = await this.folder();
     if (!folder) {
       return;
     }
-    const res = await this.call<Record<string, unknown>>(`Git hooks ${verb}`, command, { root: folder.uri.fsPath }, folder);
-    if (res) {
-      this.log.info(`hooks ${verb}: ${JSON.stringify(res)}`);
-      const names = Array.isArray(res.hooks) ? ` (${res.hooks.map((h) => (typeof h === "string" ? h : JSON.stringify(h))).join(", ")})` : "";
-      void vscode.window.showInformationMessage(`CQ: git hooks ${verb} in ${folder.name}${names}.`);
+    const res = await this.call<unknown>(`Git hooks ${verb}`, command, { root: folder.uri.fsPath }, folder);
+    if (res === undefined) {
+      return;
+    }
+    this.log.info(`hooks ${verb}: ${JSON.stringify(res)}`);
+    const summary = describeHooks(res, verb);
+    for (const note of summary.notes) {
+      this.log.info(note);
+    }
+    if (summary.instructions) {
+      // Another hook manager owns the hooks: the user has a step to take; show it in full.
+      await vscode.window.showWarningMessage(`CQ: ${summary.text} in ${folder.name}`, {
+        modal: true,
+        detail: summary.instructions,
+      });
+    } else {
+      void vscode.window.showInformationMessage(`CQ: ${summary.text} in ${folder.name}.`);
     }
   }
 
@@ -319,7 +318,8 @@ export class Commands {
               ? res.results.map((r) => ({
                   label: `$(file) ${path.posix.basename(r.path)}`,
                   description: path.posix.dirname(r.path) === "." ? "" : path.posix.dirname(r.path),
-                  detail: (r.snippet || r.overview || "").replace(/\s+/g, " ").slice(0, 300),
+                  // The server marks matches «like this» for terminals; a quick pick shows plain text.
+                  detail: (r.snippet || r.overview || "").replace(/[«»]/g, "").replace(/\s+/g, " ").slice(0, 300),
                   alwaysShow: true,
                   result: r,
                   root,
@@ -419,9 +419,9 @@ export class Commands {
       const message = errorText(e);
       const picked = await vscode.window.showWarningMessage(`CQ: ${message}`, "Index This File", "Show Logs");
       if (picked === "Index This File") {
-        const res = await this.call<{ queued?: number }>("Index This File", SERVER_CMD.queueAdd, { paths: [target.fsPath], root: folder.uri.fsPath }, folder);
-        if (res) {
-          this.flash(res.queued ? `${path.basename(target.fsPath)} queued` : `${path.basename(target.fsPath)} not queued (unchanged or skipped)`);
+        const res = await this.call<unknown>("Index This File", SERVER_CMD.queueAdd, { paths: [target.fsPath], root: folder.uri.fsPath }, folder);
+        if (res !== undefined) {
+          this.flash(`${path.basename(target.fsPath)}: ${describeEnqueue(res)}`);
         }
       } else if (picked === "Show Logs") {
         this.log.show(true);

@@ -3,24 +3,12 @@
 // crashes) and tells listeners what state it is in.
 
 import * as os from "node:os";
+import * as path from "node:path";
 
 import * as vscode from "vscode";
-import {
-  CloseAction,
-  type CloseHandlerResult,
-  ErrorAction,
-  type ErrorHandlerResult,
-  ExecuteCommandRequest,
-  LanguageClient,
-  type LanguageClientOptions,
-  ResponseError,
-  RevealOutputChannelOn,
-  State,
-  TransportKind,
-  type ServerOptions,
-} from "vscode-languageclient/node";
 
-import { CLIENT_ID, CLIENT_NAME, CMD, CONFIG_SECTION, STATUS_NOTIFICATION } from "./constants";
+import type { ClientHandle } from "./client";
+import { CLIENT_NAME, CMD, CONFIG_SECTION } from "./constants";
 import {
   chooseInterpreter,
   describeInterpreter,
@@ -37,14 +25,12 @@ import { CrashBackoff, SerialRestarter } from "./restart";
 import { serverSettings, type ServerSettings } from "./settings";
 import type { ClientPhase } from "./status";
 
-/** vscode-languageclient shows its own pop-ups for start failures; we show one of ours instead. */
-class QuietLanguageClient extends LanguageClient {
-  onError?: (message: string) => void;
-
-  override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
-    super.error(message, data, false);
-    this.onError?.(message);
-  }
+/** dist/client.js, loaded on the first server start (see client.ts for why). */
+function loadClientModule(): typeof import("./client") {
+  // A computed path keeps esbuild from bundling it into extension.js.
+  const file = path.join(__dirname, "client.js");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as typeof import("./client");
 }
 
 /** Raised by execute() when no server runs; its message says why and what to do. */
@@ -57,10 +43,11 @@ export interface LaunchProblem {
 }
 
 export class ServerManager implements vscode.Disposable {
-  private client: QuietLanguageClient | undefined;
+  private client: ClientHandle | undefined;
   private readonly restarter: SerialRestarter;
   private readonly backoff = new CrashBackoff();
   private crashTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly crashed = new WeakSet<ClientHandle>();
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly statusEmitter = new vscode.EventEmitter<unknown>();
   private readonly disposables: { dispose(): unknown }[] = [];
@@ -124,10 +111,8 @@ export class ServerManager implements vscode.Disposable {
   /** Sends changed live settings to the running server. */
   async pushSettings(): Promise<void> {
     const client = this.client;
-    if (client && client.state === State.Running) {
-      await client.sendNotification("workspace/didChangeConfiguration", {
-        settings: { [CONFIG_SECTION]: this.settings() },
-      });
+    if (client?.running) {
+      await client.sendSettings();
       this.log.info(`Sent settings to the server: ${JSON.stringify(this.settings())}`);
     }
   }
@@ -135,19 +120,15 @@ export class ServerManager implements vscode.Disposable {
   /** Runs a server command (workspace/executeCommand) with one object argument. */
   async execute<T>(command: string, argument: Record<string, unknown> = {}): Promise<T> {
     const client = this.client;
-    if (!client || this.phase !== "running" || client.state !== State.Running) {
+    if (!client || this.phase !== "running" || !client.running) {
       throw new ServerNotRunning(this.notRunningMessage());
     }
     this.log.debug(`${command} ${JSON.stringify(argument)}`);
     try {
-      return (await client.sendRequest(ExecuteCommandRequest.type, {
-        command,
-        arguments: [argument],
-      })) as T;
+      return (await client.execute(command, argument)) as T;
     } catch (e) {
-      const message = e instanceof ResponseError || e instanceof Error ? e.message : String(e);
-      this.log.error(`${command} failed: ${message}`);
-      throw e instanceof Error ? e : new Error(message);
+      this.log.error(`${command} failed: ${e instanceof Error ? e.message : String(e)}`);
+      throw e;
     }
   }
 
@@ -299,94 +280,56 @@ export class ServerManager implements vscode.Disposable {
 
   private async startClient(choice: InterpreterChoice): Promise<void> {
     const { command, args } = serverCommand(choice);
-    const serverOptions: ServerOptions = {
-      command,
-      args,
-      transport: TransportKind.stdio,
-      // Never the workspace: `python -m` puts the working directory first on sys.path, and
-      // nothing of the documented repository may be imported.
-      options: { cwd: this.context.extensionPath, env: { ...process.env, PYTHONUTF8: "1" } },
-    };
-    const clientOptions: LanguageClientOptions = {
-      documentSelector: [{ scheme: "file" }],
-      outputChannel: this.log,
-      traceOutputChannel: this.log,
-      revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: this.settings(),
-      errorHandler: {
-        error: (_error, _message, count): ErrorHandlerResult => ({
-          action: count !== undefined && count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
-          handled: true,
-        }),
-        closed: (): CloseHandlerResult => {
-          this.onServerClosed(client);
-          return { action: CloseAction.DoNotRestart, handled: true };
-        },
+    // The working directory is never the workspace: `python -m` puts it first on sys.path, and
+    // nothing of the documented repository may be imported.
+    const cwd = this.context.extensionPath;
+    this.log.info(`Server command: ${[command, ...args].join(" ")} (cwd ${cwd})`);
+    const { createClient } = loadClientModule();
+    const client: ClientHandle = createClient(command, args, cwd, {
+      log: this.log,
+      settings: () => this.settings(),
+      onStatus: (payload) => {
+        if (this.client === client) {
+          this.statusEmitter.fire(payload);
+        }
       },
-      initializationFailedHandler: (error) => {
-        this.log.error(`The server failed to initialize: ${String(error)}`);
-        return false;
+      onClosed: () => {
+        this.onServerClosed(client);
       },
-      middleware: {
-        workspace: {
-          // The server asks for section "cq"; answer with exactly the object of the contract
-          // (the raw section also holds interpreter and trace, which are the client's business).
-          configuration: async (params, token, next) => {
-            const result = await next(params, token);
-            if (result instanceof ResponseError || !Array.isArray(result)) {
-              return result;
-            }
-            return params.items.map((item, i): unknown =>
-              item.section === CONFIG_SECTION ? this.settings() : result[i],
-            );
-          },
-        },
+      onError: (message) => {
+        if (this.client === client) {
+          this.lastError = message;
+        }
       },
-    };
-    this.log.info(`Server command: ${[command, ...args].join(" ")} (cwd ${this.context.extensionPath})`);
-    const client = new QuietLanguageClient(CLIENT_ID, `${CLIENT_NAME} Language Server`, serverOptions, clientOptions);
-    client.onError = (message) => {
-      if (this.client === client) {
-        this.lastError = message;
-      }
-    };
+    });
     this.client = client;
-    client.onNotification(STATUS_NOTIFICATION, (payload: unknown) => {
-      if (this.client === client) {
-        this.statusEmitter.fire(payload);
-      }
-    });
-    client.onDidChangeState((e) => {
-      if (this.client !== client) {
-        return;
-      }
-      this.log.debug(`Client state ${State[e.oldState]} -> ${State[e.newState]}`);
-      if (e.newState === State.Running) {
-        this.setPhase("running");
-      }
-    });
     try {
       await client.start();
+      if (!client.running) {
+        // start() also resolves when `initialize` failed and the client gave up.
+        throw new Error("the server exited during initialization");
+      }
+      // Whatever kept the server from running is solved now.
+      this.lastError = undefined;
       this.setPhase("running");
-      const info = client.initializeResult?.serverInfo;
-      this.log.info(`Server running: ${info ? `${info.name} ${info.version ?? ""}` : "no serverInfo"}`);
+      this.changed.fire();
+      this.log.info(`Server running: ${client.serverInfo() ?? "no serverInfo"}`);
     } catch (e) {
       // A server that dies before answering `initialize` also reaches onServerClosed, which
       // schedules the backed-off restart; only a failure without a close lands here alone.
       this.log.error(`The server did not start: ${e instanceof Error ? e.message : String(e)}`);
-      if (this.client === client && this.phase !== "failed" && this.crashTimer === undefined) {
-        this.onServerClosed(client);
-      }
+      this.onServerClosed(client);
     }
   }
 
-  private onServerClosed(client: QuietLanguageClient): void {
+  private onServerClosed(client: ClientHandle): void {
     if (this.stopping || this.disposed || this.client !== client) {
       return;
     }
-    if (this.crashTimer !== undefined) {
-      return; // already handled (close and start failure both report one crash)
+    if (this.crashed.has(client)) {
+      return; // one crash, reported twice (the start failure and the closed connection)
     }
+    this.crashed.add(client);
     const decision = this.backoff.onCrash(Date.now());
     if (decision.restart) {
       this.log.warn(`The language server stopped unexpectedly; restarting in ${decision.delayMs / 1000} s`);
@@ -421,23 +364,14 @@ export class ServerManager implements vscode.Disposable {
     }
     this.stopping = true;
     try {
-      if (client.state === State.Running || client.state === State.Starting) {
-        await client.stop(5000);
-      }
-    } catch (e) {
-      this.log.warn(`Stopping the server: ${String(e)}`);
+      await client.dispose();
     } finally {
-      try {
-        await client.dispose(2000);
-      } catch {
-        // already stopped
-      }
       if (this.client === client) {
         this.client = undefined;
       }
       this.stopping = false;
     }
-    if (!this.disposed) {
+    if (!this.isDisposed()) {
       this.setPhase("restarting");
     }
   }

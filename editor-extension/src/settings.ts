@@ -4,12 +4,15 @@
 export type NotificationLevel = "off" | "onError" | "onWarning" | "always";
 export type LogLevel = "error" | "warning" | "info" | "debug";
 export type ProcessingMode = "auto" | "manual";
+/** `config`: leave processing.mode to the repository's .code-query/config.json. */
+export type ModeSetting = ProcessingMode | "config";
 
 export interface ServerSettings {
   trusted: boolean;
   showNotifications: NotificationLevel;
   logLevel: LogLevel;
-  processing: { mode: ProcessingMode };
+  /** No mode: the configuration files decide (the editor layer is the strongest one). */
+  processing: { mode?: ProcessingMode };
   worker: { autoStart: boolean };
 }
 
@@ -18,16 +21,17 @@ export interface ConfigReader {
   get(key: string): unknown;
 }
 
-export const DEFAULTS: Omit<ServerSettings, "trusted"> = {
+export const DEFAULTS: Omit<ServerSettings, "trusted"> & { modeSetting: ModeSetting } = {
   showNotifications: "onError",
   logLevel: "info",
-  processing: { mode: "auto" },
+  modeSetting: "config",
+  processing: {},
   worker: { autoStart: true },
 };
 
 const NOTIFICATION_LEVELS: readonly NotificationLevel[] = ["off", "onError", "onWarning", "always"];
 const LOG_LEVELS: readonly LogLevel[] = ["error", "warning", "info", "debug"];
-const MODES: readonly ProcessingMode[] = ["auto", "manual"];
+const MODES: readonly ModeSetting[] = ["config", "auto", "manual"];
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
   return typeof value === "string" && (allowed as readonly string[]).includes(value)
@@ -42,11 +46,12 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback
  */
 export function serverSettings(read: ConfigReader, trusted: boolean): ServerSettings {
   const autoStart = read.get("worker.autoStart");
+  const mode = oneOf(read.get("processing.mode"), MODES, DEFAULTS.modeSetting);
   return {
     trusted,
     showNotifications: oneOf(read.get("showNotifications"), NOTIFICATION_LEVELS, DEFAULTS.showNotifications),
     logLevel: oneOf(read.get("logLevel"), LOG_LEVELS, DEFAULTS.logLevel),
-    processing: { mode: oneOf(read.get("processing.mode"), MODES, DEFAULTS.processing.mode) },
+    processing: mode === "config" ? {} : { mode },
     worker: { autoStart: typeof autoStart === "boolean" ? autoStart : DEFAULTS.worker.autoStart },
   };
 }

@@ -71,8 +71,8 @@ describe("package.json", () => {
   it("declares the settings with the defaults the server receives", () => {
     assert.deepEqual(prop("cq.interpreter").default, []);
     assert.equal(prop("cq.interpreter").type, "array");
-    assert.equal(prop("cq.processing.mode").default, DEFAULTS.processing.mode);
-    assert.deepEqual(prop("cq.processing.mode").enum, ["auto", "manual"]);
+    assert.equal(prop("cq.processing.mode").default, DEFAULTS.modeSetting);
+    assert.deepEqual(prop("cq.processing.mode").enum, ["config", "auto", "manual"]);
     assert.equal(prop("cq.worker.autoStart").default, DEFAULTS.worker.autoStart);
     assert.equal(prop("cq.showNotifications").default, DEFAULTS.showNotifications);
     assert.deepEqual(prop("cq.showNotifications").enum, ["off", "onError", "onWarning", "always"]);
@@ -112,7 +112,16 @@ describe("serverSettings", () => {
   it("falls back to defaults for hand-edited nonsense, and carries trust", () => {
     assert.deepEqual(serverSettings(reader({ "processing.mode": "sometimes", "worker.autoStart": "yes", logLevel: 3 }), false), {
       trusted: false,
-      ...DEFAULTS,
+      showNotifications: "onError",
+      logLevel: "info",
+      processing: {},
+      worker: { autoStart: true },
     });
+  });
+
+  it("leaves processing.mode to config.json unless the setting says auto or manual", () => {
+    assert.deepEqual(serverSettings(reader({ "processing.mode": "config" }), true).processing, {});
+    assert.deepEqual(serverSettings(reader({}), true).processing, {});
+    assert.deepEqual(serverSettings(reader({ "processing.mode": "auto" }), true).processing, { mode: "auto" });
   });
 });

@@ -1,0 +1,140 @@
+// The language client proper. Bundled apart (dist/client.js) and loaded only when a server is
+// about to start: vscode-languageclient takes ~60 ms to load, which activation must not pay.
+
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  type CloseHandlerResult,
+  ErrorAction,
+  type ErrorHandlerResult,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  ResponseError,
+  RevealOutputChannelOn,
+  State,
+  TransportKind,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+
+import { CLIENT_ID, CLIENT_NAME, CONFIG_SECTION, STATUS_NOTIFICATION } from "./constants";
+import type { ServerSettings } from "./settings";
+
+export interface ClientHooks {
+  log: vscode.LogOutputChannel;
+  /** The settings object of the contract, read fresh each time. */
+  settings(): ServerSettings;
+  onStatus(payload: unknown): void;
+  /** The server process went away without being asked to. */
+  onClosed(): void;
+  onError(message: string): void;
+}
+
+export interface ClientHandle {
+  start(): Promise<void>;
+  /** Stops the server (shutdown, exit) and releases the client's command registrations. */
+  dispose(): Promise<void>;
+  readonly running: boolean;
+  execute(command: string, argument: Record<string, unknown>): Promise<unknown>;
+  sendSettings(): Promise<void>;
+  serverInfo(): string | undefined;
+}
+
+/** vscode-languageclient shows its own pop-ups for start failures; the extension shows one of its own. */
+class QuietLanguageClient extends LanguageClient {
+  onError?: (message: string) => void;
+
+  override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
+    super.error(message, data, false);
+    this.onError?.(message);
+  }
+}
+
+export function createClient(command: string, args: string[], cwd: string, hooks: ClientHooks): ClientHandle {
+  const serverOptions: ServerOptions = {
+    command,
+    args,
+    transport: TransportKind.stdio,
+    options: { cwd, env: { ...process.env, PYTHONUTF8: "1" } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: "file" }],
+    outputChannel: hooks.log,
+    traceOutputChannel: hooks.log,
+    revealOutputChannelOn: RevealOutputChannelOn.Never,
+    initializationOptions: hooks.settings(),
+    errorHandler: {
+      error: (_error, _message, count): ErrorHandlerResult => ({
+        action: count !== undefined && count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+        handled: true,
+      }),
+      // Never the client's own immediate restart: the extension restarts with a backoff.
+      closed: (): CloseHandlerResult => {
+        hooks.onClosed();
+        return { action: CloseAction.DoNotRestart, handled: true };
+      },
+    },
+    initializationFailedHandler: (error) => {
+      hooks.log.error(`The server failed to initialize: ${String(error)}`);
+      return false;
+    },
+    middleware: {
+      workspace: {
+        // The server asks for section "cq"; answer with exactly the contract's object (the raw
+        // section also holds interpreter and trace, which are the client's business).
+        configuration: async (params, token, next) => {
+          const result = await next(params, token);
+          if (result instanceof ResponseError || !Array.isArray(result)) {
+            return result;
+          }
+          return params.items.map((item, i): unknown => (item.section === CONFIG_SECTION ? hooks.settings() : result[i]));
+        },
+      },
+    },
+  };
+  const client = new QuietLanguageClient(CLIENT_ID, `${CLIENT_NAME} Language Server`, serverOptions, clientOptions);
+  client.onError = (message) => {
+    hooks.onError(message);
+  };
+  // Registered before start(), so the first status after `initialized` is not missed.
+  client.onNotification(STATUS_NOTIFICATION, (payload: unknown) => {
+    hooks.onStatus(payload);
+  });
+  client.onDidChangeState((e) => {
+    hooks.log.debug(`Client state ${State[e.oldState]} -> ${State[e.newState]}`);
+  });
+
+  return {
+    start: () => client.start(),
+    dispose: async () => {
+      try {
+        if (client.state === State.Running || client.state === State.Starting) {
+          await client.stop(5000);
+        }
+      } catch (e) {
+        hooks.log.warn(`Stopping the server: ${String(e)}`);
+      }
+      try {
+        await client.dispose(2000);
+      } catch {
+        // already stopped
+      }
+    },
+    get running() {
+      return client.state === State.Running;
+    },
+    execute: async (cmd, argument) => {
+      try {
+        return (await client.sendRequest(ExecuteCommandRequest.type, { command: cmd, arguments: [argument] })) as unknown;
+      } catch (e) {
+        throw e instanceof Error ? new Error(e.message) : new Error(String(e));
+      }
+    },
+    sendSettings: () =>
+      client.sendNotification("workspace/didChangeConfiguration", { settings: { [CONFIG_SECTION]: hooks.settings() } }),
+    serverInfo: () => {
+      const info = client.initializeResult?.serverInfo;
+      return info ? `${info.name} ${info.version ?? ""}`.trim() : undefined;
+    },
+  };
+}
