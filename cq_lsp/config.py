@@ -798,9 +798,13 @@ def _fallback(root: Path, exc: ConfigError) -> LoadedConfig:
 
 
 def write_initial_config(root: Path, dataset_name: str | None = None) -> Path:
-    """Create ``.code-query/config.json`` (full v2 defaults) and ``.code-query/.gitignore``.
+    """Create ``.code-query/config.json`` and ``.code-query/.gitignore``.
 
-    An existing config is never overwritten: its path is returned unchanged.
+    The file holds what a team shares — the schema, the dataset name and the exclude patterns —
+    and nothing else: every other key written here would shadow the user's own config file
+    (a repository layer outranks it), so a personal ``processor.command`` could never apply.
+    ``cq-lsp config show`` lists every effective value and where it comes from; ``config set``
+    adds keys. An existing config is never overwritten: its path is returned unchanged.
     """
     path = repo_config_path(root)
     name = dataset_name if dataset_name is not None else _safe_dataset_name(root)
@@ -812,7 +816,9 @@ def write_initial_config(root: Path, dataset_name: str | None = None) -> Path:
     if not gitignore.exists():
         write_text_atomic(gitignore, GITIGNORE_TEXT)
     if not path.exists():
-        write_json_atomic(path, default_config_dict(name))
+        defaults = default_config_dict(name)
+        shared = {k: defaults[k] for k in ("schema_version", "dataset_name", "exclude_patterns")}
+        write_json_atomic(path, shared)
     return path
 
 

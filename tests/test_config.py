@@ -525,7 +525,12 @@ def test_migrate_file_without_config(tmp_path: Path) -> None:
 def test_write_initial_config(root: Path, env: dict[str, str]) -> None:
     path = write_initial_config(root)
     assert path == repo_file(root)
-    assert json.loads(path.read_text()) == DESIGN_DEFAULTS
+    written = json.loads(path.read_text())
+    # Only what a team shares: anything more would shadow the user's own config file.
+    assert written == {
+        k: DESIGN_DEFAULTS[k] for k in ("schema_version", "dataset_name", "exclude_patterns")
+    }
+    assert cfg.to_dict(load_config(root, env=env).config) == DESIGN_DEFAULTS
     assert (root / ".code-query" / ".gitignore").read_text() == "*\n!config.json\n!.gitignore\n"
     assert no_temp_files(path.parent)
     # An existing config is returned unchanged.

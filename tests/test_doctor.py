@@ -50,7 +50,7 @@ def test_crashed_worker_and_bad_config_are_errors(cq: Cq, repo: Path) -> None:
         json.dumps({"pid": 999_999, "create_time": 1.0, "cmdline": ["python"], "started_at": 1.0})
     )
     cfg = json.loads((state / "config.json").read_text())
-    cfg["processing"]["batch_size"] = "five"
+    cfg.setdefault("processing", {})["batch_size"] = "five"
     (state / "config.json").write_text(json.dumps(cfg))
     code, checks = _checks(cq)
     assert code == 1
@@ -66,7 +66,7 @@ def test_untrusted_command_documenter_is_an_error_that_says_how_to_trust(
     cq.run("init")
     cfg_path = repo / ".code-query" / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["processor"].update({"kind": "command", "command": ["sh", "-c", "cat"]})
+    cfg.setdefault("processor", {}).update({"kind": "command", "command": ["sh", "-c", "cat"]})
     cfg_path.write_text(json.dumps(cfg))
     code, checks = _checks(cq)
     assert code == 1

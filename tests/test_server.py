@@ -225,7 +225,7 @@ async def test_bad_config_json_gets_a_diagnostic_at_the_key_and_it_clears(
     async with lsp_session([inited], isolated_env, options=FAST) as s:
         await s.wait_status(inited, _done)
         data = json.loads(good)
-        data["processing"]["batch_size"] = "five"
+        data.setdefault("processing", {})["batch_size"] = "five"
         cfg.write_text(json.dumps(data, indent=2))
         uri = cfg.as_uri()
 
@@ -653,8 +653,12 @@ async def test_hooks_commands_install_report_and_uninstall(
 def _command_config(repo: Path, fake: Path) -> None:
     cfg_path = repo / ".code-query" / "config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["processor"].update({"kind": "command", "command": [str(fake)], "fallback": "none"})
-    cfg["processing"].update({"max_retries": 0, "retry_delay_s": 0, "debounce_ms": 50})
+    cfg.setdefault("processor", {}).update(
+        {"kind": "command", "command": [str(fake)], "fallback": "none"}
+    )
+    cfg.setdefault("processing", {}).update(
+        {"max_retries": 0, "retry_delay_s": 0, "debounce_ms": 50}
+    )
     cfg_path.write_text(json.dumps(cfg, indent=2))
 
 
