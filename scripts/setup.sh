@@ -16,7 +16,8 @@ if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq || true
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null \
-    || echo "setup: warning: could not install ${need[*]} (the benchmark's ctags row is optional)"
+    || echo "setup: warning: could not install ${need[*]}; the tests that drive them (Neovim," \
+            "redis-server, pre-commit) will fail until they are installed" >&2
 fi
 
 PYTHON="${PYTHON:-python3}"
