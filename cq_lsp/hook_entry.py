@@ -333,12 +333,17 @@ def _see_it_documented(
 
     proc = ws.config.processing
     if proc.mode != "auto":
+        if not report.result.queued:
+            return "manual mode"
         note = "manual mode: `cq-lsp worker start` or `cq-lsp queue process` documents them"
         return note + (f" ({sent_error}; the worker re-sends them)" if sent_error else "")
     problem = sent_error
     if problem is None:
         try:
-            return ensure_worker(ws, report) or "worker running"
+            started = ensure_worker(ws, report)
+            if started:
+                return started
+            return "worker running" if is_running(ws.project) else "nothing waits"
         except WorkerError as exc:
             # Another hook may have started one a moment ago (the loser of the worker lock exits).
             deadline = time.monotonic() + 2.0
@@ -354,30 +359,24 @@ def _see_it_documented(
 
 
 def document_here(ws: Workspace, jobs: Sequence[tuple[str, str, float]], timeout_s: float) -> str:
-    """Document ``jobs`` in this process, ``worker.threads`` at a time, starting none after
-    ``timeout_s``. What is left stays queued in the ledger for the next worker."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Document ``jobs`` in this process, ``processing.batch_size`` at a time (each batch claimed
+    and committed as the worker does), starting none after ``timeout_s``. What is left stays
+    queued in the ledger for the next worker."""
     from cq_lsp.pipeline import JobRunner
 
     runner = JobRunner(ws)
-    threads = ws.config.worker.threads
+    batch = ws.config.processing.batch_size
     deadline = time.monotonic() + timeout_s
     started = 0
-
-    def one(job: tuple[str, str, float]) -> None:
+    for i in range(0, len(jobs), batch):
+        if time.monotonic() >= deadline:
+            break
+        chunk = [(rel, sha) for rel, sha, _ in jobs[i : i + batch]]
         try:
-            runner(job[0], job[1], 0)
-        except Exception:  # recorded in the ledger by the runner
-            pass
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for i in range(0, len(jobs), threads):
-            if time.monotonic() >= deadline:
-                break
-            chunk = jobs[i : i + threads]
-            list(pool.map(one, chunk))
-            started += len(chunk)
+            runner.run_batch(chunk, retry=False)
+        except Exception as exc:  # failures are recorded in the ledger by the runner
+            HookLog("document")(f"a batch failed: {' '.join(str(exc).split())[:200]}")
+        started += len(chunk)
     done = sum(
         1
         for rel, sha, _ in jobs

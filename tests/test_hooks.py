@@ -692,6 +692,12 @@ def test_fallback_to_sync_documents_in_the_hook_when_the_queue_is_down(cq: Cq, r
     last = done_lines(repo)[-1]
     assert "documented 1 of 1 in the hook process" in last
     assert any("the queue is unreachable" in ln for ln in log_lines(repo))
+    # queue_timeout bounds the work: with 0 s nothing is started, and the job waits, queued.
+    cq.run("config", "set", "processing.queue_timeout", "0")
+    write(repo, "bounded.py", "B = 1\n")
+    commit(repo)
+    assert jobs(cq)["bounded.py"]["state"] == "queued"
+    assert "documented 0 of 1 in the hook process; 1 left queued" in done_lines(repo)[-1]
     # With fallback_to_sync off the job stays queued, safe in the ledger.
     cq.run("config", "set", "processing.fallback_to_sync", "false")
     write(repo, "waits.py", "W = 1\n")
