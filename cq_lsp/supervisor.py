@@ -160,6 +160,7 @@ def start_worker(
     # The worker writes (and rotates) logs/worker.log itself; its raw stdout/stderr — only a
     # crash that happens before logging is set up — goes to a file of its own.
     log = open(project.logs_dir / "worker.stderr", "ab")
+    log_start = log.tell()
     try:
         proc = subprocess.Popen(
             worker_command(project),
@@ -198,15 +199,33 @@ def start_worker(
             # the worker that won is as good as ours.
             if info and our_process(info) is not None:
                 return {"started": False, "pid": info["pid"], "message": "worker already running"}
+            reason, hint = _startup_error(project.logs_dir / "worker.stderr", log_start)
             raise WorkerError(
-                f"the worker exited at once with code {code}",
-                hint=f"see {project.worker_log} and {project.logs_dir / 'worker.stderr'}",
+                f"the worker exited at once with code {code}" + (f": {reason}" if reason else ""),
+                hint=hint or f"see {project.worker_log} and {project.logs_dir / 'worker.stderr'}",
             )
         time.sleep(0.02)
     raise WorkerError(
         f"the worker did not report within {START_TIMEOUT_S:.0f} s",
         hint=f"see {project.worker_log}",
     )
+
+
+def _startup_error(stderr_file: os.PathLike[str], offset: int) -> tuple[str | None, str | None]:
+    """The error (and hint) a worker that failed to start printed, from ``offset`` on."""
+    try:
+        with open(stderr_file, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read(16_384).decode("utf-8", "replace")
+    except OSError:
+        return None, None
+    reason = hint = None
+    for line in text.splitlines():
+        if line.startswith("cq-lsp: error: "):
+            reason, hint = line.removeprefix("cq-lsp: error: ").strip(), None
+        elif reason and hint is None and line.strip().startswith("hint: "):
+            hint = line.strip().removeprefix("hint: ")
+    return reason, hint
 
 
 def stop_worker(project: Project, grace_s: float = STOP_GRACE_S) -> dict[str, Any]:

@@ -6,10 +6,11 @@ only read the index never pay for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from cq_lsp.errors import ConfigError
+from cq_lsp.errors import ConfigError, CqLspError
 
 if TYPE_CHECKING:
     from huey import Huey
@@ -72,10 +73,14 @@ def _enable_redis() -> None:
             "queue.backend is redis but redis-py is not installed",
             hint="pip install 'cq-lsp[redis]'",
         ) from exc
+    # The names huey.storage binds when redis-py imports (3.x), and the client class its
+    # RedisStorage took from them; tests/test_queue_contract.py checks both backends in one process.
     storage.ConnectionPool = redis.ConnectionPool
     storage.Redis = redis.Redis
     storage.ConnectionError = ConnectionError
     storage.TimeoutError = TimeoutError
+    if storage.RedisStorage.redis_client is None:
+        storage.RedisStorage.redis_client = redis.Redis
 
 
 def _make_huey(project: Project, config: Config) -> Huey:
@@ -99,6 +104,14 @@ def _make_huey(project: Project, config: Config) -> Huey:
     )
 
 
+class QueueUnavailable(CqLspError):
+    """The queue (queue.db or the Redis server) could not be read or written.
+
+    Jobs are recorded in the ledger before they are sent, so none is lost: a worker re-sends
+    queued jobs the queue does not hold when it starts, and every few seconds while it runs.
+    """
+
+
 class Transport:
     """The queue between producers and the worker.
 
@@ -109,7 +122,10 @@ class Transport:
     """
 
     def __init__(self, project: Project, config: Config, handler: Handler | None = None) -> None:
-        self.huey = _make_huey(project, config)
+        self.where = config.queue.url if config.queue.backend == "redis" else str(project.queue_db)
+        self.backend = config.queue.backend
+        with self.errors():
+            self.huey = _make_huey(project, config)
         self._handler = handler
         self.batch_size = config.processing.batch_size
         self.workers = config.worker.threads
@@ -124,6 +140,37 @@ class Transport:
 
         self._task = document
         self._batch_task = document_batch
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turn the backend's connection and storage errors into a QueueUnavailable that says
+        what is wrong, what to do, and that no job was lost."""
+        import sqlite3
+
+        kinds: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+        if self.backend == "redis":
+            from redis.exceptions import ConnectionError, TimeoutError
+
+            kinds = (ConnectionError, TimeoutError)
+        try:
+            yield
+        except kinds as exc:
+            text = " ".join(str(exc).split())
+            if self.backend == "redis":
+                hint = (
+                    "start the Redis server or fix queue.url (`cq-lsp config set queue.url "
+                    "redis://HOST:PORT/DB`); no job was lost: the jobs stay queued in the ledger "
+                    "and are sent when a worker starts"
+                )
+                what = f"the Redis queue at {self.where} is unreachable: {text}"
+            else:
+                hint = (
+                    "free some disk space, or make .code-query/ writable, or end the program "
+                    "that locks queue.db; no job was lost: the jobs stay queued in the ledger "
+                    "and are sent when a worker starts"
+                )
+                what = f"the queue {self.where} cannot be used: {text}"
+            raise QueueUnavailable(what, hint=hint) from exc
 
     def _run(self, jobs: list[Job]) -> None:
         if self._handler is None:  # pragma: no cover - a producer never runs tasks
@@ -148,7 +195,8 @@ class Transport:
                     tasks.append(self._task.s(*chunk[0], **extra))
                 else:
                     tasks.append(self._batch_task.s([list(j) for j in chunk], **extra))
-        self._enqueue_all(tasks)
+        with self.errors():
+            self._enqueue_all(tasks)
         return sum(len(jobs) for jobs in by_delay.values())
 
     def _enqueue_all(self, tasks: Sequence[Any]) -> None:
@@ -179,7 +227,9 @@ class Transport:
     def pending_list(self) -> list[Job]:
         """(rel, sha) of every job waiting on the queue or the schedule, duplicates included."""
         found: list[Job] = []
-        for task in [*self.huey.pending(), *self.huey.scheduled()]:
+        with self.errors():
+            tasks = [*self.huey.pending(), *self.huey.scheduled()]
+        for task in tasks:
             found.extend(task_jobs(task))
         return found
 
@@ -189,7 +239,8 @@ class Transport:
 
     def pending_count(self) -> int:
         """Tasks (not jobs) waiting: 0 means the queue holds nothing at all."""
-        return int(self.huey.pending_count()) + int(self.huey.scheduled_count())
+        with self.errors():
+            return int(self.huey.pending_count()) + int(self.huey.scheduled_count())
 
 
 def task_jobs(task: Any) -> list[Job]:
