@@ -672,6 +672,11 @@ def uninstall_hooks(root: Path) -> dict[str, Any]:
                 )
         elif kind == "foreign" and entry["action"] == "absent":
             entry["action"] = "not-ours"
+        # pre-commit keeps a hook it found as <hook>.legacy and runs it; lefthook keeps <hook>.old.
+        for kept in (hooks / (hook + ".legacy"), hooks / (hook + ".old")):
+            if classify_hook(kept) == "ours":
+                kept.unlink()
+                entry.update(action="removed", path=str(kept))
         if kind in ("pre-commit", "lefthook", "husky") and entry["action"] == "absent":
             continue  # a hook manager's own script: nothing of ours there
         result["hooks"].append(entry)
@@ -733,7 +738,14 @@ def hooks_status(root: Path) -> dict[str, Any]:
             shim_file = shims / hook if LEFTHOOK_BEGIN in lefthook_text else None
         elif kind == "pre-commit":
             entry["via"] = "pre-commit"
-            entry["state"] = "pre-commit" if pre_commit_configured(root) else "missing"
+            legacy = hooks / (hook + ".legacy")
+            if pre_commit_configured(root):
+                entry["state"] = "pre-commit"
+            elif classify_hook(legacy) == "ours":  # pre-commit runs it as its "legacy" hook
+                entry["path"] = str(legacy)
+                shim_file = legacy
+            else:
+                entry["state"] = "missing"
         else:
             entry["via"] = "hooks-dir"
         if "state" not in entry:

@@ -157,13 +157,31 @@ def test_pre_commit_runs_us_from_its_config(
     pre_commit = shutil.which("pre-commit")
     if pre_commit is None:
         pytest.skip("pre-commit is not installed (Debian package pre-commit, see scripts/setup.sh)")
-    setup_hooks(cq)  # plain shims first: pre-commit will move them aside as its "legacy" hooks
-    cq.run("hooks", "uninstall")
+    setup_hooks(cq)  # plain shims first: pre-commit moves them aside as its "legacy" hooks
     env = {
         **isolated_env,
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
         "PATH": os.path.dirname(sys.executable) + os.pathsep + isolated_env.get("PATH", ""),
     }
+    (repo / ".pre-commit-config.yaml").write_text("repos: []\n")
+    commit(repo, "empty pre-commit config", ".pre-commit-config.yaml")
+    subprocess.run(
+        [pre_commit, "install", "-t", "post-commit"],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    assert (repo / ".git" / "hooks" / "post-commit.legacy").exists()
+    st = {h["name"]: h for h in cq.json("hooks", "status")["hooks"]}
+    assert st["post-commit"]["state"] == "installed"
+    assert st["post-commit"]["path"].endswith("post-commit.legacy")
+    write(repo, "legacy_mode.py", "L = 1\n")
+    git(repo, "add", "legacy_mode.py", env=env)
+    git(repo, "commit", "-q", "-m", "through pre-commit's legacy hook", env=env)
+    assert "legacy_mode.py" in queued(cq)
+    cq.run("hooks", "uninstall")
+    assert not (repo / ".git" / "hooks" / "post-commit.legacy").exists()
     subprocess.run(
         [
             pre_commit,
