@@ -336,6 +336,19 @@ def _edit_append(root: Path, target: Path, addition: str, created: str) -> None:
     write_bytes_atomic(target, new)
 
 
+def _edit_rewrite(root: Path, target: Path, text: str) -> None:
+    """Rewrite our part of a file we edited (an upgrade), keeping the saved original valid."""
+    data = text.encode("utf-8", "surrogateescape")
+    write_bytes_atomic(target, data)
+    saved = _saved_path(root, target)
+    try:
+        record = json.loads(saved.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    record["written"] = base64.b64encode(data).decode("ascii")
+    write_text_atomic(saved, json.dumps(record))
+
+
 def _edit_revert(root: Path, target: Path, strip: Any) -> str:
     """Undo ``_edit_append``: the original bytes when the file is as we left it, else only our
     part (``strip(text) -> text``). Returns what was done."""
@@ -549,7 +562,7 @@ def install_hooks(root: Path) -> dict[str, Any]:
             else:
                 stripped = _strip_lefthook_block(text)
                 sep = "" if not stripped or stripped.endswith("\n") else "\n"
-                write_text_atomic(local, stripped + sep + block)
+                _edit_rewrite(root, local, stripped + sep + block)
                 action = "upgraded"
         elif re.search("^(?:" + "|".join(HOOK_NAMES) + "):", text, re.MULTILINE):
             action = "printed"
@@ -627,7 +640,7 @@ def _install_husky(root: Path, hdir: Path, major: int, hook: str, shims: Path) -
         entry["action"] = "unchanged"
         return entry
     if text is not None and _HUSKY_LINE_RE.search(text):
-        write_text_atomic(target, _HUSKY_LINE_RE.sub(lambda _m: line + "\n", text, count=1))
+        _edit_rewrite(root, target, _HUSKY_LINE_RE.sub(lambda _m: line + "\n", text, count=1))
         entry["action"] = "upgraded"
         return entry
     if major >= 9:

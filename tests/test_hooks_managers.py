@@ -220,3 +220,22 @@ def test_pre_commit_runs_us_from_its_config(
     git(repo, "switch", "-q", "-c", "pc-branch", "HEAD~1", env=env)
     assert "pc_file.py" not in queued(cq)  # the checkout took it away: it left the index
     assert any("post-checkout[" in ln for ln in done_lines(repo))
+
+
+def test_an_older_husky_line_is_upgraded_in_place(cq: Cq, repo: Path, npm_tools: Path) -> None:
+    subprocess.run(
+        ["node", str(npm_tools / "husky" / "bin.js")], cwd=repo, check=True, capture_output=True
+    )
+    old = "cq-lsp hook post-merge  # cq-lsp-hook v0: an earlier line\n"
+    (repo / ".husky" / "post-merge").write_text("echo mine\n" + old)
+    cq.run("init")
+    st = {h["name"]: h["state"] for h in cq.json("hooks", "status")["hooks"]}
+    assert st["post-merge"] == "missing"  # the private shim is not there yet
+    out = {h["name"]: h["action"] for h in cq.json("hooks", "install")["hooks"]}
+    assert out["post-merge"] == "upgraded" and out["post-commit"] == "created"
+    text = (repo / ".husky" / "post-merge").read_text()
+    assert text.startswith("echo mine\ng=$(git rev-parse") and "v0" not in text
+    assert cq.json("hooks", "status")["installed"]
+    cq.run("hooks", "uninstall")
+    assert (repo / ".husky" / "post-merge").read_text() == "echo mine\n"
+    assert not (repo / ".husky" / "post-commit").exists()
