@@ -28,3 +28,4 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev,redis]"
 echo "setup: ready ($(.venv/bin/cq-lsp --version))"
+bash scripts/setup_extension.sh   # the VS Code extension: npm packages, bundle, code-server for its e2e

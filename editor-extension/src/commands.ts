@@ -429,7 +429,7 @@ export class Commands {
       return;
     }
     const page = vscode.Uri.from({ scheme: DocumentationProvider.scheme, path: `/${record.path}.md` });
-    this.docs.set(page, renderRecord(record, target.toString()));
+    this.docs.set(page, renderRecord(record));
     try {
       await vscode.commands.executeCommand("markdown.showPreviewToSide", page);
     } catch {

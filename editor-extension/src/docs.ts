@@ -130,12 +130,20 @@ function code(text: string): string {
   return `${ticks}${ticks === "``" ? " " : ""}${text}${ticks === "``" ? " " : ""}${ticks}`;
 }
 
-function lineLink(fileUri: string | undefined, line: number | undefined): string {
-  return fileUri && line ? ` — [line ${line}](${fileUri}#L${line})` : line ? ` — line ${line}` : "";
+function at(line: number | undefined): string {
+  return line ? ` (line ${line})` : "";
 }
 
-/** The record as a Markdown page; `fileUri` (file:///…) turns line numbers into links. */
-export function renderRecord(record: FileRecord, fileUri?: string): string {
+function firstLine(doc: string | undefined): string {
+  const line = doc?.trim().split("\n")[0]?.trim();
+  return line ? ` — ${line}` : "";
+}
+
+/**
+ * The record as a Markdown page. Line numbers are plain text: the Markdown preview refuses
+ * file: links, and CQ: Search opens a file at its symbol.
+ */
+export function renderRecord(record: FileRecord): string {
   const out: string[] = [`# ${record.path}`, ""];
   const meta = [
     record.language ? `**${record.language}**` : undefined,
@@ -157,10 +165,7 @@ export function renderRecord(record: FileRecord, fileUri?: string): string {
     out.push("## Functions", "");
     for (const [name, f] of Object.entries(fns)) {
       const fd: FunctionDoc = isRecord(f) ? f : {};
-      out.push(`- ${code(fd.signature || name)}${lineLink(fileUri, fd.line)}`);
-      if (fd.doc) {
-        out.push(`  ${fd.doc.split("\n")[0]}`);
-      }
+      out.push(`- ${code(fd.signature || name)}${at(fd.line)}${firstLine(fd.doc)}`);
     }
     out.push("");
   }
@@ -169,13 +174,10 @@ export function renderRecord(record: FileRecord, fileUri?: string): string {
     out.push("## Types", "");
     for (const [name, t] of Object.entries(types)) {
       const td: TypeDoc = isRecord(t) ? t : {};
-      out.push(`- ${td.kind ? `${td.kind} ` : ""}**${name}**${lineLink(fileUri, td.line)}`);
-      if (td.doc) {
-        out.push(`  ${td.doc.split("\n")[0]}`);
-      }
+      out.push(`- ${td.kind ? `${td.kind} ` : ""}**${name}**${at(td.line)}${firstLine(td.doc)}`);
       for (const [m, f] of Object.entries(isRecord(td.methods) ? td.methods : {})) {
         const fd: FunctionDoc = isRecord(f) ? f : {};
-        out.push(`  - ${code(fd.signature || m)}${lineLink(fileUri, fd.line)}`);
+        out.push(`  - ${code(fd.signature || m)}${at(fd.line)}${firstLine(fd.doc)}`);
       }
     }
     out.push("");

@@ -50,14 +50,15 @@ describe("findSymbol", () => {
 });
 
 describe("renderRecord", () => {
-  it("renders the record as Markdown with line links", () => {
-    const md = renderRecord(record, "file:///repo/billing/invoice.py");
+  it("renders the record as Markdown with lines and first doc lines", () => {
+    const md = renderRecord(record);
     assert.match(md, /^# billing\/invoice\.py/);
     assert.match(md, /\*\*python\*\* · documented by static/);
     assert.match(md, /Invoice parsing and totals\./);
-    assert.match(md, /- `parse_invoice\(text: str\) -> Invoice` — \[line 12\]\(file:\/\/\/repo\/billing\/invoice\.py#L12\)\n {2}Parse one invoice\.\n/);
-    assert.match(md, /- class \*\*Invoice\*\* — \[line 3\]/);
-    assert.match(md, / {2}- `render\(self\)` — \[line 8\]/);
+    assert.match(md, /\n- `parse_invoice\(text: str\) -> Invoice` \(line 12\) — Parse one invoice\.\n/);
+    assert.match(md, /\n- `total\(inv\)` \(line 60\)\n/);
+    assert.match(md, /- class \*\*Invoice\*\* \(line 3\) — An invoice\./);
+    assert.match(md, / {2}- `render\(self\)` \(line 8\)/);
     assert.match(md, /## Imports\n\n- json\n- decimal\.Decimal/);
     assert.match(md, /## Constants\n\n- TAX: 0\.2/);
     assert.doesNotMatch(md, /## Dependencies/);
