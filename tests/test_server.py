@@ -704,3 +704,19 @@ async def test_worker_that_cannot_start_is_retried_with_backoff_then_reported(
         await s.command("cq.worker.start")  # the user fixed it: try again
         st = await s.wait_status(inited, lambda st: _done(st) and not st.get("workerError"))
         assert st["index"]["files"] == 4
+
+
+async def test_nothing_from_the_repository_is_imported_by_the_server(
+    inited: Path, isolated_env: dict[str, str], tmp_path: Path
+) -> None:
+    marker = tmp_path / "imported"
+    for name in ("lsprotocol", "pygls", "huey", "attrs"):
+        pkg = inited / name
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text(
+            f"open({str(marker)!r}, 'a').write({name!r})\nraise SystemExit('repository code ran')\n"
+        )
+    # lsp_session starts `python -m cq_lsp --stdio` with the repository as its cwd, as editors do.
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+    assert not marker.exists(), marker.read_text()
