@@ -242,7 +242,7 @@ def stop_worker(project: Project, grace_s: float = STOP_GRACE_S) -> dict[str, An
     write_json_atomic(project.worker_json, {**info, "stopping": True})
     try:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=grace_s)
+        _wait_exited(proc, grace_s)
         return {"stopped": True, "pid": proc.pid, "graceful": True}
     except psutil.TimeoutExpired:
         kill = getattr(signal, "SIGKILL", signal.SIGTERM)
@@ -258,3 +258,29 @@ def stop_worker(project: Project, grace_s: float = STOP_GRACE_S) -> dict[str, An
         return {"stopped": True, "pid": proc.pid, "graceful": False}
     except psutil.NoSuchProcess:
         return {"stopped": True, "pid": info["pid"], "graceful": True}
+
+
+def _wait_exited(proc: Any, timeout: float) -> None:
+    """Wait until ``proc`` has exited; psutil.TimeoutExpired after ``timeout`` seconds.
+
+    An exited worker that is not our child stays a zombie until init reaps it, which some
+    inits do only every second or two: a zombie has exited, so it counts as stopped.
+    """
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        try:
+            try:
+                proc.wait(timeout=0)  # reaps it if it is our child
+                return
+            except psutil.TimeoutExpired:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    return
+        except psutil.NoSuchProcess:
+            return
+        if time.monotonic() > deadline:
+            raise psutil.TimeoutExpired(timeout, proc.pid)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
