@@ -38,7 +38,7 @@ export default tseslint.config(
       globals: {
         ...{ process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly" },
         // The end-to-end test's page.evaluate() callbacks run in the browser.
-        ...{ window: "readonly", document: "readonly", MutationObserver: "readonly" },
+        ...{ window: "readonly", document: "readonly", MutationObserver: "readonly", getComputedStyle: "readonly" },
       },
     },
     rules: { eqeqeq: "error", curly: "error" },

@@ -10,7 +10,7 @@ import { type FileRecord, findSymbol, renderRecord } from "./docs";
 import { pythonExtensionInstalled, selectPythonExtensionInterpreter } from "./pythonExtension";
 import { describeEnqueue, describeHooks, describeWorker } from "./results";
 import { type ServerManager, ServerNotRunning } from "./serverManager";
-import type { CqStatus } from "./status";
+import { type CqStatus, isNotGit } from "./status";
 import type { StatusBar } from "./statusBar";
 
 interface SearchResult {
@@ -620,7 +620,9 @@ export class Commands {
         { label: "$(output) Show Logs", command: CMD.showLogs },
       );
     } else {
-      if (status?.initialized === false) {
+      if (status && isNotGit(status)) {
+        items.push({ label: "$(info) Not a git repository", description: "CQ indexes git work trees", command: CMD.showLogs });
+      } else if (status?.initialized === false) {
         items.push({ label: "$(add) Initialize", description: "create .code-query/ in this folder", command: CMD.initialize });
       } else {
         const w = status?.worker.state;

@@ -254,7 +254,7 @@ export class ServerManager implements vscode.Disposable {
   private async install(cmd: NonNullable<LaunchProblem["installCommand"]>): Promise<void> {
     const task = new vscode.Task(
       { type: "process", cq: "install" },
-      vscode.TaskScope.Workspace,
+      vscode.workspace.workspaceFolders?.[0] ?? vscode.TaskScope.Global,
       "install cq-lsp",
       CLIENT_NAME,
       new vscode.ProcessExecution(cmd.executable, cmd.args),
@@ -342,7 +342,7 @@ export class ServerManager implements vscode.Disposable {
       }, decision.delayMs);
       return;
     }
-    const message = `The CQ language server stopped ${decision.crashes} times in 3 minutes, so it is not restarted again. Its log tells why.`;
+    const message = `The language server stopped ${decision.crashes} times in 3 minutes, so it is not restarted again. Its log (CQ: Show Logs) tells why.`;
     this.problem = { message };
     this.lastError = message;
     this.log.error(message);

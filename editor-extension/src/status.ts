@@ -99,6 +99,11 @@ export function parseStatus(raw: unknown): CqStatus | undefined {
   };
 }
 
+/** The folder is not inside a git work tree: there is nothing CQ could index (or initialize). */
+export function isNotGit(status: CqStatus): boolean {
+  return status.initialized === false && /not a git work tree/i.test(status.message);
+}
+
 /** The language client's side of the picture. */
 export type ClientPhase =
   | "starting" // interpreter check or LSP handshake in progress
@@ -169,6 +174,9 @@ export function statusView(input: ViewInput): View {
 
   if (status.health === "error" || status.configError) {
     return { text: "CQ error", tooltip: details, background: "error", accessibilityLabel: label };
+  }
+  if (isNotGit(status)) {
+    return { text: "CQ $(circle-slash) not a git repository", tooltip: details, accessibilityLabel: label };
   }
   if (status.initialized === false) {
     // The contract marks this a warning; we show it without a coloured background: a git
@@ -295,7 +303,9 @@ export function tooltipMarkdown(input: ViewInput): string {
     if (s.message) {
       lines.push(escapeMarkdown(s.message), "");
     }
-    if (s.initialized === false) {
+    if (isNotGit(s)) {
+      lines.push("CQ indexes git work trees: open a folder inside a git repository (or run `git init` here).", "");
+    } else if (s.initialized === false) {
       lines.push("This folder has no `.code-query/` yet: run **CQ: Initialize** to index it.", "");
     }
     const q = s.queue;

@@ -245,6 +245,10 @@ async function waitHealthy() {
 let page;
 let shot = 0;
 async function screenshot(name) {
+  // Let notification toasts finish fading in, so the picture shows what a person reads.
+  await page
+    .waitForFunction(() => [...document.querySelectorAll(".notification-toast")].every((t) => getComputedStyle(t).opacity === "1"), null, { timeout: 5000, polling: 50 })
+    .catch(() => undefined);
   const file = path.join(artifacts, `${String(++shot).padStart(2, "0")}-${name}.png`);
   await page.screenshot({ path: file });
   log(`screenshot ${path.relative(repo, file)}`);
@@ -318,15 +322,21 @@ async function toasts(re) {
 }
 
 async function openFile(rel) {
-  await page.keyboard.press("Escape");
-  await page.keyboard.press("Control+P");
-  const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible", timeout: LONG });
-  await input.fill(rel);
-  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: path.basename(rel) });
-  await row.first().waitFor({ state: "visible", timeout: LONG });
-  await page.keyboard.press("Enter");
-  await page.locator(`.tab.active[aria-label*="${path.basename(rel)}"]`).waitFor({ timeout: LONG });
+  const name = path.basename(rel);
+  const tab = page.locator(`.tab[aria-label*="${name}"]`);
+  if ((await tab.count()) > 0) {
+    await tab.first().click();
+  } else {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+P");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor({ state: "visible", timeout: LONG });
+    await input.fill(rel);
+    const row = page.locator(".quick-input-list .monaco-list-row", { has: page.locator(".label-name", { hasText: name }) });
+    await row.first().waitFor({ state: "visible", timeout: LONG });
+    await row.first().click();
+  }
+  await page.locator(`.tab.active[aria-label*="${name}"]`).waitFor({ timeout: LONG });
 }
 
 /** The editor's "Ln X, Col Y" status entry. */
@@ -527,6 +537,26 @@ try {
     await screenshot("file-documentation");
   });
 
+  await scenario("CQ: Install Git Hooks writes the hooks; CQ: Show Queue lists the queue", async () => {
+    await clearNotifications();
+    await runCommand("CQ: Install Git Hooks");
+    const toast = page.locator(".notifications-toasts .notification-list-item", { hasText: "git hooks installed" });
+    await toast.first().waitFor({ timeout: LONG });
+    const text = (await toast.first().innerText()).replace(/\s+/g, " ");
+    log(`hooks: ${text}`);
+    for (const hook of ["post-commit", "post-merge", "post-checkout", "post-rewrite"]) {
+      if (!fs.existsSync(path.join(ws, ".git", "hooks", hook))) {
+        throw new Error(`.git/hooks/${hook} was not written (the message said: ${text})`);
+      }
+    }
+    await screenshot("hooks-installed");
+    await runCommand("CQ: Show Queue");
+    await page.locator(".quick-input-widget .quick-input-title", { hasText: "CQ: Queue — shop" }).waitFor({ timeout: LONG });
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: "Nothing queued, running or failed" }).first().waitFor({ timeout: LONG });
+    await screenshot("queue");
+    await page.keyboard.press("Escape");
+  });
+
   await scenario("activation cost, as VS Code measures it", async () => {
     await runCommand("Developer: Show Running Extensions");
     await page.locator(".tab.active", { hasText: "Running Extensions" }).waitFor({ timeout: LONG });
@@ -545,6 +575,25 @@ try {
     figures.push(["extension activation (Running Extensions)", m ? `${m[1]} ms` : text]);
     log(`running extensions: ${text}`);
     await screenshot("running-extensions");
+  });
+
+  await scenario("multi-root: one server, the item follows the active editor's folder (a non-git folder says so)", async () => {
+    const notes = path.join(R, "notes");
+    fs.mkdirSync(notes, { recursive: true });
+    fs.writeFileSync(path.join(notes, "todo.md"), "# todo\n\n- ship it\n");
+    const wsFile = path.join(R, "two.code-workspace");
+    fs.writeFileSync(wsFile, JSON.stringify({ folders: [{ path: ws }, { path: notes }] }));
+    await page.goto(`http://127.0.0.1:${port}/?workspace=${encodeURIComponent(wsFile)}`);
+    await page.locator(".monaco-workbench").waitFor({ timeout: LONG });
+    await page.locator(ITEM).waitFor({ timeout: LONG });
+    await openFile("todo.md");
+    await waitItem("the notes folder (no git)", { text: /^CQ\s*not a git repository$/, label: /^CQ — notes: not a git work tree/ });
+    await screenshot("multi-root-notes");
+    await openFile("invoice.py");
+    await waitItem("the shop folder", { label: /^CQ — shop: 4 documented/ });
+    await screenshot("multi-root-shop");
+    await openFile("todo.md");
+    await waitItem("the notes folder again", { label: /^CQ — notes:/ });
   });
 
   if (pageErrors.length) {

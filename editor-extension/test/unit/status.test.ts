@@ -105,6 +105,16 @@ describe("statusView text", () => {
     assert.match(v.tooltip, /CQ: Initialize/);
   });
 
+  it("a folder outside any git work tree says so (Initialize would not help)", () => {
+    const v = running(
+      status({ health: "warning", initialized: false, message: "not a git work tree: /tmp/notes is not inside a git work tree" }),
+    );
+    assert.equal(v.text, "CQ $(circle-slash) not a git repository");
+    assert.equal(v.background, undefined);
+    assert.match(v.tooltip, /open a folder inside a git repository/);
+    assert.doesNotMatch(v.tooltip, /CQ: Initialize/);
+  });
+
   it("follows the client: starting, no interpreter, crashed server, no folder", () => {
     assert.equal(statusView({ phase: "starting" }).text, "CQ $(loading~spin)");
     assert.equal(statusView({ phase: "restarting", status: status() }).text, "CQ $(loading~spin)");
