@@ -481,7 +481,11 @@ export class Commands {
         qp.items = jobs.length
           ? jobs.map((job) => ({
               label: `${icons[job.state] ?? ""} ${job.path}`,
-              description: [job.state, job.attempts ? `${job.attempts} attempt(s)` : undefined, job.queued_at ?? undefined]
+              description: [
+                job.state,
+                job.attempts ? `${job.attempts} attempt(s)` : undefined,
+                job.queued_at ? `since ${job.queued_at.replace("T", " ").slice(0, 19)}` : undefined,
+              ]
                 .filter((x) => x !== undefined)
                 .join(" · "),
               detail: job.error ?? undefined,

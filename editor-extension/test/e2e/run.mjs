@@ -9,6 +9,7 @@
 // nothing sleeps for a fixed time. One code-server start serves every scenario.
 
 import { execFileSync, spawn } from "node:child_process";
+import { Buffer } from "node:buffer";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as net from "node:net";
@@ -120,6 +121,9 @@ for (const [rel, text] of Object.entries(files)) {
   fs.mkdirSync(path.dirname(path.join(ws, rel)), { recursive: true });
   fs.writeFileSync(path.join(ws, rel), text);
 }
+// A binary file: tracked, so indexing meets it, and skipped with its reason in the queue.
+fs.mkdirSync(path.join(ws, "assets"), { recursive: true });
+fs.writeFileSync(path.join(ws, "assets", "logo.png"), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1]));
 const git = (...args) => execFileSync("git", args, { cwd: ws, env, stdio: "pipe" });
 git("init", "-q", "-b", "main");
 git("add", "-A");
@@ -552,8 +556,17 @@ try {
     await screenshot("hooks-installed");
     await runCommand("CQ: Show Queue");
     await page.locator(".quick-input-widget .quick-input-title", { hasText: "CQ: Queue — shop" }).waitFor({ timeout: LONG });
+    const skipped = page.locator(".quick-input-list .monaco-list-row", { hasText: "assets/logo.png" });
+    await skipped.first().waitFor({ timeout: LONG });
+    const rowText = (await skipped.first().innerText()).replace(/\s+/g, " ");
+    if (!/skipped/.test(rowText) || !/binary/i.test(rowText)) {
+      throw new Error(`the queue row for the binary file should say skipped and why: ${rowText}`);
+    }
+    await skipped.first().hover();
+    await screenshot("queue-skipped-binary");
+    // Its "Remove from the queue" button goes to the server (cq.queue.remove) and the list follows.
+    await skipped.first().locator('.action-label[aria-label="Remove from the queue"]').click();
     await page.locator(".quick-input-list .monaco-list-row", { hasText: "Nothing queued, running or failed" }).first().waitFor({ timeout: LONG });
-    await screenshot("queue");
     await page.keyboard.press("Escape");
   });
 
