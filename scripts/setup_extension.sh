@@ -40,7 +40,12 @@ if [ "$node_major" -lt 20 ]; then
   exit 2
 fi
 
-npm ci --no-audit --no-fund --loglevel=error
+# npm ci starts from scratch each time; skip it while node_modules matches the lockfile.
+lock_sha=$(sha256sum package-lock.json | cut -c1-16)
+if [ "$(cat node_modules/.cq-lock-sha 2>/dev/null)" != "$lock_sha" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sha" > node_modules/.cq-lock-sha
+fi
 npm run -s build
 
 if [ ! -x "$TOOLS/node_modules/.bin/code-server" ]; then
