@@ -143,6 +143,8 @@ def process_foreground(
     from cq_lsp.pipeline import JobRunner
 
     runner = JobRunner(ws)
+    # Jobs a process that died (say, on a full disk) left running are queued again first.
+    ws.ledger.requeue_dead()
     batch = batch_size or ws.config.processing.batch_size
     jobs = ws.ledger.jobs(states=["queued"])
     started = time.monotonic()
@@ -185,8 +187,12 @@ def _run_quietly(runner: Any, job: dict[str, Any]) -> None:
     )
     if not row or row[0]["sha"] is None:
         return
+    from cq_lsp.errors import IndexError_
+
     try:
         runner(rel_of(row[0]["path"], row[0]["path_bytes"]), row[0]["sha"], 0)
+    except IndexError_:
+        raise  # a full disk, a read-only or locked index.db: the user must hear it
     except Exception:  # recorded in the ledger by the runner
         pass
 
@@ -408,7 +414,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"cleared {result['cleared']} queued job(s); running jobs finish")
     elif action == "retry":
-        result = ops.queue_retry(ws)
+        result, retried = ops.queue_retry(ws)
+        _after_enqueue(ws, retried)
         if not args.json:
             print(f"{result['queued']} failed job(s) queued again")
     elif action == "cleanup":

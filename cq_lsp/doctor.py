@@ -168,7 +168,8 @@ class Doctor:
         if not path.exists():
             return Check("index", WARNING, f"{path} does not exist yet", "run `cq-lsp index`")
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+            # as_uri() percent-encodes "#", "?" and "%", which a raw "file:" string would not.
+            conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
             try:
                 verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
                 files = conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]

@@ -107,18 +107,20 @@ def queue_clear(ws: Workspace, *, source: str) -> dict[str, Any]:
 
 
 def queue_retry(
-    ws: Workspace, *, source: str = "retry", env: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """Failed jobs go back on the queue (a failed row with the same sha is not "unchanged")."""
+    ws: Workspace, *, source: str = "retry"
+) -> tuple[dict[str, Any], EnqueueReport | None]:
+    """Failed jobs go back on the queue (a failed row with the same sha is not "unchanged").
+
+    Returns the result and the enqueue report; the caller decides whether a worker starts.
+    """
     from cq_lsp.ledger import rel_of
 
     rows = ws.db.query("SELECT path, path_bytes FROM jobs WHERE state='failed'")
     rels = [rel_of(r["path"], r["path_bytes"]) for r in rows]
     if not rels:
-        return {"queued": 0}
+        return {"queued": 0}, None
     report = ws.enqueue_paths(rels, source=source)
-    ensure_worker(ws, report, env=env)
-    return {"queued": len(report.result.queued)}
+    return {"queued": len(report.result.queued)}, report
 
 
 def queue_cleanup(ws: Workspace, *, source: str) -> dict[str, Any]:

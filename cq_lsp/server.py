@@ -54,6 +54,9 @@ class CqLanguageServer(LanguageServer):
         self.folders: dict[Path, Folder] = {}
         self.io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cq-io")
         self.status_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cq-status")
+        # Symbols and hover on one thread: SQLite's data_version is per connection, and each
+        # thread has its own, so "has the index changed since I built the table?" needs one.
+        self.symbols_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cq-symbols")
         self._tasks: set[asyncio.Future[Any]] = set()
         self._pending: dict[Path, dict[str, float]] = {}  # folder root -> path -> due time
         self._git_due: dict[Path, float] = {}
@@ -111,9 +114,26 @@ class CqLanguageServer(LanguageServer):
     def remove_folder(self, path: Path) -> None:
         for root, folder in list(self.folders.items()):
             if folder.folder == path or root == path:
-                folder.close()
+                # Out of the map first (no more status for it), then stopped and closed on the
+                # status thread, after whatever it is doing with the folder's databases.
                 del self.folders[root]
                 self._symbols.pop(root, None)
+                self._pending.pop(root, None)
+
+                def retire(folder: Folder = folder) -> None:
+                    try:
+                        folder.stop_if_ours()
+                    except Exception:
+                        log.exception("stopping the worker of %s failed", folder.root)
+                    folder.close()
+
+                self._submit(self.status_thread, retire)
+
+    def _submit(self, executor: ThreadPoolExecutor, fn: Callable[[], Any]) -> None:
+        try:
+            executor.submit(fn)
+        except RuntimeError:  # shut down: the server is stopping
+            pass
 
     def folder_for_path(self, path: Path) -> Folder | None:
         """The most specific folder whose work tree holds ``path``."""
@@ -124,6 +144,16 @@ class CqLanguageServer(LanguageServer):
             ):
                 best = folder
         return best
+
+    def folder_for_git_path(self, path: Path) -> Folder | None:
+        """The folder whose git dir (or common git dir) holds ``path``."""
+        for folder in self.folders.values():
+            if folder.git_error is not None:
+                continue
+            for base in folder.git_dirs():
+                if path.is_relative_to(base):
+                    return folder
+        return None
 
     def folder_for_args(self, args: dict[str, Any]) -> Folder:
         if not self.folders:
@@ -153,12 +183,14 @@ class CqLanguageServer(LanguageServer):
         self.settings_raw = raw if isinstance(raw, dict) else None
         self.settings = settings
         self.settings_error = error
-        logging.getLogger("cq_lsp").setLevel(
-            settings.log_level.upper().replace("WARNING", "WARNING")
-        )
+        if settings.log_level is not None:  # else --log-level stands
+            logging.getLogger("cq_lsp").setLevel(settings.log_level.upper())
         for folder in self.folders.values():
-            folder.configure(settings.editor_layer(), settings.trusted)
+            changed = folder.configure(settings.editor_layer(), settings.trusted)
             self._dirty.add(folder.root)
+            if changed and self.ready:
+                # A running worker holds the old settings in its environment.
+                self._submit(self.io, folder.restart_for_settings)
         if error and self.ready:
             self.notify_user(types.MessageType.Error, f"cq-lsp: {error}", once=True)
 
@@ -188,20 +220,26 @@ class CqLanguageServer(LanguageServer):
 
     async def _flush(self) -> None:
         now = time.monotonic()
-        for root, paths in list(self._pending.items()):
-            due = [p for p, t in paths.items() if t <= now]
-            for p in due:
-                del paths[p]
-            folder = self.folders.get(root)
-            if due and folder is not None:
-                await self.blocking(self._enqueue, folder, due, "save")
-        for root, t in list(self._git_due.items()):
-            if t <= now:
-                del self._git_due[root]
+        try:
+            for root, paths in list(self._pending.items()):
+                due = [p for p, t in paths.items() if t <= now]
                 folder = self.folders.get(root)
-                if folder is not None:
-                    await self.blocking(self._enqueue_git, folder)
-        self._arm_flush()
+                if due and folder is not None:
+                    await self.blocking(self._enqueue, folder, due, "save")
+                for p in due:  # only once handed over: a failure above keeps them pending
+                    if paths.get(p, now + 1) <= now:
+                        del paths[p]
+            for root, t in list(self._git_due.items()):
+                if t <= now:
+                    folder = self.folders.get(root)
+                    if folder is not None:
+                        await self.blocking(self._enqueue_git, folder)
+                    del self._git_due[root]
+        except RuntimeError:
+            return  # the io pool shut down: cleanup() flushes what is pending
+        finally:
+            if not self._closed:
+                self._arm_flush()
 
     def _enqueue(self, folder: Folder, paths: list[str], source: str) -> None:
         try:
@@ -217,6 +255,9 @@ class CqLanguageServer(LanguageServer):
             self._maybe_start(folder, report)
         except CqLspError as exc:
             log.warning("could not queue %d file(s): %s", len(paths), exc)
+        except Exception:
+            # Not lost: the ledger has them or not; the next save or index run tries again.
+            log.exception("queueing %d file(s) in %s failed", len(paths), folder.root)
         finally:
             self._dirty.add(folder.root)
 
@@ -232,6 +273,8 @@ class CqLanguageServer(LanguageServer):
             self._maybe_start(folder, report)
         except CqLspError as exc:
             log.warning("could not reconcile %s with git: %s", folder.root, exc)
+        except Exception:
+            log.exception("reconciling %s with git failed", folder.root)
         finally:
             self._dirty.add(folder.root)
 
@@ -259,15 +302,20 @@ class CqLanguageServer(LanguageServer):
                 log.exception("status refresh failed")
                 updates = []
             for folder, status in updates:
-                self.protocol.notify(STATUS_METHOD, status)
-                self._publish_config_diagnostics(folder, status)
-                if status.get("workerError"):
-                    # Something the user must act on: the worker will not be restarted again.
-                    self.notify_user(
-                        types.MessageType.Error,
-                        f"cq-lsp ({folder.root.name}): {status['workerError']}",
-                        once=True,
-                    )
+                if self.folders.get(folder.root) is not folder:
+                    continue  # removed meanwhile
+                try:
+                    self.protocol.notify(STATUS_METHOD, status)
+                    self._publish_config_diagnostics(folder, status)
+                    if status.get("workerError"):
+                        # The user must act: the worker will not be restarted again.
+                        self.notify_user(
+                            types.MessageType.Error,
+                            f"cq-lsp ({folder.root.name}): {status['workerError']}",
+                            once=True,
+                        )
+                except Exception:  # one folder's trouble must not end the loop for all
+                    log.exception("reporting the status of %s failed", folder.root)
             if now - last_parent_check >= 1.0:
                 last_parent_check = now
                 self._check_parent()
@@ -277,35 +325,50 @@ class CqLanguageServer(LanguageServer):
         out = []
         dirty, self._dirty = self._dirty, set()
         for folder in list(self.folders.values()):
-            changed = folder.changed_since_last_look()
-            due = full or changed or folder.root in dirty or folder.last_sent is None
-            if not (due or folder.deferred):
-                continue
-            if time.monotonic() - folder.last_sent_at < STATUS_MIN_GAP_S:
-                # Sent less than 250 ms ago: look again on a later tick, not lose the change.
-                folder.deferred = True
-                continue
-            folder.deferred = False
             try:
-                status = folder.status()
-            except Exception as exc:  # a broken index must not silence the others
+                update = self._folder_status(folder, full, folder.root in dirty)
+            except Exception:
                 log.exception("status of %s failed", folder.root)
-                from cq_lsp.server_folders import blank_status
-
-                status = blank_status(folder.root, "error", f"status failed: {exc}")
-            if folder.supervise(status, auto_start=self.settings.worker.auto_start):
-                status = folder.status()
-            if self.settings_error:
-                status["settingsError"] = self.settings_error
-                if status["health"] == "ok":
-                    status["health"] = "warning"
-            view = stable_view(status)
-            now = time.monotonic()
-            if view != folder.last_sent or now - folder.last_sent_at >= VOLATILE_RESEND_S:
-                folder.last_sent, folder.last_sent_at = view, now
-                folder.last_status = status
-                out.append((folder, status))
+                continue
+            if update is not None:
+                out.append((folder, update))
         return out
+
+    def _folder_status(self, folder: Folder, full: bool, dirty: bool) -> dict[str, Any] | None:
+        """The folder's status if it is due and differs from the one last sent."""
+        changed = folder.changed_since_last_look()
+        due = full or changed or dirty or folder.last_sent is None
+        if not (due or folder.deferred):
+            return None
+        if time.monotonic() - folder.last_sent_at < STATUS_MIN_GAP_S:
+            # Sent less than 250 ms ago: look again on a later tick, not lose the change.
+            folder.deferred = True
+            return None
+        folder.deferred = False
+        try:
+            status = folder.status()
+        except Exception as exc:  # a broken index must not silence the others
+            log.exception("status of %s failed", folder.root)
+            from cq_lsp.server_folders import blank_status
+
+            status = blank_status(folder.root, "error", f"status failed: {exc}")
+        if folder.supervise(
+            status,
+            auto_start=self.settings.worker.auto_start,
+            submit=lambda fn: self._submit(self.io, fn),
+        ):
+            self._dirty.add(folder.root)  # show the new worker on a later tick
+        if self.settings_error:
+            status["settingsError"] = self.settings_error
+            if status["health"] == "ok":
+                status["health"] = "warning"
+        view = stable_view(status)
+        now = time.monotonic()
+        if view != folder.last_sent or now - folder.last_sent_at >= VOLATILE_RESEND_S:
+            folder.last_sent, folder.last_sent_at = view, now
+            folder.last_status = status
+            return status
+        return None
 
     def _publish_config_diagnostics(self, folder: Folder, status: dict[str, Any]) -> None:
         """A bad config.json gets a diagnostic at each offending key (cleared once fixed)."""
@@ -358,29 +421,25 @@ class CqLanguageServer(LanguageServer):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def cleanup(self) -> None:
-        """Stop workers this server started if nothing waits for them; idempotent."""
+        """Queue saves still inside their debounce, then stop the workers this server started
+        if nothing waits for them (others finish and exit when idle); idempotent."""
         if self._closed:
             return
         self._closed = True
-        from cq_lsp.supervisor import stop_worker
-
-        # Let running status and queue work finish before closing the databases under it.
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        # Let running status and queue work finish before touching the databases again.
         self.status_thread.shutdown(wait=True, cancel_futures=True)
         self.io.shutdown(wait=True, cancel_futures=True)
-
+        self.symbols_thread.shutdown(wait=True, cancel_futures=True)
+        for root, paths in list(self._pending.items()):
+            folder = self.folders.get(root)
+            if paths and folder is not None:
+                self._enqueue(folder, list(paths), "save")
+        self._pending.clear()
         for folder in self.folders.values():
             try:
-                if folder.started_worker and folder.initialized:
-                    counts = folder.ws.ledger.counts()
-                    if not counts["queued"] and not counts["running"]:
-                        stop_worker(folder.project, grace_s=5.0)
-                        log.info("stopped the worker of %s", folder.root)
-                    else:
-                        log.info(
-                            "leaving the worker of %s to finish %d job(s); it exits when idle",
-                            folder.root,
-                            counts["queued"] + counts["running"],
-                        )
+                folder.stop_if_ours()
             except Exception:
                 log.exception("cleanup of %s failed", folder.root)
             folder.close()
@@ -432,7 +491,7 @@ def create_server() -> CqLanguageServer:
         ls.ready = True
         if ls.settings_error:
             ls.notify_user(types.MessageType.Error, f"cq-lsp: {ls.settings_error}", once=True)
-        await _register_watchers(ls)
+        ls.spawn(_register_watchers(ls, list(ls.folders.values()), everything=True))
         if get_capability(ls.client_capabilities, "workspace.configuration", False):
             ls.spawn(_pull_configuration(ls))
         ls.spawn(ls.status_loop())
@@ -473,6 +532,11 @@ def create_server() -> CqLanguageServer:
             path = _fs_path(change.uri)
             if path is None:
                 continue
+            git_folder = ls.folder_for_git_path(path)
+            if git_folder is not None:
+                if git_folder.initialized and _moves_head(path, git_folder):
+                    ls.schedule_git(git_folder)
+                continue
             folder = ls.folder_for_path(path)
             if folder is None or not folder.initialized:
                 continue
@@ -481,9 +545,7 @@ def create_server() -> CqLanguageServer:
             except ValueError:
                 rel_parts = ()
             if rel_parts[:1] == (".git",):
-                if rel_parts[1:2] in (("HEAD",), ("refs",), ("ORIG_HEAD",), ("index",)):
-                    ls.schedule_git(folder)
-                continue
+                continue  # objects, logs, locks: nothing to document
             if rel_parts[:1] == (".code-query",):
                 ls._dirty.add(folder.root)
                 continue
@@ -512,6 +574,7 @@ def create_server() -> CqLanguageServer:
             path = _fs_path(f.uri)
             if path is not None:
                 folder = ls.add_folder(path)
+                ls.spawn(_register_watchers(ls, [folder], everything=False))
                 if folder.initialized:
                     ls.spawn(_catch_up(ls, folder))
 
@@ -519,7 +582,9 @@ def create_server() -> CqLanguageServer:
     async def workspace_symbol(
         ls: CqLanguageServer, params: types.WorkspaceSymbolParams
     ) -> list[types.SymbolInformation]:
-        return await ls.blocking(_workspace_symbols, ls, params.query)
+        return await ls.loop.run_in_executor(
+            ls.symbols_thread, _workspace_symbols, ls, params.query
+        )
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: CqLanguageServer, params: types.HoverParams) -> types.Hover | None:
@@ -537,7 +602,7 @@ def create_server() -> CqLanguageServer:
         name = word_at(line, params.position.character)
         if not name:
             return None
-        text = await ls.blocking(_hover_text, ls, folder, path, name)
+        text = await ls.loop.run_in_executor(ls.symbols_thread, _hover_text, ls, folder, path, name)
         if not text:
             return None
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
@@ -615,6 +680,9 @@ def _dispatch(ls: CqLanguageServer, folder: Folder, name: str, args: dict[str, A
     if name.startswith("cq.worker."):
         action = name.rsplit(".", 1)[1]
         if action == "stop":
+            # Respected: nothing here starts it again until the user starts it, indexes or
+            # queues files (a git hook in another process still may, in auto mode).
+            folder.user_stopped = True
             return ops.worker_action(ws, "stop")
         ws.config  # validate before spawning anything  # noqa: B018
         folder.watchdog.reset()  # the user asked: forget earlier crashes
@@ -625,19 +693,19 @@ def _dispatch(ls: CqLanguageServer, folder: Folder, name: str, args: dict[str, A
     if name == "cq.queue.list":
         return ops.queue_list(ws, args.get("state"), args.get("limit"))
     if name == "cq.queue.add":
-        result, _report, _note = ops.queue_add(
-            ws,
-            args["paths"],
-            source="editor",
-            env=env if ls.settings.worker.auto_start else None,
-        )
-        return result
+        report = ws.enqueue_paths(args["paths"], source="editor")
+        folder.user_stopped = False
+        ls._maybe_start(folder, report)
+        return report.to_dict()
     if name == "cq.queue.remove":
         return ops.queue_remove(ws, args["paths"], source="editor")
     if name == "cq.queue.clear":
         return ops.queue_clear(ws, source="editor")
     if name == "cq.queue.retry":
-        return ops.queue_retry(ws, source="editor", env=env)
+        result, retried = ops.queue_retry(ws, source="editor")
+        folder.user_stopped = False
+        ls._maybe_start(folder, retried)
+        return result
     if name == "cq.queue.cleanup":
         return ops.queue_cleanup(ws, source="editor")
     if name == "cq.queue.history":
@@ -654,6 +722,7 @@ async def _index(ls: CqLanguageServer, folder: Folder, args: dict[str, Any]) -> 
             report = ws.enqueue_paths(args["paths"], source="editor")
         else:
             report = ws.enqueue_all(source="editor")
+        folder.user_stopped = False
         ls._maybe_start(folder, report)
         # Follow work queued earlier too (by a hook, a save, a crashed worker), as `index --wait`.
         waiting = [j["path"] for j in ws.ledger.jobs(states=["queued", "running"])]
@@ -801,17 +870,38 @@ def _hover_text(ls: CqLanguageServer, folder: Folder, path: Path, name: str) -> 
     return hover_markdown(_table(ls, folder), name, rel)
 
 
-async def _register_watchers(ls: CqLanguageServer) -> None:
-    """Watch files changed outside the editor, and git's HEAD and refs (commits, checkouts)."""
+def _moves_head(path: Path, folder: Folder) -> bool:
+    """A change to HEAD, ORIG_HEAD, a ref or git's index: a commit, checkout, merge or rebase."""
+    git_dir, common = folder.git_dirs()
+    for base in (git_dir, common):
+        try:
+            parts = path.relative_to(base).parts
+        except ValueError:
+            continue
+        if parts[:1] in (("HEAD",), ("ORIG_HEAD",), ("refs",), ("index",), ("packed-refs",)):
+            return True
+    return False
+
+
+async def _register_watchers(
+    ls: CqLanguageServer, folders: list[Folder], *, everything: bool
+) -> None:
+    """Watch files changed outside the editor, and each folder's git HEAD and refs (commits,
+    checkouts, merges, rebases) wherever its git dir lives (linked worktrees too)."""
     caps = ls.client_capabilities
     if not get_capability(caps, "workspace.did_change_watched_files.dynamic_registration", False):
         log.info("the client cannot watch files for us; saves and commands still queue work")
         return
-    watchers = [types.FileSystemWatcher(glob_pattern="**/*")]
-    for folder in ls.folders.values():
-        git = folder.root / ".git"
-        for pattern in ("HEAD", "ORIG_HEAD", "refs/**"):
-            watchers.append(types.FileSystemWatcher(glob_pattern=f"{git.as_posix()}/{pattern}"))
+    watchers = [types.FileSystemWatcher(glob_pattern="**/*")] if everything else []
+    for folder in folders:
+        if folder.git_error is not None:
+            continue
+        git_dir, common = folder.git_dirs()
+        globs = {f"{git_dir.as_posix()}/{name}" for name in ("HEAD", "ORIG_HEAD", "index")}
+        globs |= {f"{common.as_posix()}/refs/**", f"{common.as_posix()}/packed-refs"}
+        watchers.extend(types.FileSystemWatcher(glob_pattern=g) for g in sorted(globs))
+    if not watchers:
+        return
     registrations = [
         types.Registration(
             id=f"cq-watch-{uuid.uuid4().hex[:8]}",
@@ -819,7 +909,9 @@ async def _register_watchers(ls: CqLanguageServer) -> None:
             register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers),
         )
     ]
-    if get_capability(caps, "workspace.did_change_configuration.dynamic_registration", False):
+    if everything and get_capability(
+        caps, "workspace.did_change_configuration.dynamic_registration", False
+    ):
         registrations.append(
             types.Registration(
                 id=f"cq-config-{uuid.uuid4().hex[:8]}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,17 @@ class Folder:
             self.git_error = str(exc)
         self.project = Project(self.root)
         self.watchdog = WorkerWatchdog(self.project)
-        #: True once this server started a worker here (stopped at shutdown only then).
-        self.started_worker = False
+        #: pid of the worker this server started: stopped at shutdown only if that one runs.
+        self.started_pid: int | None = None
+        #: the user stopped the worker: nothing starts it by itself until they start it, index
+        #: or queue files again.
+        self.user_stopped = False
+        #: why the last automatic start failed (health "error" until a worker runs).
+        self.start_error: str | None = None
+        #: removed from the workspace: its Workspace must not be rebuilt.
+        self.closed = False
+        self._starting = False
+        self._git_dirs: tuple[Path, Path] | None = None
         self.last_sent: Any = None
         self.last_sent_at = 0.0
         #: a change seen too soon after the last notification, to send on a later tick.
@@ -95,14 +104,17 @@ class Folder:
 
     # -- the core façade, rebuilt when the editor's settings change ----------------------------
 
-    def configure(self, editor_layer: dict[str, Any] | None, trusted: bool) -> None:
+    def configure(self, editor_layer: dict[str, Any] | None, trusted: bool) -> bool:
+        """New editor settings; True when they differ from the ones in use."""
         if (editor_layer, trusted) == self._settings and self._ws is not None:
-            return
+            return False
+        changed = (editor_layer, trusted) != self._settings
         self._settings = (editor_layer, trusted)
         # Dropped, not closed: another thread may be in the middle of a query on it, and
         # closing a SQLite connection under a running statement crashes the process. Its
         # connections close when the last user lets go of it.
         self._ws = None
+        return changed
 
     @property
     def initialized(self) -> bool:
@@ -110,6 +122,8 @@ class Folder:
 
     @property
     def ws(self) -> Workspace:
+        if self.closed:
+            raise CqLspError(f"{self.root} is no longer a workspace folder")
         if self.git_error is not None:
             raise CqLspError(self.git_error, hint="open a folder inside a git work tree")
         self.project.require_initialized()
@@ -125,6 +139,8 @@ class Folder:
         return editor_env.encode(layer, trusted)
 
     def close(self) -> None:
+        """Only on the status thread, after the folder left the server's folder map."""
+        self.closed = True
         if self._ws is not None:
             self._ws.close()
             self._ws = None
@@ -192,11 +208,51 @@ class Folder:
         err = ws.config_error
         if err is not None:
             st["configError"] = str(err)
+        if st["worker"]["state"] == "running":
+            self.start_error = None
         if self.watchdog.gave_up:
             st["health"] = "error"
             st["message"] = f"{st['message']} · {self.watchdog.gave_up}"
             st["workerError"] = self.watchdog.gave_up
+        elif self.start_error:
+            st["health"] = "error"
+            st["message"] = f"{st['message']} · the worker could not start: {self.start_error}"
+            st["workerStartError"] = self.start_error
+        elif self.user_stopped and st["worker"]["state"] == "stopped":
+            if st["queue"]["queued"]:
+                st["message"] += " (stopped by you: CQ: Start Worker resumes)"
+            st["userStopped"] = True
         return st
+
+    def git_dirs(self) -> tuple[Path, Path]:
+        """(this work tree's git dir, the common dir): HEAD lives in the first, refs in the second.
+
+        A linked worktree's ``.git`` is a file naming its git dir, whose ``commondir`` names
+        the main repository's.
+        """
+        if self._git_dirs is None:
+            self._git_dirs = self._find_git_dirs()
+        return self._git_dirs
+
+    def _find_git_dirs(self) -> tuple[Path, Path]:
+        dot_git = self.root / ".git"
+        if dot_git.is_file():
+            try:
+                text = dot_git.read_text(encoding="utf-8").strip()
+            except OSError:
+                return dot_git, dot_git
+            if text.startswith("gitdir:"):
+                git_dir = (self.root / text.partition(":")[2].strip()).resolve()
+                common = git_dir
+                try:
+                    rel = (git_dir / "commondir").read_text(encoding="utf-8").strip()
+                    common = (git_dir / rel).resolve()
+                except OSError:
+                    pass
+                return git_dir, common
+        return dot_git, dot_git
+
+    # -- the worker ---------------------------------------------------------------------------
 
     def start_worker(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Start this folder's worker unless one runs (serialised within this server)."""
@@ -205,53 +261,116 @@ class Folder:
         with self._start_lock:
             result = start_worker(self.project, env=self.worker_env() if env is None else env)
         if result.get("started"):
-            self.started_worker = True
+            self.started_pid = result.get("pid")
+        self.start_error = None
+        self.user_stopped = False
         return result
 
-    def ensure_worker(self, report: Any = None) -> None:
-        """Auto mode: a worker for waiting work (a failed start counts as a crash)."""
-        from cq_lsp.operations import ensure_worker
-
-        if self.watchdog.holding_off:
-            return  # the watchdog restarts it after its backoff (or gave up and said so)
+    def _auto_start(self) -> None:
+        """A start nobody asked for explicitly: a failure counts as a crash for the watchdog."""
         try:
-            with self._start_lock:
-                note = ensure_worker(self.ws, report, env=self.worker_env())
-            if note == "worker started":
-                self.started_worker = True
+            self.start_worker()
         except CqLspError as exc:
+            log.error("could not start the worker for %s: %s", self.root, exc)
+            self.start_error = exc.message
+            self.watchdog.start_failed(str(exc))
+        finally:
+            self._starting = False
+
+    def wants_worker(self, report: Any = None) -> bool:
+        """Auto mode, not held off, work waiting and no worker running."""
+        from cq_lsp.supervisor import is_running
+
+        if self.watchdog.holding_off or self.user_stopped or self._starting:
+            return False
+        ws = self.ws
+        if ws.config.processing.mode != "auto":
+            return False
+        counts = ws.ledger.counts()
+        fresh = bool(report is not None and report.result.queued)
+        if not (counts["queued"] or counts["running"] or fresh):
+            return False
+        return not is_running(self.project)
+
+    def ensure_worker(self, report: Any = None) -> None:
+        """Auto mode: a worker for waiting work, started on this (io) thread."""
+        if self.wants_worker(report):
+            self._starting = True
+            self._auto_start()
+
+    def stop_if_ours(self) -> None:
+        """At shutdown or folder removal: stop the worker this server started, if it is still
+        that one and nothing waits for it; otherwise it finishes and exits when idle."""
+        from cq_lsp.supervisor import stop_worker, worker_status
+
+        if self.started_pid is None or not self.initialized:
+            return
+        if worker_status(self.project).get("pid") != self.started_pid:
+            return  # exited, or replaced by a worker someone else started
+        counts = self.ws.ledger.counts()
+        if counts["queued"] or counts["running"]:
+            log.info(
+                "leaving the worker of %s to finish %d job(s); it exits when idle",
+                self.root,
+                counts["queued"] + counts["running"],
+            )
+            return
+        stop_worker(self.project, grace_s=5.0)
+        log.info("stopped the worker of %s", self.root)
+
+    def restart_for_settings(self) -> None:
+        """The editor's settings or trust changed: a running worker restarts to get them."""
+        from cq_lsp.supervisor import is_running, stop_worker
+
+        if not self.initialized or not is_running(self.project):
+            return
+        log.info("restarting the worker of %s for the new editor settings", self.root)
+        stop_worker(self.project)  # graceful: running jobs finish first
+        try:
+            self.start_worker()
+        except CqLspError as exc:
+            self.start_error = exc.message
             self.watchdog.start_failed(str(exc))
 
-    def supervise(self, status: dict[str, Any], *, auto_start: bool) -> str | None:
-        """Start or restart the worker when work waits (auto mode). Returns what it did."""
-        if not status.get("initialized"):
+    def supervise(
+        self, status: dict[str, Any], *, auto_start: bool, submit: Callable[..., Any]
+    ) -> str | None:
+        """Start or restart the worker when work waits (auto mode). Returns what it did.
+
+        Runs on the status thread; starting (which waits for the worker's first heartbeat) and
+        stopping go to ``submit``, so a slow start never freezes the other folders' status.
+        """
+        if not status.get("initialized") or self._starting:
             return None
         ws = self.ws
         queue = status["queue"]
         waiting = bool(queue["queued"] or queue["running"])
-        allowed = auto_start and ws.config.processing.mode == "auto"
-        env = self.worker_env()
-
-        def start() -> None:
-            self.start_worker(env)
+        allowed = auto_start and ws.config.processing.mode == "auto" and not self.user_stopped
+        if not allowed:
+            return None
+        steps: list[Callable[[], Any]] = []
 
         def stop() -> None:
             from cq_lsp.supervisor import stop_worker
 
-            stop_worker(self.project, grace_s=2.0)
+            steps.append(lambda: stop_worker(self.project, grace_s=2.0))
 
-        try:
-            if allowed:
-                did = self.watchdog.check(
-                    status["worker"], work_waiting=waiting, start=start, stop=stop
-                )
-                if did:
-                    return did
-            state = status["worker"]["state"]
-            if allowed and waiting and state == "stopped" and not self.watchdog.holding_off:
-                start()
-                return "started"
-        except CqLspError as exc:
-            log.error("could not start the worker for %s: %s", self.root, exc)
-            self.watchdog.start_failed(str(exc))
-        return None
+        did = self.watchdog.check(
+            status["worker"],
+            work_waiting=waiting,
+            start=lambda: steps.append(self._auto_start),
+            stop=stop,
+        )
+        state = status["worker"]["state"]
+        if not did and waiting and state == "stopped" and not self.watchdog.holding_off:
+            steps.append(self._auto_start)
+            did = "started"
+        if steps:
+            self._starting = any(step == self._auto_start for step in steps)
+
+            def run() -> None:
+                for step in steps:
+                    step()
+
+            submit(run)
+        return did

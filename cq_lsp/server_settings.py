@@ -36,7 +36,8 @@ class EditorSettings:
     #: The editor's workspace trust (VS Code's Restricted Mode sends False).
     trusted: bool = False
     show_notifications: NotificationLevel = "onError"
-    log_level: LogLevel = "info"
+    #: None: the server's --log-level stands.
+    log_level: LogLevel | None = None
     processing: ProcessingSettings = attrs.field(factory=ProcessingSettings)
     worker: WorkerSettings = attrs.field(factory=WorkerSettings)
     #: A partial cq-lsp configuration object (DESIGN.md "Configuration"): the editor layer.

@@ -58,7 +58,8 @@ if not vim.wait(60000, function() return settled(tonumber(os.getenv("E2E_FILES_B
   rec("error", { what = "catch-up did not finish", status = latest() })
   return finish(1)
 end
-rec("status_before", latest())
+local before = latest()
+rec("status_before", before)
 
 -- The user edits the file and saves it: didChange + didSave.
 vim.api.nvim_buf_set_lines(buf, -1, -1, false, {
@@ -76,6 +77,16 @@ local function documented()
 end
 if not vim.wait(60000, documented, 200) then
   rec("error", { what = "saved function never documented", status = latest() })
+  return finish(1)
+end
+-- The status bar's view: a cq/status sent after the save, counting one more documented file.
+local function reported()
+  local st = latest()
+  return st.documenter.calls > before.documenter.calls and st.queue.queued == 0
+    and st.queue.running == 0
+end
+if not vim.wait(30000, reported, 50) then
+  rec("error", { what = "no cq/status after the save", status = latest() })
   return finish(1)
 end
 rec("status_after", latest())

@@ -63,7 +63,9 @@ def test_neovim_saves_are_documented_and_commands_work(
     )
     before = records["status_before"]
     assert before["root"] == str(repo) and before["health"] == "ok"
-    assert records["status_after"]["index"]["files"] == 5
+    after = records["status_after"]
+    assert after["index"]["files"] == 5
+    assert after["documenter"]["calls"] > before["documenter"]["calls"]
     results = records["search"]["results"]
     assert results and results[0]["path"] == "billing/invoice.py"
     symbols = records["symbols"]

@@ -301,7 +301,11 @@ async def test_index_command_reports_progress(inited: Path, isolated_env: dict[s
         await s.command("cq.worker.start")
         result = await s.command("cq.index", {"wait": True})
         assert result["wait"]["cancelledByUser"] is False
-        reports = [p for ps in s.client.progress_reports.values() for p in ps]
+        reports = next(
+            ps
+            for ps in s.client.progress_reports.values()
+            if ps and "documenting" in getattr(ps[0], "title", "")
+        )
         kinds = [type(r).__name__ for r in reports]
         assert kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd", kinds
         assert reports[0].cancellable is True
@@ -366,16 +370,19 @@ async def test_commit_outside_the_editor_is_picked_up(
 async def test_settings_change_applies_without_restart(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
+    import asyncio
+
     async with lsp_session([inited], isolated_env, options=FAST) as s:
         await s.wait_status(inited, _done)
-        await s.command("cq.worker.stop")
-        await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
         s.client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(
                 settings={"cq": {"processing": {"mode": "manual"}, **FAST}}
             )
         )
         await s.wait_status(inited, lambda st: st.get("mode") == "manual")
+        # Stopped from a terminal, not through the editor.
+        await asyncio.to_thread(Cq(inited, isolated_env).run, "worker", "stop")
+        await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
         f = inited / "later.py"
         f.write_text("Z = 3\n")
         s.save(f)
@@ -551,6 +558,7 @@ async def test_cancelling_index_progress_drops_queued_jobs_keeps_documentation(
             (inited / "lots" / f"l{i}.py").write_text(f"def lot_{i}_v2():\n    return {i}\n")
         result = await s.command("cq.index", {})
         assert result["queued"] == 40
+        await s.wait_status(inited, lambda st: st["queue"]["queued"] >= 40)
         token = await _progress_token(s)
         s.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
         history = await s.eventually(
@@ -720,3 +728,124 @@ async def test_nothing_from_the_repository_is_imported_by_the_server(
     async with lsp_session([inited], isolated_env, options=FAST) as s:
         await s.wait_status(inited, _done)
     assert not marker.exists(), marker.read_text()
+
+
+async def test_a_worker_the_user_stopped_stays_stopped(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        await s.command("cq.worker.stop")
+        f = inited / "later.py"
+        f.write_text("Z = 3\n")
+        s.save(f)
+        st = await s.wait_status(inited, lambda st: st["queue"]["queued"] == 1)
+        await _sleep(2.5)  # several supervision rounds
+        st = s.latest(inited)
+        assert st is not None and st["worker"]["state"] == "stopped" and st["userStopped"]
+        assert "CQ: Start Worker" in st["message"]
+        await s.command("cq.worker.start")
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 5)
+
+
+async def test_new_editor_settings_restart_a_running_worker(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        st = await s.wait_status(inited, lambda st: _done(st) and st["worker"]["pid"])
+        first = st["worker"]["pid"]
+        s.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"cq": {**FAST, "trusted": True}})
+        )
+        st = await s.wait_status(
+            inited, lambda st: st["worker"]["pid"] not in (None, first), timeout=40
+        )
+        env = psutil.Process(st["worker"]["pid"]).environ()
+        assert env.get("CQ_LSP_EDITOR_TRUSTED") == "1"
+
+
+async def test_shutdown_leaves_a_worker_it_did_not_start(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    import asyncio
+
+    cq = Cq(inited, isolated_env)
+    try:
+        await asyncio.to_thread(cq.run, "index", "--wait")
+        started = await asyncio.to_thread(cq.json, "worker", "start")
+        async with lsp_session([inited], isolated_env, options=FAST) as s:
+            st = await s.wait_status(inited, lambda st: st["worker"]["state"] == "running")
+            assert st["worker"]["pid"] == started["pid"]
+        await _sleep(1.0)
+        assert psutil.pid_exists(started["pid"])
+        status = await asyncio.to_thread(cq.json, "worker", "status")
+        assert status["state"] == "running" and status["pid"] == started["pid"]
+    finally:
+        cq.run("worker", "stop", check=False)
+
+
+async def test_removing_a_folder_stops_its_idle_worker(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    a = make_repo(tmp_path / "alpha", {"a.py": "A = 1\n"})
+    b = make_repo(tmp_path / "beta", {"b.py": "B = 1\n"})
+    for r in (a, b):
+        Cq(r, isolated_env).run("init")
+    try:
+        async with lsp_session([a, b], isolated_env, options=FAST) as s:
+            sa = await s.wait_status(a, lambda st: _done(st) and st["worker"]["pid"])
+            await s.wait_status(b, _done)
+            s.client.workspace_did_change_workspace_folders(
+                types.DidChangeWorkspaceFoldersParams(
+                    event=types.WorkspaceFoldersChangeEvent(
+                        added=[], removed=[types.WorkspaceFolder(uri=a.as_uri(), name="alpha")]
+                    )
+                )
+            )
+            wait_until(
+                lambda: (
+                    not psutil.pid_exists(sa["worker"]["pid"])
+                    or psutil.Process(sa["worker"]["pid"]).status() == "zombie"
+                ),
+                timeout=20,
+            )
+            both = await s.command("cq.status", {"all": True})
+            assert [f["root"] for f in both["folders"]] == [str(b)]
+    finally:
+        for r in (a, b):
+            Cq(r, isolated_env).run("worker", "stop", check=False)
+
+
+async def test_commit_in_a_linked_worktree_is_picked_up(
+    inited: Path, isolated_env: dict[str, str], tmp_path: Path
+) -> None:
+    linked = tmp_path / "linked"
+    run_git(inited, "worktree", "add", "-q", "-b", "side", str(linked))
+    Cq(linked, isolated_env).run("init")
+    try:
+        async with lsp_session([linked], isolated_env, options=FAST) as s:
+            await s.wait_status(linked, _done)
+            regs = s.client.cq_registrations
+            globs = [
+                w["globPattern"]
+                for r in regs
+                if r.method == "workspace/didChangeWatchedFiles"
+                for w in plain(r.register_options)["watchers"]
+            ]
+            git_dir = Path(run_git(linked, "rev-parse", "--absolute-git-dir").strip())
+            assert f"{git_dir.as_posix()}/HEAD" in globs, globs
+            (linked / "side.py").write_text("def side_quest():\n    pass\n")
+            run_git(linked, "add", "side.py")
+            run_git(linked, "commit", "-qm", "side")
+            s.client.workspace_did_change_watched_files(
+                types.DidChangeWatchedFilesParams(
+                    changes=[
+                        types.FileEvent(
+                            uri=(git_dir / "HEAD").as_uri(), type=types.FileChangeType.Changed
+                        )
+                    ]
+                )
+            )
+            await s.eventually("cq.show", "side.py", until=lambda r: "side_quest" in r["functions"])
+    finally:
+        Cq(linked, isolated_env).run("worker", "stop", check=False)
