@@ -849,3 +849,48 @@ async def test_commit_in_a_linked_worktree_is_picked_up(
             await s.eventually("cq.show", "side.py", until=lambda r: "side_quest" in r["functions"])
     finally:
         Cq(linked, isolated_env).run("worker", "stop", check=False)
+
+
+async def test_bad_input_from_the_editor_is_ignored_or_refused_and_the_server_keeps_serving(
+    inited: Path, isolated_env: dict[str, str], tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text("X = 1\n")
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, _done)
+        with pytest.raises(JsonRpcException) as exc:
+            await s.command("cq.bogus")
+        assert "cq.bogus" in str(exc.value)
+        # Saves and changes the server must not queue: outside the root, non-file URIs.
+        s.save(outside)
+        for uri in ("untitled:Untitled-1", "vscode-notebook-cell:/x.ipynb#c1", "git:/x.py"):
+            s.client.text_document_did_save(
+                types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+            )
+            s.client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=uri, language_id="python", version=1, text="X = 1\n"
+                    )
+                )
+            )
+        s.client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[types.FileEvent(uri=outside.as_uri(), type=types.FileChangeType.Created)]
+            )
+        )
+        added = await s.command("cq.queue.add", str(outside))  # the CLI's JSON, refusal included
+        assert added["queued"] == 0 and added["refused"][0]["reason"] == "outside"
+        hover = await s.client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri="untitled:Untitled-1"),
+                position=types.Position(line=0, character=0),
+            )
+        )
+        assert hover is None
+        await _sleep(1.0)
+        jobs = await s.command("cq.queue.list")
+        assert all("elsewhere" not in j["path"] for j in jobs["jobs"])
+        assert len(jobs["jobs"]) == 4
+        st = await s.command("cq.status")
+        assert st["health"] == "ok"
