@@ -28,6 +28,9 @@ function lazyLogChannel(): vscode.LogOutputChannel {
       const value: unknown = Reflect.get(channel, prop, channel);
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(channel) : value;
     },
+    has(_target, prop) {
+      return Reflect.has(get(), prop);
+    },
   });
 }
 
