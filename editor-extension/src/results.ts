@@ -71,7 +71,8 @@ export function describeHooks(result: unknown, verb: "installed" | "uninstalled"
     }
     const name = typeof h.name === "string" ? h.name : "hook";
     const action = typeof h.action === "string" ? h.action : typeof h.state === "string" ? h.state : "";
-    return action ? `${name} ${action}` : name;
+    // "post-commit installed" after "git hooks installed:" says nothing new.
+    return action && action !== verb ? `${name} ${action}` : name;
   });
   const manager = typeof result.manager === "string" && result.manager && result.manager !== "git" ? ` (${result.manager})` : "";
   const text = `git hooks ${verb}${manager}${items.length ? `: ${items.join(", ")}` : ""}`;

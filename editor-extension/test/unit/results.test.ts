@@ -35,6 +35,8 @@ describe("describeHooks", () => {
     );
     assert.equal(s.text, "git hooks installed: post-commit written, post-merge unchanged");
     assert.equal(s.instructions, undefined);
+    const same = describeHooks({ hooks: [{ name: "post-commit", action: "installed" }, { name: "post-merge", action: "installed" }] }, "installed");
+    assert.equal(same.text, "git hooks installed: post-commit, post-merge");
   });
 
   it("names another hook manager and passes its instructions on", () => {
