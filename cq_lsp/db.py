@@ -8,6 +8,7 @@ caller is told so (``Database.rebuilt_from``).
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -20,8 +21,19 @@ from cq_lsp.errors import IndexError_
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2  # 2: index on files(filepath)
-# How long a writer waits for another process's transaction before the user hears about it.
-BUSY_TIMEOUT_S = 30.0
+
+
+# How long a writer waits for another process's transaction before the user hears about it
+# (CQ_LSP_BUSY_TIMEOUT_S overrides it: a hook may rather fail fast, a test need not wait 30 s).
+def _busy_timeout() -> float:
+    try:
+        value = float(os.environ.get("CQ_LSP_BUSY_TIMEOUT_S") or 30.0)
+    except ValueError:
+        return 30.0
+    return value if 0 < value <= 3600 else 30.0
+
+
+BUSY_TIMEOUT_S = _busy_timeout()
 # Polling steps while another writer holds index.db (see Database._begin).
 WAIT_STEP_MIN_S = 0.0002
 WAIT_STEP_MAX_S = 0.002
@@ -131,9 +143,32 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def _is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc)
     return "locked" in text or "busy" in text
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why ``path`` (or its directory, where SQLite keeps -wal and -shm) cannot be written."""
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"{folder} is on a read-only file system"
+    except (OSError, AttributeError):
+        pass
+    for target in (folder, path):
+        if target.exists() and not os.access(target, os.W_OK):
+            return f"{target} is not writable (permissions or an immutable attribute)"
+    return None
+
+
+def _is_storage(exc: sqlite3.Error) -> bool:
+    """Errors of the storage, not of the statement: the disk, permissions, locks, I/O."""
+    text = str(exc).lower()
+    return any(
+        s in text
+        for s in ("full", "readonly", "read-only", "locked", "busy", "disk i/o", "unable to open")
+    )
 
 
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
@@ -217,15 +252,27 @@ class Database:
         self._begin(conn)
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            self._rollback(conn)
+            if isinstance(exc, sqlite3.OperationalError) and _is_storage(exc):
+                raise self._wrap(exc) from exc
             raise
         else:
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise self._wrap(exc) from exc
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        # After SQLITE_FULL or an I/O error SQLite may have rolled back already; a second
+        # ROLLBACK would raise and hide the error that matters.
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("rollback of %s failed", conn, exc_info=True)
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE, waiting for another writer in steps of at most WAIT_STEP_MAX_S.
@@ -267,14 +314,25 @@ class Database:
 
     def _wrap(self, exc: sqlite3.Error) -> IndexError_:
         text = str(exc)
-        if "readonly" in text or "read-only" in text:
-            return IndexError_(
-                f"{self.path} is read-only: {text}", hint="make .code-query/ writable for this user"
-            )
-        if "disk is full" in text or "full" in text:
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            why = _unwritable(self.path)
+            if why is not None or "unable to open" not in text:
+                return IndexError_(
+                    f"{self.path} cannot be written: {why or 'read-only'} ({text})",
+                    hint=f"make {self.path.parent} and the files in it writable for this user "
+                    "(remount it read-write, `chattr -i`, or fix the permissions), then retry; "
+                    "no job was lost: nothing new was recorded, and queued jobs stay queued",
+                )
+        if "full" in text:
             return IndexError_(
                 f"{self.path}: the disk is full ({text})",
-                hint="free some disk space and retry; no job was lost",
+                hint=f"free some space on the disk that holds {self.path.parent}, then retry; "
+                "no job was lost: queued jobs stay queued, and a worker waits and goes on",
+            )
+        if _is_busy(exc):
+            return IndexError_(
+                f"{self.path} is locked by another process: {text}",
+                hint="end the program that holds the lock, then retry; no job was lost",
             )
         return IndexError_(f"{self.path}: {text}")
 

@@ -307,7 +307,9 @@ class Ledger:
             ).fetchall()
         return [(rel_of(r["path"], r["path_bytes"]), r["sha"]) for r in rows]
 
-    def requeue_dead(self, alive: Callable[[int, float], bool]) -> list[tuple[str, str]]:
+    def requeue_dead(
+        self, alive: Callable[[int, float], bool] | None = None
+    ) -> list[tuple[str, str]]:
         """Jobs left ``running`` by a worker process that died while the worker lives on (Huey
         restarts a killed child) go back to ``queued``; returns them, to be sent again.
 
@@ -315,6 +317,7 @@ class Ledger:
         inside the write transaction, where no new claim can commit, so a process started after
         the question cannot have claimed a job it then loses.
         """
+        alive = alive or pid_alive
         suspects = self.db.query(
             "SELECT worker_pid, MIN(started_at) AS t FROM jobs WHERE state='running' "
             "GROUP BY worker_pid"
@@ -406,6 +409,17 @@ class Ledger:
             r["path"]: (r["sha"], r["state"], r["size"], r["mtime_ns"])
             for r in self.db.query("SELECT path, sha, state, size, mtime_ns FROM jobs")
         }
+
+
+def pid_alive(pid: int, claimed_at: float) -> bool:
+    """Does the process that claimed a job at ``claimed_at`` still run (not a reused pid)?"""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= claimed_at + 1
+    except psutil.Error:
+        return False
 
 
 def iso(ts: float | None) -> str | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from cq_lsp.documenters.base import DocumentContext, Documenter, DocumenterError
-from cq_lsp.errors import PathRefused
+from cq_lsp.errors import IndexError_, PathRefused
 from cq_lsp.gitutil import head_commit
 from cq_lsp.ledger import bump_counter
 from cq_lsp.records import FileRecord
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from cq_lsp.index import Prepared
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# A worker paused by a full disk or a locked index.db tries again after 1, 2, 4 ... 30 s.
+STORAGE_RETRY_MIN_S = 1.0
+STORAGE_RETRY_MAX_S = 30.0
 # Ledger errors keep 500 characters; the refusal of an untrusted command names the work tree.
 ERROR_CHARS = 500
 
@@ -51,6 +56,9 @@ def local_modules(root: os.PathLike[str] | str) -> frozenset[str]:
 
 class JobRunner:
     """Runs documentation jobs for one workspace; safe to call from several worker threads."""
+
+    # The worker sets this: storage failures pause it (see _storage) instead of failing jobs.
+    wait_for_storage = False
 
     def __init__(self, workspace: Workspace) -> None:
         self.ws = workspace
@@ -105,9 +113,30 @@ class JobRunner:
         for i in range(0, len(jobs), group):
             self._run_group(jobs[i : i + group], retry=retry)
 
+    def _storage(self, what: str, step: Callable[[], T]) -> T:
+        """Run a step that writes index.db. In the worker (``wait_for_storage``), a full disk, a
+        read-only or a locked index.db pauses it: the documentation already made waits in memory,
+        the queue keeps the rest, and the log says what to do. Elsewhere the error is raised."""
+        delay = STORAGE_RETRY_MIN_S
+        while True:
+            try:
+                return step()
+            except IndexError_ as exc:
+                if not self.wait_for_storage:
+                    raise
+                log.error(
+                    "cannot %s: %s; retrying in %.0f s (hint: %s)",
+                    what,
+                    exc.message,
+                    delay,
+                    exc.hint,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, STORAGE_RETRY_MAX_S)
+
     def _run_group(self, jobs: Sequence[tuple[str, str]], *, retry: bool) -> None:
         ws = self.ws
-        claimed = ws.ledger.claim_many(jobs, os.getpid())
+        claimed = self._storage("claim jobs", lambda: ws.ledger.claim_many(jobs, os.getpid()))
         if not claimed:
             return  # superseded, removed, or already done by a duplicate delivery
         processing = ws.config.processing
@@ -133,7 +162,9 @@ class JobRunner:
                         outcome.error,
                     )
                 outcomes.append(outcome)
-        retries = self._commit(outcomes, processing.retry_delay_s)
+        retries = self._storage(
+            "store documentation", lambda: self._commit(outcomes, processing.retry_delay_s)
+        )
         if retries:
             ws.transport.send(retries)  # each waits retry_delay_s, growing (transport)
 

@@ -94,6 +94,7 @@ def run_worker(
             if resent:
                 log.info("recovery: re-queued %d job(s) a previous worker left unfinished", resent)
             runner = JobRunner(ws)
+            runner.wait_for_storage = True  # a full disk or a locked index.db pauses, not fails
             ws.transport.serve(runner.run_batch)
             _warm_up(runner)
             # Huey logs two INFO lines per task; at ~300 files/s that is most of the log and a
@@ -218,17 +219,6 @@ def _busy(ws: Workspace) -> bool:
     return bool(counts["queued"] or counts["running"]) or ws.transport.pending_count() > 0
 
 
-def _alive(pid: int, claimed_at: float) -> bool:
-    """Does the process that claimed a job at ``claimed_at`` still run (not a reused pid)?"""
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= claimed_at + 1
-    except psutil.Error:
-        return False
-
-
 def _reconcile(ws: Workspace) -> None:
     """Re-send jobs that no live process holds and the queue does not carry.
 
@@ -237,7 +227,7 @@ def _reconcile(ws: Workspace) -> None:
     its ledger commit and its send). Sending one twice is harmless: the second claim fails.
     """
     try:
-        orphans = ws.ledger.requeue_dead(_alive)
+        orphans = ws.ledger.requeue_dead()
         if orphans:
             log.info("re-sending %d job(s) whose worker process died", len(orphans))
             ws.transport.send((rel, sha, 0.0) for rel, sha in orphans)
