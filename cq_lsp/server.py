@@ -678,18 +678,7 @@ def _dispatch(ls: CqLanguageServer, folder: Folder, name: str, args: dict[str, A
     if name == "cq.show":
         return ws.show(args["path"])
     if name.startswith("cq.worker."):
-        action = name.rsplit(".", 1)[1]
-        if action == "stop":
-            # Respected: nothing here starts it again until the user starts it, indexes or
-            # queues files (a git hook in another process still may, in auto mode).
-            folder.user_stopped = True
-            return ops.worker_action(ws, "stop")
-        ws.config  # validate before spawning anything  # noqa: B018
-        folder.watchdog.reset()  # the user asked: forget earlier crashes
-        if action == "restart":
-            stopped = ops.worker_action(ws, "stop")
-            return {"stopped": stopped, **folder.start_worker(env)}
-        return folder.start_worker(env)
+        return _worker_command(folder, name.rsplit(".", 1)[1], env)
     if name == "cq.queue.list":
         return ops.queue_list(ws, args.get("state"), args.get("limit"))
     if name == "cq.queue.add":
@@ -711,6 +700,29 @@ def _dispatch(ls: CqLanguageServer, folder: Folder, name: str, args: dict[str, A
     if name == "cq.queue.history":
         return ops.queue_history(ws, args.get("n", 20))
     raise UsageError(f"unknown command {name}")
+
+
+def _worker_command(folder: Folder, action: str, env: dict[str, str]) -> dict[str, Any]:
+    """What the supervisor did, plus the ``worker`` part of the status object afterwards."""
+    from cq_lsp.supervisor import worker_status
+
+    ws = folder.ws
+    if action == "stop":
+        # Respected: nothing here starts it again until the user starts it, indexes or
+        # queues files (a git hook in another process still may, in auto mode).
+        folder.user_stopped = True
+        result = ops.worker_action(ws, "stop")
+    else:
+        ws.config  # validate before spawning anything  # noqa: B018
+        folder.watchdog.reset()  # the user asked: forget earlier crashes
+        if action == "restart":
+            stopped = ops.worker_action(ws, "stop")
+            result = {"stopped": stopped, **folder.start_worker(env)}
+        else:
+            result = folder.start_worker(env)
+    worker = worker_status(folder.project, ws.config.processing.worker_check_interval)
+    worker["restarts"] = folder.watchdog.restarts
+    return {**result, "worker": worker}
 
 
 async def _index(ls: CqLanguageServer, folder: Folder, args: dict[str, Any]) -> dict[str, Any]:

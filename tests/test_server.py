@@ -321,6 +321,7 @@ async def test_worker_commands_and_queue_commands(
         await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
         started = await s.command("cq.worker.start")
         assert started["started"] is True
+        assert started["worker"]["state"] == "running" and started["worker"]["pid"]
         await s.wait_status(inited, lambda st: st["worker"]["state"] == "running")
         restarted = await s.command("cq.worker.restart")
         assert restarted["stopped"]["stopped"] is True and restarted["started"] is True
