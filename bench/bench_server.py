@@ -82,6 +82,10 @@ async def start(root: Path, env: dict[str, str], options: dict[str, Any]) -> Any
     def on_status(params: Any) -> None:
         client.cq.append((time.perf_counter(), params))
 
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def on_register(params: Any) -> None:
+        return None  # an editor would start watching; the bench saves explicitly
+
     await client.start_io(
         sys.executable, "-m", "cq_lsp", "--stdio", "--log-level", "warning", env=env, cwd=str(root)
     )
@@ -228,9 +232,12 @@ async def bench_save_to_done(
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.3)
     pid = client._server.pid
-    await asyncio.sleep(2.0)
+    await asyncio.sleep(3.0)  # let the last job's status settle: then the server is idle
     rss = psutil.Process(pid).memory_info().rss
-    cpu = psutil.Process(pid).cpu_percent(interval=2.0)
+    proc = psutil.Process(pid)
+    proc.cpu_percent(None)
+    await asyncio.sleep(10.0)
+    cpu = proc.cpu_percent(None)
     await client.shutdown_session()
     return {
         "p50_s": pct(latencies, 50),

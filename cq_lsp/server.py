@@ -39,7 +39,7 @@ T = TypeVar("T")
 STATUS_METHOD = "cq/status"
 STATUS_MIN_GAP_S = 0.25  # the contract: at most one cq/status per 250 ms per folder
 STATUS_TICK_S = 0.05  # how often to look (cheaply) for a change to report
-FULL_REFRESH_S = 1.0  # worker liveness and heartbeats change without touching any file we stat
+FULL_REFRESH_S = 2.0  # worker liveness and heartbeats change without touching any file we stat
 VOLATILE_RESEND_S = 10.0  # uptime / RSS refresh when nothing else changed
 GIT_SETTLE_S = 0.5  # a checkout or rebase touches HEAD, refs and the index in a burst
 _LEVELS = {"off": 0, "onError": 1, "onWarning": 2, "always": 4}  # highest MessageType shown
@@ -292,9 +292,15 @@ class CqLanguageServer(LanguageServer):
             full = now - last_full >= FULL_REFRESH_S
             if full:
                 last_full = now
+            # The cheap look (a stat or two and SQLite's data_version, ~40 µs a folder) stays on
+            # the loop thread: always the same thread, hence the same connection, which
+            # data_version needs; handing an idle tick to another thread would cost more.
+            due = self._due_folders(full)
             try:
-                updates = await self.loop.run_in_executor(
-                    self.status_thread, self._collect_status, full
+                updates = (
+                    await self.loop.run_in_executor(self.status_thread, self._collect_status, due)
+                    if due
+                    else []
                 )
             except RuntimeError:
                 break  # the executor shut down: the server is stopping
@@ -321,12 +327,28 @@ class CqLanguageServer(LanguageServer):
                 self._check_parent()
             await asyncio.sleep(STATUS_TICK_S)
 
-    def _collect_status(self, full: bool) -> list[tuple[Folder, dict[str, Any]]]:
-        out = []
+    def _due_folders(self, full: bool) -> list[Folder]:
+        """Folders whose status may have changed (on the loop thread; cheap)."""
         dirty, self._dirty = self._dirty, set()
+        due = []
         for folder in list(self.folders.values()):
             try:
-                update = self._folder_status(folder, full, folder.root in dirty)
+                changed = folder.changed_since_last_look()
+            except Exception:
+                log.exception("looking at %s failed", folder.root)
+                changed = True
+            fresh = folder.last_sent is None
+            if full or changed or fresh or folder.deferred or folder.root in dirty:
+                due.append(folder)
+        return due
+
+    def _collect_status(self, due: list[Folder]) -> list[tuple[Folder, dict[str, Any]]]:
+        out = []
+        for folder in due:
+            if folder.closed:
+                continue
+            try:
+                update = self._folder_status(folder)
             except Exception:
                 log.exception("status of %s failed", folder.root)
                 continue
@@ -334,12 +356,8 @@ class CqLanguageServer(LanguageServer):
                 out.append((folder, update))
         return out
 
-    def _folder_status(self, folder: Folder, full: bool, dirty: bool) -> dict[str, Any] | None:
-        """The folder's status if it is due and differs from the one last sent."""
-        changed = folder.changed_since_last_look()
-        due = full or changed or dirty or folder.last_sent is None
-        if not (due or folder.deferred):
-            return None
+    def _folder_status(self, folder: Folder) -> dict[str, Any] | None:
+        """The folder's status if it differs from the one last sent (≤ 1 per 250 ms)."""
         if time.monotonic() - folder.last_sent_at < STATUS_MIN_GAP_S:
             # Sent less than 250 ms ago: look again on a later tick, not lose the change.
             folder.deferred = True
