@@ -13,7 +13,7 @@ import stat
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 
 import attrs
 
@@ -162,6 +162,7 @@ class PathGuard:
         import pathspec
 
         self.root = Path(root).resolve()
+        self._root_str = os.fspath(self.root)
         self.max_file_bytes = max_file_bytes
         self._excludes = pathspec.GitIgnoreSpec.from_lines(list(exclude_patterns))
         self._ignores = _IgnoreRules(self.root)
@@ -178,21 +179,23 @@ class PathGuard:
         shown = os.fsdecode(raw) if isinstance(raw, bytes) else os.fspath(raw)
         if not shown:
             raise PathRefused(shown, "outside", "empty path", hint="name a file in the work tree")
+        # Strings and one PurePath per check rather than Path objects: `index` names every
+        # tracked file, and pathlib's constructors were most of its cost.
         joined = os.path.join(os.fspath(base or self.root), shown)
-        lexical = Path(os.path.normpath(joined))
-        if not lexical.is_relative_to(self.root):
+        lexical = os.path.normpath(joined)
+        rel_parts = self._parts_inside(lexical)
+        if rel_parts is None:
             # The caller may name the root through a symlink (e.g. /tmp vs /private/tmp).
-            parent_real = lexical.parent.resolve()
-            if parent_real.is_relative_to(self.root):
-                lexical = parent_real / lexical.name
-            else:
+            parent_real = os.path.realpath(os.path.dirname(lexical))
+            lexical = os.path.join(parent_real, os.path.basename(lexical))
+            rel_parts = self._parts_inside(lexical)
+            if rel_parts is None:
                 raise PathRefused(
                     shown,
                     "outside",
                     f"{shown}: outside the work tree {self.root}",
                     hint="only files inside the repository can be documented",
                 )
-        rel_parts = lexical.relative_to(self.root).parts
         if not rel_parts:
             raise PathRefused(
                 shown,
@@ -207,15 +210,22 @@ class PathGuard:
                 f"{shown}: inside .git/ or .code-query/",
                 hint="these hold git's and cq-lsp's own data and are never documented",
             )
-        real = lexical.resolve()
-        if not real.is_relative_to(self.root):
+        real = os.path.realpath(lexical)
+        if not PurePath(real).is_relative_to(self.root):
             raise PathRefused(
                 shown,
                 "escapes",
                 f"{shown}: a symlink that leads outside the work tree (to {real})",
                 hint="symlinks are followed only when their target is inside the repository",
             )
-        return PurePosixPath(*rel_parts).as_posix()
+        return "/".join(rel_parts)
+
+    def _parts_inside(self, path: str) -> tuple[str, ...] | None:
+        """The components of ``path`` below the root, or None when it is not inside it."""
+        pure = PurePath(path)
+        if not pure.is_relative_to(self.root):
+            return None
+        return pure.relative_to(self.root).parts
 
     def snapshot(self) -> AbstractContextManager[None]:
         """A block in which .gitignore files are read as they were at its start (one stat each):
@@ -264,20 +274,18 @@ class PathGuard:
 
     def read(self, rel: str) -> FileContent:
         """Read a file that passes the guard, or raise PathRefused (``missing``: deleted)."""
-        path = self.abspath(rel)
         # Checked again here, not only in to_rel(): between enqueue and processing the file may
         # have been replaced by a symlink that leads out of the work tree.
-        real = path.resolve()
-        if not real.is_relative_to(self.root):
+        path = os.path.realpath(os.path.join(self._root_str, *rel.split("/")))
+        if not PurePath(path).is_relative_to(self.root):
             raise PathRefused(
                 rel,
                 "escapes",
-                f"{rel}: a symlink that leads outside the work tree (to {real})",
+                f"{rel}: a symlink that leads outside the work tree (to {path})",
                 hint="symlinks are followed only when their target is inside the repository",
             )
-        path = real
         try:
-            st = path.stat()  # the target's type and size are what count
+            st = os.stat(path)  # the target's type and size are what count
         except FileNotFoundError:
             raise PathRefused(rel, "missing", f"{rel}: no such file (deleted?)") from None
         except OSError as exc:
