@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
 from cq_lsp.errors import WorkerError
+from cq_lsp.orphans import die_with_parent
 from cq_lsp.supervisor import HEARTBEAT_EVERY_S, read_worker_json, write_worker_json
 from cq_lsp.workspace import Workspace
 
@@ -179,6 +180,19 @@ def _consumer_class(release: Callable[[], None]) -> type[Consumer]:
 
     class ReleasingConsumer(Consumer):
         worker_class = ReleasingWorker
+
+        def _create_process(self, process: Any, name: str) -> Any:
+            # Every forked child — the workers and Huey's scheduler — ends with this process:
+            # a kill -9 of the worker must not leave them polling the queue forever.
+            parent = os.getpid()
+            initialize = process.initialize
+
+            def initialize_orphan_proof() -> None:
+                die_with_parent(parent)
+                initialize()
+
+            process.initialize = initialize_orphan_proof
+            return super()._create_process(process, name)
 
     return ReleasingConsumer
 

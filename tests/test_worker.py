@@ -190,3 +190,22 @@ def test_worker_logs_tail_and_status_fields(cq: Cq) -> None:
     status = cq.json("worker", "status")
     assert status["state"] == "running"
     assert status["rssBytes"] > 10_000_000 and status["uptimeS"] >= 0
+
+
+def test_kill_9_of_the_worker_leaves_no_forked_worker_behind(repo: Path, cq: Cq) -> None:
+    """The OOM killer or a user may kill only the worker process itself, not its group."""
+    cq.run("init")
+    cq.run("config", "set", "worker.threads", "2")
+    started = cq.json("worker", "start")
+    parent = psutil.Process(started["pid"])
+    children = wait_until(lambda: parent.children() if len(parent.children()) >= 2 else None)
+    os.kill(parent.pid, signal.SIGKILL)
+
+    def gone(p: psutil.Process) -> bool:
+        try:
+            return p.status() == psutil.STATUS_ZOMBIE  # dead, waiting for whoever reaps
+        except psutil.NoSuchProcess:
+            return True
+
+    for child in children:
+        wait_until(lambda child=child: gone(child), timeout=10)
