@@ -81,9 +81,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _index(ws: Workspace, args: argparse.Namespace) -> int:
+    early = None
     if args.paths:
         report = ws.enqueue_paths(args.paths, source="cli", base=Path.cwd())
     else:
+        early = _start_worker_early(ws, args)
         report = ws.enqueue_all(source="cli")
     note = _after_enqueue(ws, report)
     result: dict[str, Any] = report.to_dict()
@@ -105,14 +107,35 @@ def _index(ws: Workspace, args: argparse.Namespace) -> int:
             print(note)
     if args.wait:
         counts = ws.ledger.counts()
-        if counts["queued"] or counts["running"]:
-            result["wait"] = _wait(ws, args)
+        if counts["queued"] or counts["running"] or early is not None:
+            result["wait"] = _wait(ws, args, early)
     if args.json:
         emit_json(result)
     return 0 if not result.get("wait", {}).get("newlyFailed") else 1
 
 
-def _wait(ws: Workspace, args: argparse.Namespace) -> dict[str, Any]:
+def _start_worker_early(
+    ws: Workspace, args: argparse.Namespace
+) -> tuple[dict[str, Any], float] | None:
+    """The first `index --wait` of a work tree will need a worker: start it now, so its start-up
+    (~0.2 s) overlaps reading every file instead of following it (_after_enqueue finds it).
+    Returns the counts and time before, from which --wait then counts (the worker may finish
+    some jobs before following begins)."""
+    from cq_lsp.supervisor import is_running, start_worker
+
+    if not args.wait or ws.config.processing.mode != "auto" or is_running(ws.project):
+        return None
+    counts = ws.ledger.counts()
+    if counts["done"] or counts["queued"] or counts["running"]:
+        return None
+    since = (counts, time.monotonic())
+    start_worker(ws.project, wait=False)
+    return since
+
+
+def _wait(
+    ws: Workspace, args: argparse.Namespace, since: tuple[dict[str, Any], float] | None = None
+) -> dict[str, Any]:
     from cq_lsp.follow import wait_for_queue
     from cq_lsp.index import optimize
 
@@ -120,7 +143,7 @@ def _wait(ws: Workspace, args: argparse.Namespace) -> dict[str, Any]:
         # An explicit --wait is a request to finish now: document in the foreground.
         outcome = process_foreground(ws, batch_size=None, show_progress=not args.json)
     else:
-        outcome = wait_for_queue(ws, show_progress=not args.json)
+        outcome = wait_for_queue(ws, show_progress=not args.json, since=since)
     if outcome["documented"] >= 200:
         optimize(ws.db)
     if not args.json:

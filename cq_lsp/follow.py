@@ -25,13 +25,26 @@ def _remaining(ws: Workspace) -> tuple[int, dict[str, Any]]:
     return counts["queued"] + counts["running"], counts
 
 
-def wait_for_queue(ws: Workspace, *, show_progress: bool, ensure_worker: bool = True) -> dict:
-    """Block until nothing is queued or running. Returns the final counts and timing."""
-    started = time.monotonic()
+def wait_for_queue(
+    ws: Workspace,
+    *,
+    show_progress: bool,
+    ensure_worker: bool = True,
+    since: tuple[dict[str, Any], float] | None = None,
+) -> dict:
+    """Block until nothing is queued or running. Returns the final counts and timing.
+
+    ``since``: ledger counts and a monotonic time to count from (a worker started before the
+    jobs were queued may have finished some already); default: now.
+    """
+    started = time.monotonic() if since is None else since[1]
     remaining, counts = _remaining(ws)
-    total = remaining
-    done_before = counts["done"]
-    failed_before = counts["failed"]
+    before = counts if since is None else since[0]
+    done_before = before["done"]
+    failed_before = before["failed"]
+    total = (
+        remaining + max(0, counts["done"] - done_before) + max(0, counts["failed"] - failed_before)
+    )
     restarts = 0
     next_start_at = 0.0
     progress = task = None

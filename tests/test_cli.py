@@ -296,7 +296,10 @@ def test_ctrl_c_during_index_wait_loses_nothing(cq: Cq, repo: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    # Following: the worker runs and the jobs are in the ledger (the first index starts the
+    # worker while it reads the files).
     wait_until(lambda: (repo / ".code-query" / "worker.json").exists(), timeout=20)
+    wait_until(lambda: cq.json("queue", "status")["queued"] > 0, timeout=20, interval=0.02)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     if proc.returncode == 130:  # interrupted while following (not already finished)
