@@ -51,6 +51,9 @@ class QuietLanguageClient extends LanguageClient {
 }
 
 export function createClient(command: string, args: string[], cwd: string, hooks: ClientHooks): ClientHandle {
+  const initializationOptions = hooks.settings();
+  // What the server starts with, trust included: the log answers "why did my command not run".
+  hooks.log.info(`initializationOptions: ${JSON.stringify(initializationOptions)}`);
   const serverOptions: ServerOptions = {
     command,
     args,
@@ -62,7 +65,7 @@ export function createClient(command: string, args: string[], cwd: string, hooks
     outputChannel: hooks.log,
     traceOutputChannel: hooks.log,
     revealOutputChannelOn: RevealOutputChannelOn.Never,
-    initializationOptions: hooks.settings(),
+    initializationOptions,
     errorHandler: {
       error: (_error, _message, count): ErrorHandlerResult => ({
         action: count !== undefined && count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,

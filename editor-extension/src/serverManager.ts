@@ -54,6 +54,13 @@ export class ServerManager implements vscode.Disposable {
   private disposed = false;
   private stopping = false;
   private lastShownProblem: string | undefined;
+  /**
+   * The workspace trust the running server was started with. A server keeps it for its life:
+   * granting trust restarts it (the workspace's cq.interpreter may apply now), and VS Code's
+   * configuration event at the same moment must not make the old server restart its worker
+   * with the new trust first (the server pulls `cq` settings on any configuration change).
+   */
+  private serverTrusted: boolean | undefined;
 
   phase: ClientPhase = "starting";
   problem: LaunchProblem | undefined;
@@ -105,7 +112,7 @@ export class ServerManager implements vscode.Disposable {
 
   /** The settings object the server receives (initializationOptions, didChangeConfiguration). */
   settings(): ServerSettings {
-    return serverSettings(vscode.workspace.getConfiguration(CONFIG_SECTION), vscode.workspace.isTrusted);
+    return serverSettings(vscode.workspace.getConfiguration(CONFIG_SECTION), this.serverTrusted ?? vscode.workspace.isTrusted);
   }
 
   /** Sends changed live settings to the running server. */
@@ -285,6 +292,7 @@ export class ServerManager implements vscode.Disposable {
     const cwd = this.context.extensionPath;
     this.log.info(`Server command: ${[command, ...args].join(" ")} (cwd ${cwd})`);
     const { createClient } = loadClientModule();
+    this.serverTrusted = vscode.workspace.isTrusted;
     const client: ClientHandle = createClient(command, args, cwd, {
       log: this.log,
       settings: () => this.settings(),
