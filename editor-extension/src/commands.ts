@@ -614,6 +614,16 @@ export class Commands {
     const sep = (label: string): void => {
       items.push({ label, kind: vscode.QuickPickItemKind.Separator });
     };
+    if (!vscode.workspace.isTrusted) {
+      items.push({
+        label: "$(shield) Manage Workspace Trust",
+        description:
+          status?.documenter?.kind === "command"
+            ? "Restricted Mode: the repository's processor.command needs trust"
+            : "Restricted Mode",
+        command: "workbench.trust.manage",
+      });
+    }
     if (!running) {
       if (this.manager.problem) {
         items.push({ label: `$(error) ${this.manager.problem.message}`, command: "problem" });

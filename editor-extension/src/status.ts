@@ -125,6 +125,8 @@ export interface ViewInput {
   interpreter?: string;
   /** No workspace folder is open. */
   noFolder?: boolean;
+  /** VS Code's Restricted Mode: the workspace is not trusted. */
+  restricted?: boolean;
 }
 
 export interface View {
@@ -341,6 +343,13 @@ export function tooltipMarkdown(input: ViewInput): string {
     }
     if (s.worker.error) {
       lines.push(`$(error) **Worker:** ${escapeMarkdown(s.worker.error)}`, "");
+    }
+    if (input.restricted && s.documenter?.kind === "command") {
+      // The server's own message says `cq-lsp config trust`; in VS Code, trust is one click away.
+      lines.push(
+        "$(shield) **Restricted Mode:** the program this repository's config names (`processor.command`) runs only in a trusted workspace (or after `cq-lsp config trust`). Click, then **Manage Workspace Trust**.",
+        "",
+      );
     }
   } else if (input.interpreter) {
     lines.push(`Server: ${escapeMarkdown(input.interpreter)}`, "");

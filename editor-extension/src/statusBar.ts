@@ -53,6 +53,9 @@ export class StatusBar implements vscode.Disposable {
         this.trackEditor(editor);
         this.render();
       }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        this.render();
+      }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => {
         this.refreshFolders();
         for (const root of [...this.statuses.keys()]) {
@@ -123,6 +126,7 @@ export class StatusBar implements vscode.Disposable {
       folderName: folder?.name ?? (status ? path.basename(status.root) : undefined),
       interpreter: this.manager.interpreterLabel,
       noFolder: this.folders.length === 0,
+      restricted: !vscode.workspace.isTrusted,
     });
     this.item.text = view.text;
     const tooltip = new vscode.MarkdownString(view.tooltip, true);

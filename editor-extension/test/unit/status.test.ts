@@ -160,6 +160,15 @@ describe("tooltip", () => {
     assert.match(t, /_Click for actions_$/);
   });
 
+  it("in Restricted Mode, says how to let a repository's processor.command run", () => {
+    const command = status({ documenter: { kind: "command", calls: 0, failures: 2 }, queue: { queued: 0, running: 0, failed: 2, done: 0 } });
+    const t = tooltipMarkdown({ phase: "running", status: command, folderName: "vault", restricted: true });
+    assert.match(t, /\$\(shield\) \*\*Restricted Mode:\*\* .*`processor\.command`.* trusted workspace .*`cq-lsp config trust`.*Manage Workspace Trust/);
+    // Trusted, or nothing that trust would change (the static documenter): no such line.
+    assert.doesNotMatch(tooltipMarkdown({ phase: "running", status: command, restricted: false }), /Restricted Mode/);
+    assert.doesNotMatch(tooltipMarkdown({ phase: "running", status: status(), restricted: true }), /Restricted Mode/);
+  });
+
   it("escapes Markdown in paths and messages", () => {
     assert.equal(escapeMarkdown("a_b*[x](y)"), "a\\_b\\*\\[x\\]\\(y\\)");
     const t = tooltipMarkdown({ phase: "running", status: status({ root: "/w/my_[repo]" }) });
