@@ -185,6 +185,10 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     )
 
 
+#: Connections a forked child inherited from its parent: never used, never closed by the child.
+_INHERITED: list[object] = []
+
+
 class Database:
     """index.db with one connection per thread and short IMMEDIATE write transactions.
 
@@ -241,6 +245,17 @@ class Database:
                 except sqlite3.Error:
                     pass
             self._conns.clear()
+        self._local = threading.local()
+
+    def after_fork(self) -> None:
+        """In a forked child: open new connections instead of the parent's copies.
+
+        A SQLite connection must not be used on both sides of a fork. The inherited ones are
+        kept referenced and never closed here: closing them could disturb the parent's locks.
+        """
+        _INHERITED.extend(self._conns)
+        self._conns = []
+        self._conns_lock = threading.Lock()
         self._local = threading.local()
 
     # -- transactions ------------------------------------------------------------------------

@@ -177,6 +177,23 @@ class Transport:
             raise RuntimeError("cq.document ran outside a worker")
         self._handler(jobs)
 
+    def after_fork(self) -> None:
+        """In a forked child: a new queue connection instead of the parent's copy (SQLite).
+
+        Redis needs nothing: redis-py's pool notices the new pid and reconnects by itself.
+        """
+        import threading
+
+        from cq_lsp.db import _INHERITED
+
+        storage = self.huey.storage
+        conn = getattr(storage, "_conn", None)
+        if conn is not None:
+            _INHERITED.append(conn)  # never closed by the child: that could disturb the parent
+            storage._conn = None
+        if hasattr(storage, "lock"):
+            storage.lock = threading.Lock()  # another thread of the parent may have held it
+
     def serve(self, handler: Handler) -> None:
         """Make this process a worker: tasks taken off the queue go to ``handler``."""
         self._handler = handler

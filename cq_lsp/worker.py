@@ -112,7 +112,13 @@ def run_worker(
 
                 gc.collect()
                 gc.freeze()
-            consumer = _consumer_class(lambda: _release_memory(ws))(
+            def after_fork() -> None:
+                # The parent keeps using both databases (heartbeat, reconcile, the inline
+                # scheduler) and may fork again to replace a dead worker process.
+                ws.db.after_fork()
+                ws.transport.after_fork()
+
+            consumer = _consumer_class(lambda: _release_memory(ws), after_fork)(
                 ws.transport.huey,
                 workers=threads,
                 worker_type=worker_type,
@@ -135,6 +141,8 @@ def run_worker(
                     health_ts = consumer.loop(health_ts)
                 except ConsumerStopped:
                     break
+                if isinstance(consumer.scheduler, _InlineScheduler):
+                    consumer.scheduler.tick()
                 now = time.monotonic()
                 if now - last_reconcile >= RECONCILE_EVERY_S:
                     last_reconcile = now
@@ -159,9 +167,12 @@ def run_worker(
     return 0
 
 
-def _consumer_class(release: Callable[[], None]) -> type[Consumer]:
-    """Huey's consumer, whose workers call ``release`` when their queue runs dry after work."""
-    from huey.consumer import Consumer, Worker
+def _consumer_class(
+    release: Callable[[], None], after_fork: Callable[[], None]
+) -> type[Consumer]:
+    """Huey's consumer, whose workers call ``release`` when their queue runs dry after work
+    and ``after_fork`` first thing in each forked child."""
+    from huey.consumer import Consumer, Scheduler, Worker
 
     class ReleasingWorker(Worker):
         _worked = False
@@ -182,19 +193,63 @@ def _consumer_class(release: Callable[[], None]) -> type[Consumer]:
         worker_class = ReleasingWorker
 
         def _create_process(self, process: Any, name: str) -> Any:
-            # Every forked child — the workers and Huey's scheduler — ends with this process:
-            # a kill -9 of the worker must not leave them polling the queue forever.
+            if isinstance(process, Scheduler) and self.environment.forks:
+                # Huey would fork a whole process (~27 MB resident) only to move due delayed
+                # tasks onto the queue once a second; the worker's own loop does that instead.
+                return _InlineScheduler(process)
+            # Every forked child ends with this process: a kill -9 of the worker must not
+            # leave them polling the queue forever.
             parent = os.getpid()
             initialize = process.initialize
 
             def initialize_orphan_proof() -> None:
                 die_with_parent(parent)
+                after_fork()
                 initialize()
 
             process.initialize = initialize_orphan_proof
             return super()._create_process(process, name)
 
     return ReleasingConsumer
+
+
+class _InlineScheduler:
+    """Huey's scheduler run by the worker's main loop (``tick``) instead of in its own process.
+
+    It quacks like the process Huey would have made (start, join, is_alive), so the consumer's
+    start, health check and shutdown need no change. No thread either: the worker forks its
+    workers, and a fork while another thread holds a lock can deadlock the child.
+    """
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self._next = 0.0
+
+    def start(self) -> None:
+        self.scheduler.initialize()
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+    def is_alive(self) -> bool:
+        return True
+
+    def tick(self) -> None:
+        """Move delayed tasks that are due onto the queue (at most once a second)."""
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.scheduler.interval
+        try:
+            due = self.scheduler.huey.read_schedule()
+        except Exception:
+            log.exception("reading the schedule failed")
+            return
+        for task in due:
+            try:
+                self.scheduler.huey.enqueue(task)
+            except Exception:
+                log.exception("moving a delayed task onto the queue failed")
 
 
 def _release_memory(ws: Workspace) -> None:
