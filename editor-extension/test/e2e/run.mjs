@@ -2,8 +2,10 @@
 // .vsix installed, driven by playwright-core in Debian's chromium, against the real Python
 // language server and worker in a temporary git repository.
 //
-//   node editor-extension/test/e2e/run.mjs --tools DIR --vsix FILE --python PYTHON [--artifacts DIR]
+//   node editor-extension/test/e2e/run.mjs --tools DIR --vsix FILE --python PYTHON [--artifacts DIR] [--only REGEX]
 //
+// --only runs the scenarios whose name matches (for iterating; the Restricted Mode scenarios stand
+// alone, the others build on the ones before them).
 // DIR is where scripts/setup_extension.sh installed code-server and playwright-core. Screenshots
 // and logs go to test-artifacts/vscode-e2e/. Every wait polls the page with a generous limit;
 // nothing sleeps for a fixed time. One code-server start serves every scenario.
@@ -31,6 +33,7 @@ const vsix = path.resolve(arg("vsix", path.join(repo, "dist", `cq-lsp-${version}
 const python = path.resolve(arg("python", path.join(repo, ".venv", "bin", "python")));
 const artifacts = path.resolve(arg("artifacts", path.join(repo, "test-artifacts", "vscode-e2e")));
 const chromiumPath = process.env.CQ_E2E_CHROMIUM ?? "/usr/bin/chromium";
+const only = arg("only", undefined) ? new RegExp(arg("only", "")) : undefined;
 const LONG = 60_000; // generous: CI has 2 cores and other work running
 
 for (const [what, p] of [["--tools (code-server)", path.join(tools, "node_modules", ".bin", "code-server")], ["--vsix", vsix], ["--python", python], ["chromium", chromiumPath]]) {
@@ -129,6 +132,48 @@ git("init", "-q", "-b", "main");
 git("add", "-A");
 git("commit", "-q", "-m", "shop");
 
+// A repository whose committed .code-query/config.json runs a program (processor.command): the
+// case workspace trust is for. The program is a fake LLM (the only thing that cannot run here),
+// written outside the repository; it records each call, so the test knows whether it ran.
+const vault = path.join(R, "vault");
+const fakeLlm = path.join(R, "fake-llm");
+const fakeLlmCalls = path.join(R, "fake-llm.calls");
+fs.writeFileSync(
+  fakeLlm,
+  [
+    `#!${python}`,
+    "import json, sys",
+    "prompt = sys.stdin.read()",
+    'path = next((l[6:] for l in prompt.splitlines() if l.startswith("Path: ")), "?")',
+    `with open(${JSON.stringify(fakeLlmCalls)}, "a", encoding="utf-8") as fh:`,
+    '    fh.write(path + "\\n")',
+    'print(json.dumps({"overview": "fake llm record"}))',
+    "",
+  ].join("\n"),
+  { mode: 0o755 },
+);
+const vaultFiles = {
+  "crypt/seal.py": '"""Sealing secrets."""\n\n\ndef seal(secret: bytes) -> bytes:\n    """Seal one secret."""\n    return secret[::-1]\n',
+  "README.md": "# vault\n\nA repository whose config runs a program.\n",
+  ".code-query/config.json": JSON.stringify(
+    {
+      schema_version: 2,
+      processor: { kind: "command", command: [fakeLlm], fallback: "none" },
+      processing: { max_retries: 0, retry_delay_s: 0, debounce_ms: 100 },
+    },
+    null,
+    2,
+  ),
+};
+for (const [rel, text] of Object.entries(vaultFiles)) {
+  fs.mkdirSync(path.dirname(path.join(vault, rel)), { recursive: true });
+  fs.writeFileSync(path.join(vault, rel), text);
+}
+const vaultGit = (...args) => execFileSync("git", args, { cwd: vault, env, stdio: "pipe" });
+vaultGit("init", "-q", "-b", "main");
+vaultGit("add", "-A");
+vaultGit("commit", "-q", "-m", "vault");
+
 const settingsFile = path.join(dirs.ud, "User", "settings.json");
 function settingsJson(interpreter, extra = {}) {
   return JSON.stringify({
@@ -176,10 +221,12 @@ execFileSync(codeServer, [...csCommon, "--install-extension", vsix], { env, stdi
 const port = await freePort();
 const csLog = fs.openSync(path.join(artifacts, "code-server.log"), "w");
 // detached: its own process group, so the extension host, the language server and the worker
-// it starts all go when the group is killed.
+// it starts all go when the group is killed. No --disable-workspace-trust: that flag would hide
+// the trust UI for good; the setting security.workspace.trust.enabled turns trust off for the
+// scenarios that are not about it, and on for the Restricted Mode ones.
 const cs = spawn(
   codeServer,
-  ["--bind-addr", `127.0.0.1:${port}`, "--auth", "none", "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override", ...csCommon, ws],
+  ["--bind-addr", `127.0.0.1:${port}`, "--auth", "none", "--disable-telemetry", "--disable-update-check", "--disable-getting-started-override", ...csCommon, ws],
   { env, detached: true, stdio: ["ignore", csLog, csLog] },
 );
 let browser;
@@ -195,19 +242,27 @@ async function cleanup() {
   } catch {
     // already gone
   }
-  // The worker detaches into its own session by design (it outlives editors): stop it by pid.
-  try {
-    execFileSync(python, ["-m", "cq_lsp", "--root", ws, "worker", "stop"], { env, stdio: "pipe", timeout: 20_000 });
-  } catch {
-    // not running
+  // The workers detach into their own session by design (they outlive editors): stop them by pid.
+  for (const root of [ws, vault]) {
+    try {
+      execFileSync(python, ["-m", "cq_lsp", "--root", root, "worker", "stop"], { env, stdio: "pipe", timeout: 20_000 });
+    } catch {
+      // not running
+    }
   }
-  // Keep the logs that explain a failure: the extension's output channel and the worker's log.
-  for (const p of findFiles(path.join(dirs.ud, "logs"), (f) => /CQ\.log$|exthost\.log$/.test(f))) {
-    fs.copyFileSync(p, path.join(artifacts, path.basename(p)));
+  // Keep the logs that explain a failure: the extension's output channel (one per window) and
+  // the workers' logs.
+  const logs = path.join(dirs.ud, "logs");
+  for (const p of findFiles(logs, (f) => /CQ\.log$|exthost\.log$/.test(f))) {
+    // <session>/exthost<N>/…/CQ.log -> exthost<N>-CQ.log: each window's log kept apart.
+    const host = path.relative(logs, p).split(path.sep).find((part) => /^exthost\d+$/.test(part));
+    fs.copyFileSync(p, path.join(artifacts, host ? `${host}-${path.basename(p)}` : path.basename(p)));
   }
-  const workerLog = path.join(ws, ".code-query", "logs", "worker.log");
-  if (fs.existsSync(workerLog)) {
-    fs.copyFileSync(workerLog, path.join(artifacts, "worker.log"));
+  for (const [root, name] of [[ws, "worker.log"], [vault, "vault-worker.log"]]) {
+    const workerLog = path.join(root, ".code-query", "logs", "worker.log");
+    if (fs.existsSync(workerLog)) {
+      fs.copyFileSync(workerLog, path.join(artifacts, name));
+    }
   }
   fs.rmSync(R, { recursive: true, force: true });
 }
@@ -351,6 +406,32 @@ async function cursor() {
   });
 }
 
+/**
+ * Opens a multi-root workspace. code-server 4.100.3 now and then opens a .code-workspace with
+ * none of its folders ("No folder opened" under a "two (Workspace)" title): about one load in
+ * 15 here, with or without workspace trust, before any extension runs. A reload reads the
+ * workspace again; a second empty window fails the test.
+ */
+async function openWorkspace(url, folderNames) {
+  for (let attempt = 1; ; attempt++) {
+    await (attempt === 1 ? page.goto(url) : page.reload());
+    await page.locator(".monaco-workbench").waitFor({ timeout: LONG });
+    const rows = folderNames.map((name) => page.locator(".explorer-folders-view .monaco-list-row", { hasText: name }).first());
+    const empty = page.locator(".pane-header", { hasText: "No Folder Opened" }).first();
+    await rows[0].or(empty).waitFor({ timeout: LONG });
+    if (!(await empty.isVisible())) {
+      for (const row of rows) {
+        await row.waitFor({ timeout: LONG });
+      }
+      return;
+    }
+    if (attempt === 2) {
+      throw new Error(`code-server opened ${url} twice without its folders`);
+    }
+    log("code-server opened the workspace without its folders (its own race); reloading once");
+  }
+}
+
 async function searchFor(query, expectFile) {
   await runCommand("CQ: Search");
   const input = page.locator(".quick-input-widget input");
@@ -361,10 +442,54 @@ async function searchFor(query, expectFile) {
   return row.first();
 }
 
+/** The text of the CQ output channel's log files (one per window) that mention `root`. */
+function cqLogText(root) {
+  return findFiles(path.join(dirs.ud, "logs"), (f) => /CQ\.log$/.test(f))
+    .map((f) => fs.readFileSync(f, "utf8"))
+    .filter((text) => text.includes(root))
+    .join("\n");
+}
+
+/** Polls the CQ log of `root` until `re` matches; returns the match. */
+async function waitLog(description, root, re, timeout = LONG) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    const m = re.exec(cqLogText(root));
+    if (m) {
+      log(`CQ log: ${description} — ${m[0].slice(0, 200)}`);
+      return m;
+    }
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`the CQ log never showed ${description} (${re})`);
+}
+
+/** Waits until a webview (the Markdown preview) shows all of `texts`. */
+async function waitPreview(texts, timeout = LONG) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      const text = await frame.evaluate(() => document.body?.innerText ?? "").catch(() => "");
+      if (texts.every((x) => text.includes(x))) {
+        return;
+      }
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`the preview never showed ${JSON.stringify(texts)}`);
+}
+
+function fakeLlmCallList() {
+  return fs.existsSync(fakeLlmCalls) ? fs.readFileSync(fakeLlmCalls, "utf8").split("\n").filter(Boolean).sort() : [];
+}
+
 // -- the scenarios ------------------------------------------------------------------------------
 
 const results = [];
 async function scenario(name, fn) {
+  if (only && !only.test(name)) {
+    return;
+  }
   const t0 = Date.now();
   try {
     await fn();
@@ -596,8 +721,7 @@ try {
     fs.writeFileSync(path.join(notes, "todo.md"), "# todo\n\n- ship it\n");
     const wsFile = path.join(R, "two.code-workspace");
     fs.writeFileSync(wsFile, JSON.stringify({ folders: [{ path: ws }, { path: notes }] }));
-    await page.goto(`http://127.0.0.1:${port}/?workspace=${encodeURIComponent(wsFile)}`);
-    await page.locator(".monaco-workbench").waitFor({ timeout: LONG });
+    await openWorkspace(`http://127.0.0.1:${port}/?workspace=${encodeURIComponent(wsFile)}`, ["shop", "notes"]);
     await page.locator(ITEM).waitFor({ timeout: LONG });
     await openFile("todo.md");
     await waitItem("the notes folder (no git)", { text: /^CQ\s*not a git repository$/, label: /^CQ — notes: not a git work tree/ });
@@ -609,6 +733,97 @@ try {
     await waitItem("the notes folder again", { label: /^CQ — notes:/ });
   });
 
+  await scenario("Restricted Mode: the extension runs limited; the server gets trusted: false and refuses the repository's command", async () => {
+    // Close the window (its extension host stops its server), then turn workspace trust on in
+    // the profile: the next window reads it at start, as VS Code asks ("requires a reload").
+    await page.goto("about:blank");
+    fs.writeFileSync(settingsFile, settingsJson([python], { "security.workspace.trust.enabled": true, "window.title": "vault" }));
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(vault)}`);
+    await page.locator(".monaco-workbench").waitFor({ timeout: LONG });
+    // VS Code asks once per folder; "No" is what puts a cloned repository in Restricted Mode.
+    const prompt = page.locator(".monaco-dialog-box", { hasText: "trust the authors" });
+    await prompt.waitFor({ timeout: LONG });
+    await screenshot("trust-prompt");
+    await prompt.locator(".monaco-button", { hasText: "No, I don't trust the authors" }).click();
+    await page.locator(".monaco-workbench .part.banner", { hasText: "Restricted Mode" }).waitFor({ timeout: LONG });
+    // Limited support: activated anyway, the server runs, the item shows the refused jobs.
+    await waitItem("the repository's command refused", { text: /^CQ\s*2 failed$/, label: /^CQ — vault: 2 failed · worker \w+ · processor\.command is not trusted/, icon: "warning" });
+    await waitLog("the server started untrusted", vault, /initializationOptions: \{"trusted":false[^\n]*/);
+    if (fakeLlmCallList().length) {
+      throw new Error(`the repository's command ran in Restricted Mode: ${fakeLlmCallList().join(", ")}`);
+    }
+    await page.locator(ITEM).hover();
+    const hover = page.locator(".monaco-hover, .workbench-hover", { hasText: "Restricted Mode:" }).first();
+    await hover.waitFor({ timeout: LONG });
+    const tooltip = (await hover.innerText()).replace(/\s+/g, " ");
+    for (const want of [/0 queued · 0 running · 2 failed · 0 done/, /command documenter/, /processor\.command.* runs only in a trusted workspace/]) {
+      if (!want.test(tooltip)) {
+        throw new Error(`tooltip lacks ${want}: ${tooltip}`);
+      }
+    }
+    await screenshot("restricted-mode-tooltip");
+    await page.mouse.move(700, 400);
+    // A click on the item offers the way out first.
+    await page.locator(ITEM).click();
+    const first = page.locator(".quick-input-list .monaco-list-row").first();
+    await first.waitFor({ timeout: LONG });
+    const firstText = (await first.innerText()).replace(/\s+/g, " ");
+    if (!/Manage Workspace Trust/.test(firstText) || !/processor\.command needs trust/.test(firstText)) {
+      throw new Error(`the item's first action should be Manage Workspace Trust, got: ${firstText}`);
+    }
+    await page.keyboard.press("Escape");
+    await runCommand("CQ: Show Queue");
+    await page.locator(".quick-input-widget .quick-input-title", { hasText: "CQ: Queue — vault" }).waitFor({ timeout: LONG });
+    const row = page.locator(".quick-input-list .monaco-list-row", { hasText: "crypt/seal.py" });
+    await row.first().waitFor({ timeout: LONG });
+    const rowText = (await row.first().innerText()).replace(/\s+/g, " ");
+    log(`queue row: ${rowText}`);
+    if (!/failed/.test(rowText) || !/processor\.command/.test(rowText) || !/trust the workspace/.test(rowText)) {
+      throw new Error(`the failed job should say the command is not trusted and how to trust it: ${rowText}`);
+    }
+    await screenshot("restricted-queue-refused");
+    await page.keyboard.press("Escape");
+  });
+
+  await scenario("granting trust (banner → Manage → Trust) restarts the server; the repository's command documents the files", async () => {
+    await page.locator(".monaco-workbench .part.banner a, .monaco-workbench .part.banner .monaco-link", { hasText: "Manage" }).first().click();
+    const editor = page.locator(".workspace-trust-editor");
+    const trust = editor.locator(".monaco-button", { hasText: /^Trust$/ }).first();
+    await trust.waitFor({ state: "visible", timeout: LONG });
+    await editor.locator("text=In Restricted Mode").first().waitFor({ timeout: LONG });
+    await screenshot("trust-editor");
+    const t0 = Date.now();
+    await trust.click();
+    await waitLog("the restart for trust", vault, /Starting the language server \(workspace trusted\)[\s\S]*initializationOptions: \{"trusted":true[^\n]*/);
+    await waitItem("documented by the repository's command", { text: /^CQ\s*$/, label: /^CQ — vault: 2 documented · worker running$/, icon: "check" });
+    figures.push(["trust granted → files documented by the command", `${((Date.now() - t0) / 1000).toFixed(2)} s`]);
+    // One worker for Restricted Mode, one for the trusted server: the old server was not made
+    // to restart its worker with the new trust on its way out.
+    const workerLog = fs.readFileSync(path.join(vault, ".code-query", "logs", "worker.log"), "utf8");
+    const workers = workerLog.match(/worker \d+ running for /g) ?? [];
+    if (workers.length !== 2) {
+      throw new Error(`expected 2 worker starts in ${vault} (untrusted, then trusted), got ${workers.length}`);
+    }
+    const calls = fakeLlmCallList();
+    if (JSON.stringify(calls) !== JSON.stringify(["README.md", "crypt/seal.py"])) {
+      throw new Error(`the fake LLM should have documented README.md and crypt/seal.py once each, got ${JSON.stringify(calls)}`);
+    }
+    await page.locator(ITEM).hover();
+    const hover = page.locator(".monaco-hover, .workbench-hover", { hasText: "Queue" }).first();
+    await hover.waitFor({ timeout: LONG });
+    const tooltip = (await hover.innerText()).replace(/\s+/g, " ");
+    if (!/0 queued · 0 running · 0 failed · 2 done/.test(tooltip) || /Restricted Mode|not trusted/.test(tooltip)) {
+      throw new Error(`the trusted tooltip should show 2 done and nothing about trust: ${tooltip}`);
+    }
+    await screenshot("trusted-documented-tooltip");
+    await page.mouse.move(700, 400);
+    await openFile("crypt/seal.py");
+    await runCommand("CQ: Show File Documentation");
+    await page.locator('.tab[aria-label*="seal.py.md"]').first().waitFor({ timeout: LONG });
+    await waitPreview(["fake llm record"]);
+    await screenshot("trusted-file-documentation");
+  });
+
   if (pageErrors.length) {
     log(`page errors (not failures): ${pageErrors.slice(0, 5).join(" | ")}`);
   }
@@ -618,9 +833,10 @@ try {
   await cleanup();
 }
 
-const cqLog = path.join(artifacts, "CQ.log");
-if (fs.existsSync(cqLog)) {
-  const m = /activated in ([\d.]+) ms/.exec(fs.readFileSync(cqLog, "utf8"));
+// The first window's log: the activation that the Running Extensions figure is about.
+const firstCqLog = fs.readdirSync(artifacts).filter((f) => /CQ\.log$/.test(f)).sort()[0];
+if (firstCqLog) {
+  const m = /activated in ([\d.]+) ms/.exec(fs.readFileSync(path.join(artifacts, firstCqLog), "utf8"));
   if (m) {
     figures.push(["activate() itself (the extension's own clock)", `${m[1]} ms`]);
   }
