@@ -100,10 +100,13 @@ def queue_remove(
 
 
 def queue_clear(ws: Workspace, *, source: str) -> dict[str, Any]:
-    """Drop queued jobs; running ones finish."""
-    queued = [j["path"] for j in ws.ledger.jobs(states=["queued"])]
-    n = ws.ledger.remove(queued, source=source, op="clear") if queued else 0
-    return {"cleared": n}
+    """Drop queued jobs; running ones finish. Files documented before keep that documentation
+    (dropping a newer version's job must not make an older, good record disappear)."""
+    from cq_lsp.ledger import rel_of
+
+    rows = ws.db.query("SELECT path, path_bytes FROM jobs WHERE state='queued'")
+    rels = [rel_of(r["path"], r["path_bytes"]) for r in rows]
+    return {"cleared": cancel_queued(ws, rels, source, op="clear") if rels else 0}
 
 
 def queue_retry(
@@ -195,7 +198,7 @@ def job_states(ws: Workspace, rels: Sequence[str]) -> dict[str, int]:
     return counts
 
 
-def cancel_queued(ws: Workspace, rels: Sequence[str], source: str) -> int:
+def cancel_queued(ws: Workspace, rels: Sequence[str], source: str, op: str = "cancel") -> int:
     """Drop the jobs among ``rels`` that are still queued, without losing documentation.
 
     A file documented before keeps its previous record and goes back to ``done`` at the sha
@@ -224,5 +227,5 @@ def cancel_queued(ws: Workspace, rels: Sequence[str], source: str) -> int:
                 conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
             dropped += 1
         if dropped:
-            record_history(conn, "cancel", dropped, None, source)
+            record_history(conn, op, dropped, None, source)
     return dropped

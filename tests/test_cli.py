@@ -388,3 +388,22 @@ def test_jobs_stranded_while_no_worker_ran_are_recovered_at_start(cq: Cq, repo: 
     history = cq.json("queue", "history")["history"]
     assert cq.json("status")["index"]["files"] == 4
     assert any(h["op"] == "enqueue" and h["source"] == "test" for h in history)
+
+
+def test_queue_clear_keeps_earlier_documentation(cq: Cq, repo: Path) -> None:
+    cq.run("init")
+    cq.run("index", "--wait")
+    cq.run("config", "set", "processing.mode", "manual")
+    invoice = repo / "billing" / "invoice.py"
+    invoice.write_text(invoice.read_text() + "\n\ndef later_addition():\n    pass\n")
+    (repo / "brand_new.py").write_text("def brand_new():\n    pass\n")
+    cq.run("queue", "add", "billing/invoice.py", "brand_new.py")
+    assert cq.json("queue", "clear")["cleared"] == 2
+    status = cq.json("queue", "status")
+    assert status["queued"] == 0
+    # The older record of invoice.py stays searchable; the never-documented file is simply gone.
+    shown = cq.json("show", "billing/invoice.py")
+    assert "parse_invoice" in shown["functions"] and "later_addition" not in shown["functions"]
+    assert cq.run("show", "brand_new.py", check=False).returncode == 1
+    # The next index run sees the newer content again (brand_new.py is untracked: not indexed).
+    assert cq.json("index")["queued"] == 1
