@@ -497,6 +497,15 @@ def create_server() -> CqLanguageServer:
             if path is not None:
                 ls.add_folder(path)
         log.info(
+            "settings: trusted=%s showNotifications=%s processing.mode=%s worker.autoStart=%s "
+            "config layer keys=%s",
+            ls.settings.trusted,
+            ls.settings.show_notifications,
+            ls.settings.processing.mode or "(config files)",
+            ls.settings.worker.auto_start,
+            sorted((ls.settings.config or {}).keys()),
+        )
+        log.info(
             "cq-lsp %s initialized: pid %s, python %s, folders %s",
             __version__,
             os.getpid(),

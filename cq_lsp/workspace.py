@@ -312,7 +312,10 @@ class Workspace:
             health = "warning"
         if self.config.processor.kind == "command" and not self.loaded.command_trusted:
             health = "warning" if health == "ok" else health
-            problems.append("processor.command is not trusted: run `cq-lsp config trust`")
+            problems.append(
+                "processor.command is not trusted: trust the workspace in your editor or run "
+                "`cq-lsp config trust`"
+            )
         if self.config_error is not None:
             health = "error"
             problems.append("config.json is invalid; running on the last good configuration")
