@@ -100,7 +100,7 @@ class Folder:
         self._stamp: Any = None
         self.config_diagnostic_sent = False
         # The io threads (a save) and the status thread (supervision) may both want a worker.
-        self._start_lock = threading.Lock()
+        self._start_lock = threading.RLock()
 
     # -- the core façade, rebuilt when the editor's settings change ----------------------------
 
@@ -266,10 +266,20 @@ class Folder:
         self.user_stopped = False
         return result
 
-    def _auto_start(self) -> None:
-        """A start nobody asked for explicitly: a failure counts as a crash for the watchdog."""
+    def _auto_start(self, *, restart: bool = False) -> None:
+        """A start nobody asked for explicitly: a failure counts as a crash for the watchdog.
+
+        Only the watchdog (``restart``) replaces a crashed worker — after its backoff, and
+        counted — so a start that was already on its way when the worker died stands down.
+        """
+        from cq_lsp.supervisor import our_process, read_worker_json
+
         try:
-            self.start_worker()
+            with self._start_lock:
+                info = read_worker_json(self.project)
+                if not restart and info is not None and our_process(info) is None:
+                    return  # crashed: the watchdog's to restart
+                self.start_worker()
         except CqLspError as exc:
             log.error("could not start the worker for %s: %s", self.root, exc)
             self.start_error = exc.message
@@ -358,7 +368,7 @@ class Folder:
         did = self.watchdog.check(
             status["worker"],
             work_waiting=waiting,
-            start=lambda: steps.append(self._auto_start),
+            start=lambda: steps.append(lambda: self._auto_start(restart=True)),
             stop=stop,
         )
         state = status["worker"]["state"]
@@ -366,11 +376,14 @@ class Folder:
             steps.append(self._auto_start)
             did = "started"
         if steps:
-            self._starting = any(step == self._auto_start for step in steps)
+            self._starting = True
 
             def run() -> None:
-                for step in steps:
-                    step()
+                try:
+                    for step in steps:
+                        step()
+                finally:
+                    self._starting = False
 
             submit(run)
         return did
