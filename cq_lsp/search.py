@@ -14,7 +14,7 @@ from typing import Any
 
 from cq_lsp.db import FTS_COLUMNS, Database
 from cq_lsp.errors import SearchSyntaxError, UsageError
-from cq_lsp.identifiers import query_terms
+from cq_lsp.identifiers import identifier_phrases, query_terms
 
 # bm25 weight per FTS column (same order as FTS_COLUMNS): names and overview above content.
 WEIGHTS = {
@@ -188,12 +188,25 @@ def _terms_search(db: Database, query: str, text: str, limit: int) -> dict[str, 
     terms = [t for t in terms if len(t) > 1] or terms
     if not terms:
         return {"query": query, "mode": "terms", "results": []}
-    ranked = _run(db, " AND ".join(_quote(t) for t in terms), limit)
-    results = _results(db, ranked, "all", terms)
+    results: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    phrases = identifier_phrases(text)
+    if phrases:
+        # A pasted identifier first matches as itself: its words in order, digits included.
+        exact = _run(db, " AND ".join(_quote(" ".join(p)) for p in phrases), limit)
+        results = _results(db, exact, "identifier", terms)
+        seen = {i for i, _ in exact}
+    if len(results) < limit:
+        ranked = [
+            (i, sc)
+            for i, sc in _run(db, " AND ".join(_quote(t) for t in terms), limit + len(seen))
+            if i not in seen
+        ]
+        results.extend(_results(db, ranked[: limit - len(results)], "all", terms))
+        seen |= {i for i, _ in ranked}
     prefixed = [_quote(t) + ("*" if len(t) >= PREFIX_MIN else "") for t in terms]
     # One short term: the looser query would be the same query again.
     if len(results) < limit and (len(terms) > 1 or prefixed[0].endswith("*")):
-        seen = {i for i, _ in ranked}
         # The fallback is looser: any term, and longer terms as prefixes (invoice → invoices).
         anyq = " OR ".join(prefixed)
         more = [(i, sc) for i, sc in _run(db, anyq, limit + len(seen)) if i not in seen]

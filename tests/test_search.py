@@ -120,7 +120,8 @@ def test_identifier_queries_find_camel_and_snake(db: Database, query: str) -> No
     assert res["terms"] == ["parse", "invoice"] or res["terms"] == ["invoice", "parse"]
     top = paths(res)[:3]
     assert set(top) == {"billing/camel.ts", "billing/snake.py", "billing/dotted.py"}
-    assert all(r["match"] == "all" for r in res["results"][:3])
+    # The words in the query's order match first as the identifier itself, the rest as all-terms.
+    assert all(r["match"] in ("identifier", "all") for r in res["results"][:3])
 
 
 # -- natural language and ranking ------------------------------------------------------------------
@@ -461,3 +462,24 @@ def test_pasted_code_with_brackets_searches_its_words(db: Database) -> None:
     # With quotes, operators or a column filter the user meant FTS5: a malformed query is reported.
     with pytest.raises(SearchSyntaxError):
         search(db, 'parseInvoice( "x')
+
+
+def test_a_pasted_identifier_with_digits_finds_itself_first(project: Project) -> None:
+    d = Database(project.index_db)
+    files = {
+        f"gen/m{i}.py": (
+            f'"""Module {i}."""\n\ndef crash_probe_{i}():\n    return {i}\n',
+            {"overview": f"Module {i}.", "functions": {f"crash_probe_{i}": {"line": 3}}},
+        )
+        for i in (0, 1, 10, 100, 1000)
+    }
+    index_files(project.root, d, files)
+    try:
+        for i in (0, 10, 1000):
+            res = search(d, f"crash_probe_{i}")
+            assert res["results"][0]["path"] == f"gen/m{i}.py", res["results"][:3]
+            assert res["results"][0]["match"] == "identifier"
+            # The others still follow: the words match them all.
+            assert len(res["results"]) == 5
+    finally:
+        d.close()
