@@ -173,3 +173,24 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def torn_jobs(repo: Path) -> tuple[int, int]:
+    """Jobs marked done without their documentation, and documentation of jobs not done: both
+    must stay 0 whatever moment a worker dies (DESIGN.md principle 1)."""
+    import sqlite3
+
+    uri = (repo / ".code-query" / "index.db").as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=30)
+    try:
+        done_without = conn.execute(
+            "SELECT COUNT(*) FROM jobs j LEFT JOIN files f ON f.filepath = j.path "
+            "WHERE j.state = 'done' AND (f.id IS NULL OR f.content_sha != j.sha)"
+        ).fetchone()[0]
+        documented_not_done = conn.execute(
+            "SELECT COUNT(*) FROM files f JOIN jobs j ON j.path = f.filepath "
+            "WHERE j.state != 'done'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    return int(done_without), int(documented_not_done)

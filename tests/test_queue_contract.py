@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ import pytest
 
 from cq_lsp.project import Project
 from cq_lsp.workspace import Workspace
-from tests.conftest import Cq, run_git, wait_until
+from tests.conftest import Cq, run_git, torn_jobs, wait_until
 
 BACKENDS = ("sqlite", "redis")
 
@@ -186,23 +185,6 @@ def many_files(repo: Path, n: int, stem: str = "mod") -> None:
         )
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-qm", f"{n} files")
-
-
-def torn_jobs(repo: Path) -> tuple[int, int]:
-    """(jobs done without their documentation, documentation of jobs not done)."""
-    conn = sqlite3.connect((repo / ".code-query" / "index.db").as_uri() + "?mode=ro", uri=True)
-    try:
-        done_without = conn.execute(
-            "SELECT COUNT(*) FROM jobs j LEFT JOIN files f ON f.filepath = j.path "
-            "WHERE j.state = 'done' AND (f.id IS NULL OR f.content_sha != j.sha)"
-        ).fetchone()[0]
-        documented_not_done = conn.execute(
-            "SELECT COUNT(*) FROM files f JOIN jobs j ON j.path = f.filepath "
-            "WHERE j.state != 'done'"
-        ).fetchone()[0]
-    finally:
-        conn.close()
-    return done_without, documented_not_done
 
 
 def kill_group(pid: int) -> None:

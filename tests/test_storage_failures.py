@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cq, run_git, wait_until
+from tests.conftest import Cq, run_git, torn_jobs, wait_until
 
 N_FILES = 300
 
@@ -82,23 +81,6 @@ def many_files(repo: Path, n: int = N_FILES) -> None:
         (gen / f"mod_{i}.py").write_text(f'"""Module {i}."""\n\n{body}def probe_{i}():\n    pass\n')
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-qm", f"{n} files")
-
-
-def torn_jobs(repo: Path) -> tuple[int, int]:
-    """(jobs done without their documentation, documentation of jobs not done)."""
-    conn = sqlite3.connect((repo / ".code-query" / "index.db").as_uri() + "?mode=ro", uri=True)
-    try:
-        done_without = conn.execute(
-            "SELECT COUNT(*) FROM jobs j LEFT JOIN files f ON f.filepath = j.path "
-            "WHERE j.state = 'done' AND (f.id IS NULL OR f.content_sha != j.sha)"
-        ).fetchone()[0]
-        documented_not_done = conn.execute(
-            "SELECT COUNT(*) FROM files f JOIN jobs j ON j.path = f.filepath "
-            "WHERE j.state != 'done'"
-        ).fetchone()[0]
-    finally:
-        conn.close()
-    return done_without, documented_not_done
 
 
 @pytest.fixture

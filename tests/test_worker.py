@@ -6,13 +6,12 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
 import psutil
 
-from tests.conftest import Cq, run_git, wait_until
+from tests.conftest import Cq, run_git, torn_jobs, wait_until
 
 
 def _many_files(repo: Path, n: int) -> None:
@@ -37,25 +36,6 @@ def _kill_group(pid: int) -> None:
     )
 
 
-def _torn_jobs(repo: Path) -> tuple[int, int]:
-    """Jobs marked done without their documentation, and documentation of jobs not done: both
-    must stay 0 whatever moment a worker dies (DESIGN.md principle 1)."""
-    uri = (repo / ".code-query" / "index.db").as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=30)
-    try:
-        done_without = conn.execute(
-            "SELECT COUNT(*) FROM jobs j LEFT JOIN files f ON f.filepath = j.path "
-            "WHERE j.state = 'done' AND (f.id IS NULL OR f.content_sha != j.sha)"
-        ).fetchone()[0]
-        documented_not_done = conn.execute(
-            "SELECT COUNT(*) FROM files f JOIN jobs j ON j.path = f.filepath "
-            "WHERE j.state != 'done'"
-        ).fetchone()[0]
-    finally:
-        conn.close()
-    return done_without, documented_not_done
-
-
 def test_kill_9_at_random_moments_loses_nothing(cq: Cq, repo: Path) -> None:
     n = 6000
     total = n + 4
@@ -76,7 +56,7 @@ def test_kill_9_at_random_moments_loses_nothing(cq: Cq, repo: Path) -> None:
         kills += 1
         # Whatever the worker was doing — claiming a batch, documenting, committing — nothing
         # is half-written.
-        assert _torn_jobs(repo) == (0, 0)
+        assert torn_jobs(repo) == (0, 0)
         done_at_kill.append(cq.json("status")["queue"]["done"])
         assert cq.json("worker", "status")["state"] == "crashed"
         cq.run("worker", "start")  # recovers what the dead worker held, then consumes
@@ -93,7 +73,7 @@ def test_kill_9_at_random_moments_loses_nothing(cq: Cq, repo: Path) -> None:
         "failed": 0,
     }
     assert status["index"]["files"] == total
-    assert _torn_jobs(repo) == (0, 0)
+    assert torn_jobs(repo) == (0, 0)
     for i in (0, 2999, n - 1):
         assert cq.json("search", f"crash_probe_{i}")["results"][0]["path"] == f"gen/m{i}.py"
 
