@@ -221,7 +221,7 @@ class Database:
                 isolation_level=None,
                 check_same_thread=False,
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._ensure_wal(conn)
             # NORMAL is durable across process crashes in WAL mode; only power loss can drop the
             # last commits, and the ledger re-derives those from the work tree.
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -288,6 +288,26 @@ class Database:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 log.warning("rollback of %s failed", conn, exc_info=True)
+
+    def _ensure_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL once; polls when another connection is mid-switch or recovering.
+
+        Changing the journal mode needs an exclusive lock and SQLite may answer "locked" at once
+        there, without its busy handler (two processes opening a new index.db together).
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        step = WAIT_STEP_MIN_S
+        while True:
+            try:
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                    return
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(step)
+            step = min(step * 2, WAIT_STEP_MAX_S * 10)
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE, waiting for another writer in steps of at most WAIT_STEP_MAX_S.
