@@ -394,6 +394,7 @@ def test_queue_clear_keeps_earlier_documentation(cq: Cq, repo: Path) -> None:
     cq.run("init")
     cq.run("index", "--wait")
     cq.run("config", "set", "processing.mode", "manual")
+    cq.run("worker", "stop")  # the auto-mode worker would document the new jobs at once
     invoice = repo / "billing" / "invoice.py"
     invoice.write_text(invoice.read_text() + "\n\ndef later_addition():\n    pass\n")
     (repo / "brand_new.py").write_text("def brand_new():\n    pass\n")
