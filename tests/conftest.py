@@ -194,3 +194,21 @@ def torn_jobs(repo: Path) -> tuple[int, int]:
     finally:
         conn.close()
     return int(done_without), int(documented_not_done)
+
+
+def survivors(pids: list[int], timeout: float = 20.0) -> list[int]:
+    """The processes among ``pids`` still alive (not gone, not a zombie) after ``timeout``."""
+    import psutil
+
+    def alive(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + timeout
+    left = [p for p in pids if alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if alive(p)]
+    return left

@@ -18,7 +18,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.conftest import Cq, make_repo, run_git, wait_until
+from tests.conftest import Cq, make_repo, run_git, survivors, wait_until
 from tests.lsp_harness import lsp_session, plain
 
 pytestmark = pytest.mark.timeout(180)
@@ -420,9 +420,8 @@ async def test_shutdown_stops_the_worker_it_started(
     async with lsp_session([inited], isolated_env, options=FAST) as s:
         st = await s.wait_status(inited, lambda st: _done(st) and st["worker"]["pid"])
         pid = st["worker"]["pid"]
-    wait_until(
-        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", timeout=20
-    )
+    assert survivors([pid]) == [], "the worker this server started outlived its shutdown"
+    assert Cq(inited, isolated_env).json("worker", "status")["state"] == "stopped"
 
 
 async def test_editor_death_is_noticed(inited: Path, isolated_env: dict[str, str]) -> None:
@@ -437,12 +436,8 @@ async def test_editor_death_is_noticed(inited: Path, isolated_env: dict[str, str
             editor.kill()
             editor.wait()
             await _wait_exit(server)
-            wait_until(
-                lambda: (
-                    not psutil.pid_exists(worker) or psutil.Process(worker).status() == "zombie"
-                ),
-                timeout=20,
-            )
+            assert server.returncode == 0  # it shut itself down, not killed
+            assert survivors([worker]) == [], "the worker outlived the dead editor's server"
     finally:
         if editor.poll() is None:
             editor.kill()

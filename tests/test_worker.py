@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import Cq, run_git, torn_jobs, wait_until
+from tests.conftest import Cq, run_git, survivors, torn_jobs, wait_until
 
 
 def _many_files(repo: Path, n: int) -> None:
@@ -180,12 +180,4 @@ def test_kill_9_of_the_worker_leaves_no_forked_worker_behind(repo: Path, cq: Cq)
     parent = psutil.Process(started["pid"])
     children = wait_until(lambda: parent.children() if len(parent.children()) >= 2 else None)
     os.kill(parent.pid, signal.SIGKILL)
-
-    def gone(p: psutil.Process) -> bool:
-        try:
-            return p.status() == psutil.STATUS_ZOMBIE  # dead, waiting for whoever reaps
-        except psutil.NoSuchProcess:
-            return True
-
-    for child in children:
-        wait_until(lambda child=child: gone(child), timeout=10)
+    assert survivors([c.pid for c in children], timeout=10) == []
