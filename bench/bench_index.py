@@ -885,20 +885,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.pickup_runs is None:
         args.pickup_runs = 5 if args.quick else 20
 
-    tmp = Path(tempfile.mkdtemp(prefix="cq-lsp-bench-"))
+    return execute(args, run, prefix="cq-lsp-bench-", title=None)
+
+
+def execute(
+    args: argparse.Namespace,
+    run_fn: Callable[[argparse.Namespace, Path, Results], None],
+    *,
+    prefix: str,
+    title: str | None,
+) -> int:
+    """Run a benchmark in a temporary directory, then print its table (or JSON), the load it
+    ran under, any error, and save the baseline when asked. Shared by the bench_* scripts."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     res = Results()
     failed: BaseException | None = None
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     try:
-        run(args, tmp, res)
-    except (BenchError, OSError, subprocess.SubprocessError, sqlite3.Error, KeyError) as exc:
+        run_fn(args, tmp, res)
+    except Exception as exc:  # BenchError, a failed subprocess, a CqLspError: the tool failed
         failed = exc
     finally:
         if args.keep:
             print(f"[bench] kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-
     if load_before is not None:
         load_after = os.getloadavg()[0]
         res.details["loadavg1"] = {"before": load_before, "after": load_after}
@@ -918,7 +929,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print(json.dumps(out, indent=2, default=str))
     elif res.metrics:
-        print_table(res, baseline, args.quick, args.baseline)
+        if title is None:
+            print_table(res, baseline, args.quick, args.baseline)
+        else:
+            print_table(res, baseline, args.quick, args.baseline, title=title)
     if failed is not None:
         print(f"[bench] error: {failed}", file=sys.stderr)
         return 1

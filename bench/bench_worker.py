@@ -18,14 +18,11 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,10 +35,8 @@ from bench_index import (
     Runner,
     bench_env,
     build_corpus,
-    load_baseline,
+    execute,
     pct,
-    print_table,
-    save_baseline,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -471,48 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.enqueue_samples = args.enqueue_samples or (50 if quick else 200)
     args.idle_window = args.idle_window or (5.0 if quick else 10.0)
 
-    tmp = Path(tempfile.mkdtemp(prefix="cq-lsp-bench-worker-"))
-    res = Results()
-    failed: BaseException | None = None
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    try:
-        run(args, tmp, res)
-    except (BenchError, OSError, subprocess.SubprocessError, sqlite3.Error, KeyError) as exc:
-        failed = exc
-    except Exception as exc:  # a CqLspError from the core: the tool failed
-        failed = exc
-    finally:
-        if args.keep:
-            print(f"[bench] kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    if load_before is not None:
-        load_after = os.getloadavg()[0]
-        res.details["loadavg1"] = {"before": load_before, "after": load_after}
-        res.notes.append(
-            f"1-min load average {load_before:.2f} before, {load_after:.2f} after the run "
-            f"({os.cpu_count()} CPUs): other processes' load skews every timing."
-        )
-    baseline = load_baseline(args.baseline)
-    if args.json:
-        out = {
-            "quick": quick,
-            "figures": res.figures(),
-            "notes": res.notes,
-            "details": res.details,
-            "baseline": baseline,
-            "error": None if failed is None else str(failed),
-        }
-        print(json.dumps(out, indent=2, default=str))
-    elif res.metrics:
-        print_table(res, baseline, quick, args.baseline, title="cq-lsp worker benchmark")
-    if failed is not None:
-        print(f"[bench] error: {failed}", file=sys.stderr)
-        return 1
-    if args.save_baseline:
-        save_baseline(args.baseline, res, quick)
-        print(f"[bench] saved the figures to {args.baseline}", file=sys.stderr)
-    return 0
+    return execute(args, run, prefix="cq-lsp-bench-worker-", title="cq-lsp worker benchmark")
 
 
 if __name__ == "__main__":
