@@ -384,7 +384,6 @@ class CqLanguageServer(LanguageServer):
         now = time.monotonic()
         if view != folder.last_sent or now - folder.last_sent_at >= VOLATILE_RESEND_S:
             folder.last_sent, folder.last_sent_at = view, now
-            folder.last_status = status
             return status
         return None
 

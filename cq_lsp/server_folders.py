@@ -93,7 +93,6 @@ class Folder:
         self.last_sent_at = 0.0
         #: a change seen too soon after the last notification, to send on a later tick.
         self.deferred = False
-        self.last_status: dict[str, Any] | None = None
         self._ws: Workspace | None = None
         self._settings: tuple[dict[str, Any] | None, bool] = (None, False)
         self._db_version: int | None = None
