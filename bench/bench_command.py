@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from cq_lsp.documenters.base import DocumentContext  # noqa: E402
 from cq_lsp.documenters.command import CommandDocumenter, CommandError  # noqa: E402
 from cq_lsp.documenters.prompt import build_prompt  # noqa: E402
-from cq_lsp.slots import SlotLimiter  # noqa: E402
+from cq_lsp.documenters.slots import SlotLimiter  # noqa: E402
 
 OVERHEAD_BUDGET_MS = 20.0
 RECORD = {
@@ -179,9 +179,9 @@ def measure_jobs(instant: Path, tmp: Path, runs: int) -> list[float]:
     saved = dict(os.environ)
     os.environ.update(env)  # the workspace reads the user config through these
     try:
-        from cq_lsp.pipeline import JobRunner
-        from cq_lsp.project import Project
-        from cq_lsp.workspace import Workspace
+        from cq_lsp.core.runner import JobRunner
+        from cq_lsp.core.workspace import Workspace
+        from cq_lsp.worktree.project import Project
 
         ws = Workspace(Project(root), live=True)
         report = ws.enqueue_paths(sorted(files), source="bench", send=False)

@@ -194,8 +194,8 @@ def commit_overhead(b: Bench, rounds: int, warmup: int) -> dict[str, Any]:
 
 
 def searchable_latency(b: Bench, runs: int) -> dict[str, Any]:
-    from cq_lsp.db import Database
-    from cq_lsp.search import search
+    from cq_lsp.store.db import Database
+    from cq_lsp.store.search import search
 
     root = b.make_repo("live")
     b.cq(root, "init")

@@ -413,8 +413,8 @@ def measure_reindex(runner: Runner, res: Results, files: Sequence[str]) -> None:
 def measure_search(
     runner: Runner, res: Results, queries: dict[str, list[str]], passes: int
 ) -> None:
-    from cq_lsp.db import Database
-    from cq_lsp.search import search
+    from cq_lsp.store.db import Database
+    from cq_lsp.store.search import search
 
     flat = [q for group in queries.values() for q in group]
     db = Database(runner.root / ".code-query" / "index.db")

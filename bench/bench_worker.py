@@ -53,8 +53,8 @@ def _ms(seconds: float) -> float:
 
 
 def measure_start_stop(runner: Runner, res: Results, runs: int) -> None:
-    from cq_lsp.project import Project
-    from cq_lsp.supervisor import is_running, start_worker, stop_worker
+    from cq_lsp.core.supervisor import is_running, start_worker, stop_worker
+    from cq_lsp.worktree.project import Project
 
     project = Project(runner.root)
     starts: list[float] = []
@@ -138,8 +138,8 @@ def document_corpus(runner: Runner, res: Results) -> None:
 
 def worker_tree(root: Path) -> list[Any]:
     """The running worker of ``root`` and every process below it (Huey's forked workers)."""
-    from cq_lsp.project import Project
-    from cq_lsp.supervisor import our_process, read_worker_json
+    from cq_lsp.core.supervisor import our_process, read_worker_json
+    from cq_lsp.worktree.project import Project
 
     proc = our_process(read_worker_json(Project(root)))
     if proc is None:
@@ -225,10 +225,10 @@ def measure_idle(runner: Runner, res: Results, window_s: float) -> None:
 
 
 def measure_pickup(runner: Runner, res: Results, files: Sequence[str], runs: int) -> None:
-    from cq_lsp.ledger import key_of
-    from cq_lsp.project import Project
-    from cq_lsp.supervisor import is_running, start_worker
-    from cq_lsp.workspace import Workspace
+    from cq_lsp.core.supervisor import is_running, start_worker
+    from cq_lsp.core.workspace import Workspace
+    from cq_lsp.store.ledger import key_of
+    from cq_lsp.worktree.project import Project
 
     project = Project(runner.root)
     if not is_running(project):
@@ -324,9 +324,9 @@ def _bare_sqlite_commits(folder: Path, n: int) -> list[float]:
 
 
 def measure_enqueue(runner: Runner, res: Results, files: Sequence[str], samples: int) -> None:
-    from cq_lsp.project import Project
-    from cq_lsp.supervisor import start_worker, stop_worker
-    from cq_lsp.workspace import Workspace
+    from cq_lsp.core.supervisor import start_worker, stop_worker
+    from cq_lsp.core.workspace import Workspace
+    from cq_lsp.worktree.project import Project
 
     project = Project(runner.root)
     stop_worker(project)

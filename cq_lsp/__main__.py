@@ -10,6 +10,6 @@ import sys
 if sys.path and os.path.realpath(sys.path[0] or os.curdir) == os.path.realpath(os.getcwd()):
     del sys.path[0]
 
-from cq_lsp.cli import main  # after the sys.path fix, on purpose
+from cq_lsp.cli.main import main  # after the sys.path fix, on purpose
 
 raise SystemExit(main())

@@ -6,7 +6,7 @@ log line; the core only raises them.
 
 from __future__ import annotations
 
-# Exit codes of the command line (DESIGN.md): 0 success, 1 the operation failed, 2 usage or config.
+# Exit codes of the command line: 0 success, 1 the operation failed, 2 usage or config.
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2

@@ -358,8 +358,8 @@ def test_a_second_repository_is_independent(cq: Cq, repo: Path, tmp_path: Path, 
 
 def test_jobs_that_never_reached_the_queue_are_resent(cq: Cq, repo: Path) -> None:
     """A producer killed between its ledger commit and its send strands queued jobs."""
-    from cq_lsp.project import Project
-    from cq_lsp.workspace import Workspace
+    from cq_lsp.core.workspace import Workspace
+    from cq_lsp.worktree.project import Project
 
     cq.run("init")
     cq.run("index", "--wait")  # a worker is now running and idle
@@ -374,8 +374,8 @@ def test_jobs_that_never_reached_the_queue_are_resent(cq: Cq, repo: Path) -> Non
 
 
 def test_jobs_stranded_while_no_worker_ran_are_recovered_at_start(cq: Cq, repo: Path) -> None:
-    from cq_lsp.project import Project
-    from cq_lsp.workspace import Workspace
+    from cq_lsp.core.workspace import Workspace
+    from cq_lsp.worktree.project import Project
 
     cq.run("init")
     cq.run("config", "set", "processing.mode", "manual")

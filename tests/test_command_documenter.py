@@ -30,8 +30,8 @@ from cq_lsp.documenters.command import (
     CommandUnusable,
 )
 from cq_lsp.documenters.prompt import build_prompt, record_schema
-from cq_lsp.records import RECORD_FIELDS
-from cq_lsp.slots import SlotLimiter
+from cq_lsp.documenters.records import RECORD_FIELDS
+from cq_lsp.documenters.slots import SlotLimiter
 from tests.conftest import SAMPLE_FILES, Cq, wait_until
 from tests.fakes.llm import write_fake_llm
 
@@ -271,7 +271,7 @@ import sys
 from pathlib import Path
 from cq_lsp.documenters.base import DocumentContext
 from cq_lsp.documenters.command import CommandDocumenter
-from cq_lsp.slots import SlotLimiter
+from cq_lsp.documenters.slots import SlotLimiter
 fake, slots, count, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 doc = CommandDocumenter([fake], timeout_s=timeout, limiter=SlotLimiter(Path(slots), count),
                         env_names=["FAKE_LLM_RUNNING", "FAKE_LLM_SEEN", "FAKE_LLM_PIDS"])

@@ -7,8 +7,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from cq_lsp.project import Project
-from cq_lsp.workspace import Workspace
+from cq_lsp.core.workspace import Workspace
+from cq_lsp.worktree.project import Project
 from tests.conftest import Cq
 
 PRODUCERS = 8
@@ -17,8 +17,8 @@ SHARED = 50
 
 PRODUCER = r"""
 import sys
-from cq_lsp.project import Project
-from cq_lsp.workspace import Workspace
+from cq_lsp.worktree.project import Project
+from cq_lsp.core.workspace import Workspace
 
 root, me, n, shared = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 ws = Workspace(Project(root))

@@ -11,21 +11,13 @@ from typing import Any
 
 import pytest
 
-from cq_lsp import config as cfg
-from cq_lsp.config import (
-    Config,
-    ConfigCache,
-    ProcessingConfig,
-    default_config_dict,
-    get_key,
-    load_config,
-    set_key,
-    validate,
-    write_initial_config,
-)
-from cq_lsp.config_migrate import detect_version, migrate_dict, migrate_file
+from cq_lsp.config import schema as cfg
+from cq_lsp.config.edit import get_key, migrate_file, set_key, write_initial_config
+from cq_lsp.config.load import ConfigCache, load_config
+from cq_lsp.config.migrate import detect_version, migrate_dict
+from cq_lsp.config.schema import Config, ProcessingConfig, default_config_dict, validate
+from cq_lsp.config.trust import is_trusted, trust_repo_config
 from cq_lsp.errors import ConfigError, NotInitializedError, UsageError
-from cq_lsp.trust import is_trusted, trust_repo_config
 
 DESIGN_DEFAULTS: dict[str, Any] = {
     "schema_version": 2,
@@ -718,7 +710,7 @@ def test_trust_without_config(tmp_path: Path, env: dict[str, str]) -> None:
 
 def test_import_stays_light() -> None:
     code = (
-        "import sys, cq_lsp.config, cq_lsp.trust, cq_lsp.config_migrate; "
+        "import sys, cq_lsp.config.schema, cq_lsp.config.trust, cq_lsp.config.migrate; "
         "heavy = ['cattrs', 'platformdirs', 'pygls', 'huey', 'rich', 'tree_sitter', 'lsprotocol']; "
         "print([m for m in heavy if m in sys.modules])"
     )

@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import pytest
 
-from cq_lsp.githooks import HOOK_NAMES, render_shim
+from cq_lsp.githooks.install import HOOK_NAMES, render_shim
 from tests.conftest import Cq, run_git, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +109,7 @@ def test_reference_shims_in_hooks_dir_are_what_install_writes() -> None:
     for hook in HOOK_NAMES:
         path = REPO_ROOT / "hooks" / hook
         assert path.read_text(encoding="utf-8") == render_shim(hook), (
-            f"hooks/{hook} is stale: regenerate it with cq_lsp.githooks.render_shim"
+            f"hooks/{hook} is stale: regenerate it with cq_lsp.githooks.install.render_shim"
         )
         assert path.stat().st_mode & stat.S_IXUSR
         for shell in ("sh", "bash"):
@@ -627,7 +627,7 @@ def test_hook_path_imports_no_language_server(cq: Cq, repo: Path, isolated_env: 
         check=True,
     )
     imported = {ln.split("|")[-1].strip() for ln in proc.stderr.splitlines() if "|" in ln}
-    assert "cq_lsp.hook_entry" in imported and "cq_lsp.workspace" in imported
+    assert "cq_lsp.githooks.entry" in imported and "cq_lsp.core.workspace" in imported
     assert not {m for m in imported if m.split(".")[0] in ("pygls", "lsprotocol")}
     assert queued(cq) == {"imp.py"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cq_lsp.githooks import HOOK_NAMES
+from cq_lsp.githooks.install import HOOK_NAMES
 from tests.conftest import Cq, run_git
 from tests.test_hooks import commit, done_lines, git, queued, setup_hooks, write
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from cq_lsp.db import Database
-from cq_lsp.index import commit_job, file_count, forget_missing, get_record
-from cq_lsp.ledger import Change, Ledger, key_of, rel_of
-from cq_lsp.pathguard import FileContent, PathGuard
-from cq_lsp.project import Project
-from cq_lsp.records import FileRecord
+from cq_lsp.documenters.records import FileRecord
+from cq_lsp.store.db import Database
+from cq_lsp.store.documentation import commit_job, file_count, forget_missing, get_record
+from cq_lsp.store.ledger import Change, Ledger, key_of, rel_of
+from cq_lsp.worktree.guard import FileContent, PathGuard
+from cq_lsp.worktree.project import Project
 from tests.conftest import make_repo
 
 DATASET = "shop"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cq_lsp.errors import PathRefused
-from cq_lsp.pathguard import PathGuard
+from cq_lsp.worktree.guard import PathGuard
 from tests.conftest import make_repo, run_git
 
 EXCLUDES = ["node_modules/", "*.min.js"]

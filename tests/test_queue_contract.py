@@ -23,8 +23,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cq_lsp.project import Project
-from cq_lsp.workspace import Workspace
+from cq_lsp.core.workspace import Workspace
+from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, run_git, torn_jobs, wait_until
 
 BACKENDS = ("sqlite", "redis")
@@ -413,8 +413,8 @@ def test_one_process_can_use_both_backends(tmp_path: Path, isolated_env: dict[st
         script = r"""
 import json, sys
 from pathlib import Path
-from cq_lsp.project import Project
-from cq_lsp.workspace import Workspace
+from cq_lsp.worktree.project import Project
+from cq_lsp.core.workspace import Workspace
 out = {}
 for root in sys.argv[1:]:
     ws = Workspace(Project(root))

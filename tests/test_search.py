@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from cq_lsp.db import Database
+from cq_lsp.documenters.records import FileRecord
 from cq_lsp.errors import SearchSyntaxError, UsageError
-from cq_lsp.index import commit_job
-from cq_lsp.ledger import Change, Ledger
-from cq_lsp.pathguard import PathGuard
-from cq_lsp.project import Project
-from cq_lsp.records import FileRecord
-from cq_lsp.search import MAX_LIMIT, is_fts_syntax, search
+from cq_lsp.store.db import Database
+from cq_lsp.store.documentation import commit_job
+from cq_lsp.store.ledger import Change, Ledger
+from cq_lsp.store.search import MAX_LIMIT, is_fts_syntax, search
+from cq_lsp.worktree.guard import PathGuard
+from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
 
 # Unrelated files, so that bm25's IDF is meaningful (a word in more than half of the documents

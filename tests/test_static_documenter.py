@@ -10,8 +10,8 @@ import pytest
 
 from cq_lsp.documenters.base import DocumentContext
 from cq_lsp.documenters.languages import TREE_SITTER_LANGUAGES, detect_language
+from cq_lsp.documenters.records import FileRecord
 from cq_lsp.documenters.static import StaticDocumenter, is_test_path
-from cq_lsp.records import FileRecord
 
 PYTHON_SRC = '''\
 #!/usr/bin/env python3

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cq_lsp.project import Project
-from cq_lsp.watchdog import WorkerWatchdog
+from cq_lsp.core.watchdog import WorkerWatchdog
+from cq_lsp.worktree.project import Project
 
 
 class Clock:

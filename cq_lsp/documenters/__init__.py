@@ -1,5 +1,5 @@
 """Documenters: pure functions from (path, content, language, context) to a FileRecord.
 
-They never touch the ledger or the index (DESIGN.md principle 3), so they run anywhere: in the
+They never touch the ledger or the index (principle 3), so they run anywhere: in the
 worker, in a hook's process as a sync fallback, or on another machine.
 """

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cq_lsp.documenters.base import DocumenterError
-from cq_lsp.records import RECORD_FIELDS, FileRecord
+from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord
 
 PREVIEW_CHARS = 80
 # Keys under which CLIs wrap the model's text (claude: result; gemini: response; others).

@@ -6,7 +6,7 @@ from typing import Protocol
 
 import attrs
 
-from cq_lsp.records import FileRecord
+from cq_lsp.documenters.records import FileRecord
 
 
 @attrs.define(frozen=True, kw_only=True)

@@ -31,8 +31,8 @@ import attrs
 from cq_lsp.documenters.answer import parse_answer, preview
 from cq_lsp.documenters.base import DocumentContext, DocumenterError
 from cq_lsp.documenters.prompt import build_prompt
-from cq_lsp.records import FileRecord
-from cq_lsp.slots import Slot, SlotLimiter
+from cq_lsp.documenters.records import FileRecord
+from cq_lsp.documenters.slots import Slot, SlotLimiter
 
 log = logging.getLogger(__name__)
 

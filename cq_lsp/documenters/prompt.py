@@ -15,9 +15,9 @@ from typing import Any
 
 import attrs
 
-from cq_lsp.records import RECORD_FIELDS, FileRecord
+from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord
 
-# What each field holds, in the words the model reads (shapes as in cq_lsp/records.py).
+# What each field holds, in the words the model reads (shapes as in cq_lsp/documenters/records.py).
 _MEMBER = {
     "type": "object",
     "properties": {

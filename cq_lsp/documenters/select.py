@@ -1,6 +1,6 @@
 """Choosing the documenter for a configuration: static, command, or command with static fallback.
 
-The choice also carries trust (DESIGN.md "Trust"): a command that comes from an untrusted
+The choice also carries trust (docs/architecture.md "Trust"): a command that comes from an untrusted
 repository config is never run; the job fails with the message that says how to trust it.
 """
 
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from cq_lsp.documenters.base import DocumentContext, Documenter, DocumenterError
-from cq_lsp.records import FileRecord
+from cq_lsp.documenters.records import FileRecord
 
 if TYPE_CHECKING:
-    from cq_lsp.config import LoadedConfig
+    from cq_lsp.config.load import LoadedConfig
 
 # How much of the failure reason the fallback record's ``processor`` field repeats.
 REASON_IN_PROCESSOR = 120
@@ -61,7 +61,7 @@ def select_documenter(loaded: LoadedConfig, *, slots_dir: Path | None = None) ->
         reason = loaded.untrusted_reason or "processor.command is not trusted"
         return Selection(documenter=static, refusal=f"not run: {reason}")
     from cq_lsp.documenters.command import CommandDocumenter
-    from cq_lsp.slots import SlotLimiter
+    from cq_lsp.documenters.slots import SlotLimiter
 
     assert processor.command  # the config's cross-field check requires it with kind "command"
     command = CommandDocumenter(

@@ -11,9 +11,9 @@ import re
 
 from cq_lsp.documenters.base import DocumentContext
 from cq_lsp.documenters.languages import DISPLAY_NAMES, TREE_SITTER_LANGUAGES
+from cq_lsp.documenters.records import FileRecord
 from cq_lsp.documenters.treesitter import EXTRACTORS, Extraction, Source, parse
 from cq_lsp.documenters.treesitter.common import DOC_LIMIT, collapse
-from cq_lsp.records import FileRecord
 
 _SUMMARY_NAMES = 5
 _HEADER_LINES = 15

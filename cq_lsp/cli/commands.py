@@ -1,0 +1,603 @@
+"""The CLI's commands: thin wrappers that call the core and print its result."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cq_lsp.cli.output import emit_json, fmt_age, highlight, print_status, style
+from cq_lsp.errors import UsageError
+from cq_lsp.worktree.project import Project, open_project
+
+if TYPE_CHECKING:
+    # Imported inside the commands that use them: `search` must not pay for attrs.
+    from cq_lsp.core.workspace import EnqueueReport, Workspace
+
+
+def _workspace(args: argparse.Namespace, *, require_init: bool = True) -> Workspace:
+    from cq_lsp.core.workspace import Workspace
+
+    project = open_project(args.root)
+    if require_init:
+        project.require_initialized()
+    ws = Workspace(project)
+    if require_init and ws.db.rebuilt_from is not None:
+        sys.stderr.write(
+            f"cq-lsp: warning: {project.index_db} was corrupt; it was moved to "
+            f"{ws.db.rebuilt_from.name} and rebuilt. Re-documenting every file.\n"
+        )
+        report = ws.enqueue_all(source="rebuild")
+        _after_enqueue(ws, report)
+    return ws
+
+
+def _after_enqueue(ws: Workspace, report: EnqueueReport | None) -> str | None:
+    from cq_lsp.core.actions import ensure_worker
+
+    return ensure_worker(ws, report)
+
+
+# -- init, index, search, show, status ------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from cq_lsp.core.actions import init_project
+
+    result = init_project(args.root, args.dataset)
+    if args.hooks:
+        from cq_lsp.githooks.install import install_hooks
+
+        result["hooks"] = install_hooks(Path(result["root"]))
+    if args.json:
+        emit_json(result)
+    else:
+        verb = "created" if result["created"] else "kept existing"
+        print(f"{verb} {result['config']}")
+        if args.hooks:
+            from cq_lsp.cli.hooks import print_changes
+
+            print_changes(result["hooks"])
+        print("next: `cq-lsp index --wait` documents every tracked file")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    try:
+        return _index(ws, args)
+    except KeyboardInterrupt:
+        # Each job commits in one transaction and queued jobs are in the ledger, which a worker
+        # re-sends if they never reached the queue: stopping here loses nothing.
+        left = ws.ledger.counts()
+        sys.stderr.write(
+            f"\ncq-lsp: stopped following; {left['queued']} job(s) stay queued and "
+            f"{left['running']} running — nothing is half-done (`cq-lsp status` shows progress)\n"
+        )
+        return 130
+
+
+def _index(ws: Workspace, args: argparse.Namespace) -> int:
+    early = None
+    if args.paths:
+        report = ws.enqueue_paths(args.paths, source="cli", base=Path.cwd())
+    else:
+        early = _start_worker_early(ws, args)
+        report = ws.enqueue_all(source="cli")
+    note = _after_enqueue(ws, report)
+    result: dict[str, Any] = report.to_dict()
+    if not args.json:
+        r = report.result
+        print(
+            f"{len(r.queued)} queued, {r.unchanged} unchanged, {r.removed} removed, "
+            f"{r.skipped} skipped",
+            file=sys.stderr if args.wait else sys.stdout,
+        )
+        for refusal in report.refused[:10]:
+            print(f"  skipped {refusal.message}", file=sys.stderr)
+        if len(report.refused) > 10:
+            print(
+                f"  … and {len(report.refused) - 10} more (`cq-lsp queue list --state skipped`)",
+                file=sys.stderr,
+            )
+        if note and not args.wait:
+            print(note)
+    if args.wait:
+        counts = ws.ledger.counts()
+        if counts["queued"] or counts["running"] or early is not None:
+            result["wait"] = _wait(ws, args, early)
+    if args.json:
+        emit_json(result)
+    return 0 if not result.get("wait", {}).get("newlyFailed") else 1
+
+
+def _start_worker_early(
+    ws: Workspace, args: argparse.Namespace
+) -> tuple[dict[str, Any], float] | None:
+    """The first `index --wait` of a work tree will need a worker: start it now, so its start-up
+    (~0.2 s) overlaps reading every file instead of following it (_after_enqueue finds it).
+    Returns the counts and time before, from which --wait then counts (the worker may finish
+    some jobs before following begins)."""
+    from cq_lsp.core.supervisor import is_running, start_worker
+
+    if not args.wait or ws.config.processing.mode != "auto" or is_running(ws.project):
+        return None
+    counts = ws.ledger.counts()
+    if counts["done"] or counts["queued"] or counts["running"]:
+        return None
+    since = (counts, time.monotonic())
+    start_worker(ws.project, wait=False)
+    return since
+
+
+def _wait(
+    ws: Workspace, args: argparse.Namespace, since: tuple[dict[str, Any], float] | None = None
+) -> dict[str, Any]:
+    from cq_lsp.core.follow import wait_for_queue
+    from cq_lsp.store.documentation import optimize
+
+    if ws.config.processing.mode == "manual":
+        # An explicit --wait is a request to finish now: document in the foreground.
+        outcome = process_foreground(ws, batch_size=None, show_progress=not args.json)
+    else:
+        outcome = wait_for_queue(ws, show_progress=not args.json, since=since)
+    if outcome["documented"] >= 200:
+        optimize(ws.db)
+    if not args.json:
+        rate = f" ({outcome['filesPerS']} files/s)" if outcome.get("filesPerS") else ""
+        print(f"documented {outcome['documented']} file(s) in {outcome['elapsedS']} s{rate}")
+        if outcome["newlyFailed"]:
+            print(
+                style(f"{outcome['newlyFailed']} failed", "31")
+                + " — `cq-lsp queue list --state failed` shows why"
+            )
+    return outcome
+
+
+def process_foreground(
+    ws: Workspace, *, batch_size: int | None, show_progress: bool
+) -> dict[str, Any]:
+    """Document queued jobs in this process, ``batch_size`` at a time on worker threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cq_lsp.core.runner import JobRunner
+
+    runner = JobRunner(ws)
+    # Jobs a process that died (say, on a full disk) left running are queued again first.
+    ws.ledger.requeue_dead()
+    batch = batch_size or ws.config.processing.batch_size
+    jobs = ws.ledger.jobs(states=["queued"])
+    started = time.monotonic()
+    before = ws.ledger.counts()
+    progress = task = None
+    if show_progress and sys.stderr.isatty() and jobs:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        progress = Progress(TextColumn("[bold]documenting"), BarColumn(), MofNCompleteColumn())
+        progress.start()
+        task = progress.add_task("process", total=len(jobs))
+    try:
+        with ThreadPoolExecutor(max_workers=ws.config.worker.threads) as pool:
+            for i in range(0, len(jobs), batch):
+                chunk = jobs[i : i + batch]
+                list(pool.map(lambda j: _run_quietly(runner, j), chunk))
+                if progress is not None and task is not None:
+                    progress.update(task, advance=len(chunk))
+    finally:
+        if progress is not None:
+            progress.stop()
+    after = ws.ledger.counts()
+    elapsed = time.monotonic() - started
+    documented = after["done"] - before["done"]
+    return {
+        "documented": max(0, documented),
+        "failed": after["failed"],
+        "newlyFailed": max(0, after["failed"] - before["failed"]),
+        "elapsedS": round(elapsed, 2),
+        "filesPerS": round(documented / elapsed, 1) if documented > 0 and elapsed else None,
+        "restarts": 0,
+    }
+
+
+def _run_quietly(runner: Any, job: dict[str, Any]) -> None:
+    from cq_lsp.store.ledger import rel_of
+
+    row = runner.ws.ledger.db.query(
+        "SELECT path, path_bytes, sha FROM jobs WHERE path = ?", (job["path"],)
+    )
+    if not row or row[0]["sha"] is None:
+        return
+    from cq_lsp.errors import IndexError_
+
+    try:
+        runner(rel_of(row[0]["path"], row[0]["path_bytes"]), row[0]["sha"], 0)
+    except IndexError_:
+        raise  # a full disk, a read-only or locked index.db: the user must hear it
+    except Exception:  # recorded in the ledger by the runner
+        pass
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from cq_lsp.store.db import Database
+    from cq_lsp.store.search import search
+
+    project = open_project(args.root)
+    project.require_initialized()
+    db = Database(project.index_db)
+    result = search(db, " ".join(args.query), limit=args.limit)
+    if args.json:
+        emit_json(result)
+        return 0
+    if not result["results"]:
+        print(f"no results for {result['query']!r}")
+        return 0
+    for i, r in enumerate(result["results"], 1):
+        score = style(f"{r['score']:.2f}", "2")
+        print(f"{i:>2}. {style(r['path'], '1')}  {score}")
+        if r["snippet"]:
+            print(f"    {highlight(r['snippet'][:240])}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    record = ws.show(args.path, base=Path.cwd())
+    if args.json:
+        emit_json(record)
+        return 0
+    print(style(record["path"], "1") + f"  [{record['language']}] {record['processor']}")
+    print(f"  {record['overview']}")
+    sections = (
+        ("functions", "functions"),
+        ("types_interfaces_classes", "types"),
+        ("constants", "constants"),
+        ("exports", "exports"),
+        ("imports", "imports"),
+    )
+    for key, title in sections:
+        value = record.get(key) or {}
+        if not value:
+            continue
+        print(style(f"{title}:", "1"))
+        for name, info in list(value.items())[:40]:
+            if isinstance(info, dict):
+                sig = info.get("signature") or info.get("kind") or ""
+                line = f":{info['line']}" if info.get("line") else ""
+                print(f"  {name}{line}  {sig}")
+                doc = info.get("doc")
+                if doc:
+                    print(f"      {doc[:160]}")
+                for mname, minfo in list((info.get("methods") or {}).items())[:20]:
+                    print(
+                        f"    .{mname}  "
+                        f"{minfo.get('signature', '') if isinstance(minfo, dict) else minfo}"
+                    )
+            else:
+                print(
+                    f"  {name}  {info if not isinstance(info, list) else ', '.join(map(str, info))}"
+                )
+    if record.get("dependencies"):
+        print(style("dependencies:", "1") + " " + ", ".join(record["dependencies"]))
+    for note in record.get("other_notes") or []:
+        print(f"  note: {note}")
+    print(
+        style(
+            f"sha {record['content_sha']} · documented {record['documented_at']} at commit "
+            f"{(record['documented_at_commit'] or '-')[:12]}",
+            "2",
+        )
+    )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    st = ws.status()
+    if args.json:
+        emit_json(st)
+    else:
+        print_status(st)
+    return 0
+
+
+# -- worker -------------------------------------------------------------------------------------
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+
+    if args.action == "run":
+        from cq_lsp.core import editor_env
+        from cq_lsp.core.workspace import Workspace
+        from cq_lsp.worker.consumer import run_worker
+
+        project = open_project(args.root)
+        project.require_initialized()
+        project.ensure_state_dir()
+        _log_to_rotating_file(project)
+        editor, trusted = editor_env.decode()
+        ws = Workspace(project, live=True, editor_settings=editor, editor_trusted=trusted)
+        return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
+    if args.action == "logs":
+        return _worker_logs(open_project(args.root), args)
+    from cq_lsp.core.actions import worker_action
+
+    ws = _workspace(args)
+    result = worker_action(ws, args.action)
+    if args.json:
+        emit_json(result)
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def _log_to_rotating_file(project: Project) -> None:
+    """The worker logs to logs/worker.log, rotated at 1 MB with 3 old copies."""
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [
+        RotatingFileHandler(project.worker_log, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    ]
+    if sys.stderr.isatty():  # run by hand in a terminal; detached, stderr is a file: no copy
+        handlers.append(logging.StreamHandler(sys.stderr))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for h in handlers:
+        h.setFormatter(fmt)
+        root.addHandler(h)
+
+
+def _worker_logs(project: Project, args: argparse.Namespace) -> int:
+    log = project.worker_log
+    if not log.exists():
+        print(f"no worker log yet ({log})", file=sys.stderr)
+        return 0
+    for line in tail_lines(log, args.n):
+        print(line)
+    if args.follow:
+        with open(log, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            try:
+                while True:
+                    chunk = fh.readline()
+                    if chunk:
+                        sys.stdout.write(chunk.decode("utf-8", "replace"))
+                        sys.stdout.flush()
+                    else:
+                        time.sleep(0.2)
+            except KeyboardInterrupt:
+                return 0
+    return 0
+
+
+def tail_lines(path: Path, n: int) -> list[str]:
+    """The last ``n`` lines, reading backwards from the end (never the whole file)."""
+    if n <= 0:
+        return []
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        pos = fh.tell()
+        buf = b""
+        while pos > 0 and buf.count(b"\n") <= n:
+            step = min(8192, pos)
+            pos -= step
+            fh.seek(pos)
+            buf = fh.read(step) + buf
+    return [ln.decode("utf-8", "replace") for ln in buf.splitlines()[-n:]]
+
+
+# -- queue --------------------------------------------------------------------------------------
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from cq_lsp.core import actions as ops
+
+    ws = _workspace(args)
+    action = args.action
+    result: Any
+    if action == "status":
+        result = ws.queue_status()
+        if not args.json:
+            print(
+                f"{result['queued']} queued · {result['running']} running · "
+                f"{result['failed']} failed · {result['done']} done · {result['skipped']} "
+                f"skipped · oldest queued {fmt_age(result['oldestQueuedS'])}"
+            )
+    elif action == "list":
+        result = ops.queue_list(ws, args.state, args.limit)
+        if not args.json:
+            _print_jobs(result["jobs"])
+    elif action == "add":
+        result, report, note = ops.queue_add(ws, args.paths, source="cli", base=Path.cwd())
+        if not args.json:
+            print(
+                f"{result['queued']} queued, {result['unchanged']} unchanged, "
+                f"{result['removed']} removed, {result['skipped']} skipped"
+                + (f" — {note}" if note else "")
+            )
+            for r in report.refused:
+                print(
+                    f"  refused {r.message}" + (f" ({r.hint})" if r.hint else ""), file=sys.stderr
+                )
+        if report.refused and not report.result.queued and not report.result.unchanged:
+            if args.json:
+                emit_json(result)
+            return 1
+    elif action == "remove":
+        result = ops.queue_remove(ws, args.paths, source="cli", base=Path.cwd())
+        if not args.json:
+            print(f"removed {result['removed']} job(s) and their documentation")
+    elif action == "clear":
+        result = ops.queue_clear(ws, source="cli")
+        if not args.json:
+            print(f"cleared {result['cleared']} queued job(s); running jobs finish")
+    elif action == "retry":
+        result, retried = ops.queue_retry(ws)
+        _after_enqueue(ws, retried)
+        if not args.json:
+            print(f"{result['queued']} failed job(s) queued again")
+    elif action == "cleanup":
+        result = ops.queue_cleanup(ws, source="cli")
+        if not args.json:
+            print(f"removed {result['removed']} job(s) whose files are gone")
+    elif action == "history":
+        result = ops.queue_history(ws, args.n)
+        if not args.json:
+            for h in reversed(result["history"]):
+                print(
+                    f"{h['at']}  {h['op']:<16} {h['count']:>6}  {h['source'] or '':<8} "
+                    f"{h['detail'] or ''}"
+                )
+    elif action == "process":
+        if args.batch_size is not None and not 1 <= args.batch_size <= 1000:
+            raise UsageError(f"--batch-size must be from 1 to 1000, got {args.batch_size}")
+        result = process_foreground(ws, batch_size=args.batch_size, show_progress=not args.json)
+        if not args.json:
+            print(f"documented {result['documented']} file(s) in {result['elapsedS']} s")
+    elif action == "watch":
+        return _watch(ws)
+    else:  # pragma: no cover
+        raise UsageError(f"unknown queue action {action}")
+    if args.json:
+        emit_json(result)
+    return 0
+
+
+def _print_jobs(jobs: list[dict[str, Any]]) -> None:
+    if not jobs:
+        print("no jobs")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for col in ("state", "path", "sha", "tries", "age", "error"):
+        table.add_column(col, overflow="fold")
+    colors = {
+        "failed": "red",
+        "queued": "yellow",
+        "running": "cyan",
+        "done": "green",
+        "skipped": "dim",
+    }
+    for j in jobs:
+        table.add_row(
+            f"[{colors.get(j['state'], '')}]{j['state']}[/]",
+            j["path"],
+            (j["sha"] or "-")[:10],
+            str(j["attempts"]),
+            fmt_age(j["ageS"]),
+            j["error"] or "",
+        )
+    Console().print(table)
+
+
+def _watch(ws: Workspace) -> int:
+    from rich.live import Live
+    from rich.table import Table
+
+    def render() -> Table:
+        st = ws.status()
+        q = st["queue"]
+        t = Table(title=f"cq-lsp · {st['root']} · {st['message']}", box=None)
+        for col in ("queued", "running", "failed", "done", "skipped", "oldest"):
+            t.add_column(col)
+        t.add_row(
+            str(q["queued"]),
+            str(q["running"]),
+            str(q["failed"]),
+            str(q["done"]),
+            str(q["skipped"]),
+            fmt_age(q["oldestQueuedS"]),
+        )
+        for j in ws.ledger.jobs(states=["running", "queued"], limit=10):
+            t.add_row(j["state"], j["path"], "", "", "", fmt_age(j["ageS"]))
+        return t
+
+    try:
+        with Live(render(), refresh_per_second=4) as live:
+            while True:
+                time.sleep(0.5)
+                live.update(render())
+    except KeyboardInterrupt:
+        return 0
+
+
+# -- config -------------------------------------------------------------------------------------
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from cq_lsp.config import edit, load, schema
+
+    project = open_project(args.root)
+    action = args.action
+    result: Any
+    if action == "show":
+        loaded = load.load_config(project.root)
+        result = {
+            "config": schema.to_dict(loaded.config),
+            "sources": loaded.sources,
+            "warnings": loaded.warnings,
+            "file": str(loaded.repo_file),
+        }
+        if not args.json:
+            import json
+
+            print(json.dumps(result["config"], indent=2, ensure_ascii=False))
+            for w in loaded.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+    elif action == "validate":
+        loaded = load.load_config(project.root)
+        result = {"valid": True, "warnings": loaded.warnings}
+        if not args.json:
+            print(
+                f"{loaded.repo_file}: valid"
+                + ("" if not loaded.warnings else "\n" + "\n".join(loaded.warnings))
+            )
+    elif action == "migrate":
+        m = edit.migrate_file(project.root)
+        result = {
+            "from_version": m.from_version,
+            "changed": m.changed,
+            "backup": str(m.backup_path) if m.backup_path else None,
+        }
+        if not args.json:
+            print(
+                f"migrated from v{m.from_version} (backup: {m.backup_path})"
+                if m.changed
+                else f"already schema v{m.from_version}; nothing to do"
+            )
+    elif action == "get":
+        value = edit.get_key(load.load_config(project.root).config, args.key)
+        result = {"key": args.key, "value": value}
+        if not args.json:
+            import json
+
+            print(value if isinstance(value, str) else json.dumps(value))
+    elif action == "set":
+        value = edit.set_key(project.root, args.key, args.value)
+        result = {"key": args.key, "value": value}
+        if not args.json:
+            import json
+
+            print(f"{args.key} = {json.dumps(value, ensure_ascii=False)}")
+    elif action == "trust":
+        from cq_lsp.config.trust import trust_repo_config
+
+        digest = trust_repo_config(project.root)
+        result = {"trusted": True, "sha256": digest}
+        if not args.json:
+            print(
+                f"trusted {project.config_file} (sha256 {digest[:16]}…); "
+                "an edited file needs trusting again"
+            )
+    else:  # pragma: no cover
+        raise UsageError(f"unknown config action {action}")
+    if args.json:
+        emit_json(result)
+    return 0

@@ -1,0 +1,121 @@
+"""The CLI faces of the git hooks: `cq-lsp hooks install|uninstall|status` and `cq-lsp hook`.
+
+Thin: cq_lsp.githooks.install installs and inspects, cq_lsp.githooks.entry does a hook's work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from cq_lsp.cli.output import emit_json, style
+from cq_lsp.errors import CqLspError, UsageError
+from cq_lsp.worktree.project import open_project
+
+_STATE_COLORS = {
+    "installed": "32",
+    "pre-commit": "32",
+    "outdated": "33",
+    "missing": "33",
+    "python-gone": "31",
+}
+
+
+def cmd_hooks(args: argparse.Namespace) -> int:
+    from cq_lsp.githooks import install as githooks
+
+    project = open_project(args.root)
+    if args.action == "install":
+        result = githooks.install_hooks(project.root)
+    elif args.action == "uninstall":
+        result = githooks.uninstall_hooks(project.root)
+    elif args.action == "status":
+        result = githooks.hooks_status(project.root)
+    else:  # pragma: no cover - argparse restricts the choices
+        raise UsageError(f"unknown hooks action {args.action}")
+    if args.json:
+        emit_json(result)
+    elif args.action == "status":
+        _print_status(result)
+    else:
+        print_changes(result)
+    conflicts = [h for h in result.get("hooks", []) if h.get("action") == "conflict"]
+    return 1 if conflicts else 0
+
+
+def print_changes(result: dict[str, Any]) -> None:
+    print(f"hooks directory: {result['hooksDir']}")
+    for h in result["hooks"]:
+        line = f"  {h['name']:<14} {h['action']:<12} {h['path']}"
+        if h.get("chained") and h["action"] == "chained":
+            line += f"  (your hook runs after ours: {os.path.basename(h['chained'])})"
+        if h.get("restored"):
+            line += "  (your hook is back)"
+        print(line)
+        if h.get("message"):
+            print(f"    {h['message']}", file=sys.stderr)
+    for note in result.get("notes", []):
+        print(f"note: {note}")
+    if result.get("instructions"):
+        print(result["instructions"])
+
+
+def _print_status(st: dict[str, Any]) -> None:
+    where = st["hooksDir"] + (f"  (core.hooksPath={st['hooksPath']})" if st["hooksPath"] else "")
+    print(f"hooks directory: {where}")
+    if st["manager"]:
+        print(f"hook manager:    {st['manager']}")
+    for h in st["hooks"]:
+        state = style(h["state"], _STATE_COLORS.get(h["state"], "0"))
+        extra = []
+        if h.get("version") is not None:
+            extra.append(f"v{h['version']}")
+        if h.get("python"):
+            extra.append(h["python"] + ("" if h.get("pythonExists") else " (gone)"))
+        if h.get("chained"):
+            extra.append(f"chains {os.path.basename(h['chained'])}")
+        if h["kind"] not in ("ours", "absent") and h["via"] == "hooks-dir":
+            extra.append(f"occupied by a {h['kind']} hook")
+        print(f"  {h['name']:<14} {state:<12} {h['path']}  {' · '.join(extra)}".rstrip())
+    if st["skipped"]:
+        print("CQ_LSP_SKIP_HOOKS is set here: the hooks do nothing in this environment")
+    if not st["initialized"]:
+        print("this work tree has no .code-query/: the hooks queue nothing until `cq-lsp init`")
+    if st["lastLog"]:
+        print(f"last log line ({st['log']}):\n  {st['lastLog']}")
+    if not st["installed"]:
+        print("`cq-lsp hooks install` installs or upgrades them")
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    """What the shims run. Exits 0 whatever happens: a hook must never fail a git command."""
+    from cq_lsp.githooks import entry as hook_entry
+    from cq_lsp.githooks.install import DETACHED_ENV
+
+    try:
+        project = open_project(args.root)
+    except CqLspError as exc:
+        sys.stderr.write(f"cq-lsp hook {args.name}: nothing to do: {exc.message}\n")
+        return 0
+    if hook_entry.skip_requested():
+        return 0
+    name, hook_args = hook_entry.from_pre_commit(args.name, args.hook_args)
+    if not project.initialized:
+        sys.stderr.write(
+            f"cq-lsp hook {name}: {project.root} has no .code-query/, so nothing was queued "
+            "(run `cq-lsp init` there, or `cq-lsp hooks uninstall`)\n"
+        )
+        return 0
+    if os.environ.get(DETACHED_ENV) == "1":
+        result = hook_entry.run_detached_here(project, name, hook_args)
+    else:
+        try:
+            result = hook_entry.spawn_detached(project, name, hook_args)
+        except OSError as exc:
+            sys.stderr.write(f"cq-lsp hook {name}: could not start: {exc}\n")
+            return 0
+    if args.json:
+        emit_json(result)
+    return 0

@@ -1,0 +1,282 @@
+"""What the worker does with a batch of jobs: claim, read, document, commit — or record why not."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, TypeVar
+
+from cq_lsp.core.workspace import Workspace
+from cq_lsp.documenters.base import DocumentContext, Documenter, DocumenterError
+from cq_lsp.documenters.records import FileRecord
+from cq_lsp.errors import IndexError_, PathRefused
+from cq_lsp.store.ledger import bump_counter
+from cq_lsp.worktree.git import head_commit
+
+if TYPE_CHECKING:
+    from cq_lsp.documenters.select import Selection
+    from cq_lsp.store.documentation import Prepared
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# A worker paused by a full disk or a locked index.db tries again after 1, 2, 4 ... 30 s.
+STORAGE_RETRY_MIN_S = 1.0
+STORAGE_RETRY_MAX_S = 30.0
+# Ledger errors keep 500 characters; the refusal of an untrusted command names the work tree.
+ERROR_CHARS = 500
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:limit]
+
+
+def local_modules(root: os.PathLike[str] | str) -> frozenset[str]:
+    """Top-level names that are the repository's own (so importing them is not a dependency)."""
+    names: set[str] = set()
+    for base in (os.fspath(root), os.path.join(os.fspath(root), "src")):
+        try:
+            entries = os.scandir(base)
+        except OSError:
+            continue
+        with entries:
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                stem, ext = os.path.splitext(e.name)
+                if e.is_dir(follow_symlinks=False):
+                    names.add(e.name)
+                elif ext in (".py", ".js", ".ts", ".rs", ".go"):
+                    names.add(stem)
+    return frozenset(names)
+
+
+class JobRunner:
+    """Runs documentation jobs for one workspace; safe to call from several worker threads."""
+
+    # The worker sets this: storage failures pause it (see _storage) instead of failing jobs.
+    wait_for_storage = False
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self.pid = os.getpid()
+        self._selection: tuple[tuple[object, ...], Selection] | None = None
+
+    @property
+    def selection(self) -> Selection:
+        """The documenter(s) for the current config; a live config edit or trust takes effect."""
+        from cq_lsp.documenters.select import select_documenter, selection_key
+
+        cached = self._selection
+        # Three stats per job are nothing next to an LLM call, and trust must be exact there.
+        careful = cached is not None and (cached[1].uses_llm or cached[1].refusal is not None)
+        loaded = self.ws.fresh_config() if careful else self.ws.loaded
+        key = selection_key(loaded)
+        if cached is None or cached[0] != key:
+            chosen = select_documenter(loaded, slots_dir=self.ws.project.state_dir / "llm-slots")
+            cached = self._selection = (key, chosen)
+        return cached[1]
+
+    @property
+    def documenter(self) -> Documenter:
+        return self.selection.documenter
+
+    @cached_property
+    def _local_modules(self) -> frozenset[str]:
+        return local_modules(self.ws.project.root)
+
+    @property
+    def context(self) -> DocumentContext:
+        model = self.ws.config.model
+        cached = self.__dict__.get("_context")
+        if cached is None or cached.model != model:
+            cached = self.__dict__["_context"] = DocumentContext(
+                local_modules=self._local_modules, model=model
+            )
+        return cached
+
+    def __call__(self, rel: str, sha: str, retries_left: int) -> None:
+        """One job; with ``retries_left`` 0 a failure is final (the foreground `queue process`)."""
+        self.run_batch([(rel, sha)], retry=retries_left > 0)
+
+    def run_batch(self, jobs: Sequence[tuple[str, str]], *, retry: bool = True) -> None:
+        """Document (rel, sha) jobs: claim them in one transaction, document each outside any
+        transaction, then store every result (documentation and ledger row together) in one.
+
+        With an LLM documenter each job is claimed and committed on its own: a call takes
+        seconds, and a batch must not hold finished work back (or lose it to a kill -9).
+        """
+        group = 1 if self.selection.uses_llm else max(1, len(jobs))
+        for i in range(0, len(jobs), group):
+            self._run_group(jobs[i : i + group], retry=retry)
+
+    def _storage(self, what: str, step: Callable[[], T]) -> T:
+        """Run a step that writes index.db. In the worker (``wait_for_storage``), a full disk, a
+        read-only or a locked index.db pauses it: the documentation already made waits in memory,
+        the queue keeps the rest, and the log says what to do. Elsewhere the error is raised."""
+        delay = STORAGE_RETRY_MIN_S
+        while True:
+            try:
+                return step()
+            except IndexError_ as exc:
+                if not self.wait_for_storage:
+                    raise
+                log.error(
+                    "cannot %s: %s; retrying in %.0f s (hint: %s)",
+                    what,
+                    exc.message,
+                    delay,
+                    exc.hint,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, STORAGE_RETRY_MAX_S)
+
+    def _run_group(self, jobs: Sequence[tuple[str, str]], *, retry: bool) -> None:
+        ws = self.ws
+        claimed = self._storage("claim jobs", lambda: ws.ledger.claim_many(jobs, os.getpid()))
+        if not claimed:
+            return  # superseded, removed, or already done by a duplicate delivery
+        processing = ws.config.processing
+        max_retries = processing.max_retries if retry else 0
+        dataset = ws.config.dataset_name
+        commit = head_commit(ws.project.root)  # once per batch, not per file
+        outcomes: list[_Outcome] = []
+        with ws.guard.snapshot():
+            for rel, sha, attempts in claimed:
+                outcome = _Outcome(rel, sha, attempts, final=attempts > max_retries)
+                try:
+                    self._prepare(outcome, dataset=dataset, commit=commit)
+                except Exception as exc:
+                    # A refused or missing program fails at once: another attempt cannot help.
+                    outcome.final = outcome.final or not getattr(exc, "retryable", True)
+                    outcome.error = one_line(exc, ERROR_CHARS)
+                    log.warning(
+                        "documenting %s failed (%s): %s",
+                        rel,
+                        "giving up"
+                        if outcome.final
+                        else f"{max_retries - attempts + 1} retries left",
+                        outcome.error,
+                    )
+                outcomes.append(outcome)
+        retries = self._storage(
+            "store documentation", lambda: self._commit(outcomes, processing.retry_delay_s)
+        )
+        if retries:
+            ws.transport.send(retries)  # each waits retry_delay_s, growing (transport)
+
+    def _commit(
+        self, outcomes: Sequence[_Outcome], retry_delay_s: float
+    ) -> list[tuple[str, str, float]]:
+        """Every outcome of a batch in ONE transaction; returns the retries to send."""
+        from cq_lsp.core.transport import retry_delay
+        from cq_lsp.store.documentation import forget_missing_in, store
+        from cq_lsp.store.ledger import release_in, running_in, skip_in
+
+        retries: list[tuple[str, str, float]] = []
+        calls = failures = 0
+        llm: dict[str, int] = {}
+        with self.ws.db.tx() as conn:
+            for o in outcomes:
+                for name, by in o.counts.items():
+                    llm[name] = llm.get(name, 0) + by
+                if o.prepared is not None:
+                    if store(conn, o.prepared):
+                        calls += 1
+                    else:
+                        log.info(
+                            "%s changed while it was documented; the newer job stores it", o.rel
+                        )
+                elif o.refusal is not None:
+                    if o.refusal.reason == "missing":
+                        forget_missing_in(conn, o.rel, o.sha)
+                    elif running_in(conn, o.rel, o.sha):
+                        skip_in(conn, o.rel, o.refusal.reason, o.refusal.message, source="worker")
+                else:
+                    calls += 1
+                    failures += 1
+                    delay = 0.0 if o.final else retry_delay(retry_delay_s, o.attempts)
+                    error = o.error or "failed"
+                    released = release_in(
+                        conn, o.rel, o.sha, error, final=o.final, retry_in_s=delay
+                    )
+                    if released and not o.final:
+                        retries.append((o.rel, o.sha, delay))
+            if calls:
+                bump_counter(conn, "documenter_calls", calls)
+            if failures:
+                bump_counter(conn, "documenter_failures", failures)
+            for name, by in llm.items():
+                bump_counter(conn, name, by)
+        return retries
+
+    def _record(self, outcome: _Outcome, text: str, language: str) -> FileRecord:
+        """Run the selected documenter, counting LLM calls into ``outcome`` (committed with it);
+        the static record stands in when the command failed for good and ``processor.fallback``
+        is "static"."""
+        from cq_lsp.documenters.select import UntrustedCommand, fallback_record
+
+        rel, final = outcome.rel, outcome.final
+        sel = self.selection
+        if sel.refusal is not None:
+            raise UntrustedCommand(sel.refusal)
+        if not sel.uses_llm:
+            return sel.documenter.document(rel, text, language, self.context)
+        try:
+            record = sel.documenter.document(rel, text, language, self.context)
+        except DocumenterError as exc:
+            last = final or not exc.retryable
+            use_fallback = last and exc.fallback and sel.fallback is not None
+            outcome.counts = {"llm_calls": 1, "llm_failures": 1}
+            if use_fallback:
+                outcome.counts["llm_fallbacks"] = 1
+            if not use_fallback or sel.fallback is None:
+                raise
+            reason = one_line(exc, ERROR_CHARS)
+            log.warning("%s: LLM failed for good (%s); storing the static record", rel, reason)
+            return fallback_record(sel.fallback, rel, text, language, self.context, reason)
+        outcome.counts = {"llm_calls": 1}
+        return record
+
+    def _prepare(self, outcome: _Outcome, *, dataset: str, commit: str | None) -> None:
+        """Read and document one claimed job into ``outcome`` (no transaction is open)."""
+        from cq_lsp.store.documentation import prepare
+
+        ws = self.ws
+        rel = outcome.rel
+        try:
+            ws.guard.check_rules(rel)
+            content = ws.guard.read(rel)
+        except PathRefused as refusal:
+            outcome.refusal = refusal
+            return
+        from cq_lsp.documenters.languages import detect_language
+
+        language = detect_language(rel)
+        record = self._record(outcome, content.text, language)
+        if content.notes:
+            record.other_notes = [*record.other_notes, *content.notes]
+        outcome.prepared = prepare(
+            dataset=dataset, task_sha=outcome.sha, record=record, content=content, commit=commit
+        )
+
+
+class _Outcome:
+    """What became of one claimed job before the batch commits: documented (``prepared``),
+    refused by the guard (``refusal``; reason "missing" when deleted) or failed (``error``)."""
+
+    __slots__ = ("attempts", "counts", "error", "final", "prepared", "refusal", "rel", "sha")
+
+    def __init__(self, rel: str, sha: str, attempts: int, *, final: bool) -> None:
+        self.rel = rel
+        self.sha = sha
+        self.attempts = attempts
+        self.final = final
+        self.prepared: Prepared | None = None
+        self.refusal: PathRefused | None = None
+        self.error: str | None = None
+        #: counters to bump with the outcome (LLM calls, failures, fallbacks).
+        self.counts: dict[str, int] = {}

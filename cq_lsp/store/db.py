@@ -1,0 +1,428 @@
+"""index.db: one context manager owns connection, transaction and lock (after huey's ``db()``).
+
+index.db holds the documentation, its FTS5 index, the ledger of jobs and the audit history. It is a
+cache of the repository: when SQLite says it is corrupt, it is moved aside and rebuilt, and the
+caller is told so (``Database.rebuilt_from``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cq_lsp.errors import IndexError_
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2  # 2: index on files(filepath)
+
+
+# How long a writer waits for another process's transaction before the user hears about it
+# (CQ_LSP_BUSY_TIMEOUT_S overrides it: a hook may rather fail fast, a test need not wait 30 s).
+def _busy_timeout() -> float:
+    try:
+        value = float(os.environ.get("CQ_LSP_BUSY_TIMEOUT_S") or 30.0)
+    except ValueError:
+        return 30.0
+    return value if 0 < value <= 3600 else 30.0
+
+
+BUSY_TIMEOUT_S = _busy_timeout()
+# Polling steps while another writer holds index.db (see Database._begin).
+WAIT_STEP_MIN_S = 0.0002
+WAIT_STEP_MAX_S = 0.002
+
+# Column order of files_fts; bm25 weights in search.py follow it.
+FTS_COLUMNS = (
+    "filepath",
+    "filename",
+    "symbols",
+    "overview",
+    "functions",
+    "types_interfaces_classes",
+    "exports",
+    "constants",
+    "imports",
+    "dependencies",
+    "other_notes",
+    "ddd_context",
+    "full_content",
+)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+
+-- code-query's columns first, so its users can read this index; ours follow.
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    dataset_id TEXT NOT NULL,
+    filepath TEXT NOT NULL,
+    filename TEXT,
+    overview TEXT,
+    ddd_context TEXT,
+    functions TEXT,
+    exports TEXT,
+    imports TEXT,
+    types_interfaces_classes TEXT,
+    constants TEXT,
+    dependencies TEXT,
+    other_notes TEXT,
+    documented_at_commit TEXT,
+    documented_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    full_content TEXT,
+    language TEXT,
+    content_sha TEXT,
+    processor TEXT,
+    symbols TEXT,
+    UNIQUE (dataset_id, filepath)
+);
+
+-- Lookups by path alone (show, forget, rename of the dataset) must not scan the table.
+CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
+    {", ".join(FTS_COLUMNS)},
+    content='files', content_rowid='id',
+    tokenize="unicode61 remove_diacritics 2"
+);
+
+-- External-content triggers must hand FTS5 the OLD values with the 'delete' command; deleting by
+-- rowid (code-query's mistake) removes the new tokens and leaves stale words searchable.
+CREATE TRIGGER IF NOT EXISTS files_ai AFTER INSERT ON files BEGIN
+    INSERT INTO files_fts (rowid, {", ".join(FTS_COLUMNS)})
+    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
+END;
+CREATE TRIGGER IF NOT EXISTS files_ad AFTER DELETE ON files BEGIN
+    INSERT INTO files_fts (files_fts, rowid, {", ".join(FTS_COLUMNS)})
+    VALUES ('delete', old.id, {", ".join("old." + c for c in FTS_COLUMNS)});
+END;
+CREATE TRIGGER IF NOT EXISTS files_au AFTER UPDATE ON files BEGIN
+    INSERT INTO files_fts (files_fts, rowid, {", ".join(FTS_COLUMNS)})
+    VALUES ('delete', old.id, {", ".join("old." + c for c in FTS_COLUMNS)});
+    INSERT INTO files_fts (rowid, {", ".join(FTS_COLUMNS)})
+    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
+END;
+
+-- The ledger: the truth about every job (principle 1). Huey only carries (path, sha).
+CREATE TABLE IF NOT EXISTS jobs (
+    path TEXT PRIMARY KEY,
+    path_bytes BLOB,           -- the raw name when it is not valid UTF-8
+    sha TEXT,
+    state TEXT NOT NULL,       -- queued | running | done | failed | skipped
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,                -- last error, or the guard's refusal for skipped jobs
+    reason TEXT,               -- short code of a refusal (binary, too_large, ...)
+    source TEXT,               -- who queued it: cli, save, hook, recovery
+    queued_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    not_before REAL,           -- delayed jobs (hooks' delay_seconds, saves' debounce)
+    size INTEGER,
+    mtime_ns INTEGER,
+    worker_pid INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, queued_at);
+
+-- Audit trail: operations and counts, never file contents.
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    op TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    detail TEXT,
+    source TEXT
+);
+
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0);
+"""
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why ``path`` (or its directory, where SQLite keeps -wal and -shm) cannot be written."""
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"{folder} is on a read-only file system"
+    except (OSError, AttributeError):
+        pass
+    for target in (folder, path):
+        if target.exists() and not os.access(target, os.W_OK):
+            return f"{target} is not writable (permissions or an immutable attribute)"
+    return None
+
+
+def _is_storage(exc: sqlite3.Error) -> bool:
+    """Errors of the storage, not of the statement: the disk, permissions, locks, I/O."""
+    text = str(exc).lower()
+    return any(
+        s in text
+        for s in ("full", "readonly", "read-only", "locked", "busy", "disk i/o", "unable to open")
+    )
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return any(
+        s in text
+        for s in (
+            "malformed",
+            "not a database",
+            "file is encrypted",
+            "database disk image",
+            "no such table: files_fts",
+        )
+    )
+
+
+#: Connections a forked child inherited from its parent: never used, never closed by the child.
+_INHERITED: list[object] = []
+
+
+class Database:
+    """index.db with one connection per thread and short IMMEDIATE write transactions.
+
+    ``with db.tx() as conn:`` begins, commits on success and rolls back on any exception; the
+    per-thread lock keeps one thread from nesting transactions on its connection.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.rebuilt_from: Path | None = None
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        if not readonly:
+            self._ensure_schema()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        else:
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._ensure_wal(conn)
+            # NORMAL is durable across process crashes in WAL mode; only power loss can drop the
+            # last commits, and the ledger re-derives those from the work tree.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        conn.row_factory = sqlite3.Row
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._local.conn = self._connect()
+        return c
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for c in self._conns:
+                try:
+                    c.close()
+                except sqlite3.Error:
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    def after_fork(self) -> None:
+        """In a forked child: open new connections instead of the parent's copies.
+
+        A SQLite connection must not be used on both sides of a fork. The inherited ones are
+        kept referenced and never closed here: closing them could disturb the parent's locks.
+        """
+        _INHERITED.extend(self._conns)
+        self._conns = []
+        self._conns_lock = threading.Lock()
+        self._local = threading.local()
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction. Waits up to BUSY_TIMEOUT_S for other writers, then says so."""
+        conn = self.conn()
+        self._begin(conn)
+        try:
+            yield conn
+        except BaseException as exc:
+            self._rollback(conn)
+            if isinstance(exc, sqlite3.OperationalError) and _is_storage(exc):
+                raise self._wrap(exc) from exc
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback(conn)
+                raise self._wrap(exc) from exc
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        # After SQLITE_FULL or an I/O error SQLite may have rolled back already; a second
+        # ROLLBACK would raise and hide the error that matters.
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("rollback of %s failed", conn, exc_info=True)
+
+    def _ensure_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL once; polls when another connection is mid-switch or recovering.
+
+        Changing the journal mode needs an exclusive lock and SQLite may answer "locked" at once
+        there, without its busy handler (two processes opening a new index.db together).
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        step = WAIT_STEP_MIN_S
+        while True:
+            try:
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                    return
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(step)
+            step = min(step * 2, WAIT_STEP_MAX_S * 10)
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, waiting for another writer in steps of at most WAIT_STEP_MAX_S.
+
+        SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so two
+        worker processes committing every few milliseconds spent a quarter of their time asleep
+        while the lock was already free. The handler is off for BEGIN only (reads, and the
+        statements inside the transaction, keep the full timeout) and we poll finely instead.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        step = WAIT_STEP_MIN_S
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise self._wrap(exc) from exc
+                    if time.monotonic() > deadline:
+                        raise IndexError_(
+                            f"{self.path} stayed locked by another process for "
+                            f"{BUSY_TIMEOUT_S:.0f} s",
+                            hint="another program holds a long write transaction on it (a "
+                            "`sqlite3` shell, a backup, a stopped cq-lsp process); end it, or "
+                            "stop the worker (`cq-lsp worker stop`), then retry. No job was lost.",
+                        ) from exc
+                time.sleep(step)
+                step = min(step * 2, WAIT_STEP_MAX_S)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        try:
+            return self.conn().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._wrap(exc) from exc
+
+    def _wrap(self, exc: sqlite3.Error) -> IndexError_:
+        text = str(exc)
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            why = _unwritable(self.path)
+            if why is not None or "unable to open" not in text:
+                return IndexError_(
+                    f"{self.path} cannot be written: {why or 'read-only'} ({text})",
+                    hint=f"make {self.path.parent} and the files in it writable for this user "
+                    "(remount it read-write, `chattr -i`, or fix the permissions), then retry; "
+                    "no job was lost: nothing new was recorded, and queued jobs stay queued",
+                )
+        if "full" in text:
+            return IndexError_(
+                f"{self.path}: the disk is full ({text})",
+                hint=f"free some space on the disk that holds {self.path.parent}, then retry; "
+                "no job was lost: queued jobs stay queued, and a worker waits and goes on",
+            )
+        if _is_busy(exc):
+            return IndexError_(
+                f"{self.path} is locked by another process: {text}",
+                hint="end the program that holds the lock, then retry; no job was lost",
+            )
+        return IndexError_(f"{self.path}: {text}")
+
+    # -- schema and repair ---------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        try:
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise self._wrap(exc) from exc
+            self._rebuild(exc)
+
+    def _create(self) -> None:
+        conn = self.conn()
+        row = conn.execute("PRAGMA user_version").fetchone()
+        if row[0] == SCHEMA_VERSION:
+            # Touch the tables we rely on: a truncated file fails here rather than mid-job.
+            conn.execute("SELECT 1 FROM files_fts LIMIT 1").fetchall()
+            conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
+            return
+        with self.tx() as c:
+            for stmt in _split_sql(_SCHEMA):
+                c.execute(stmt)
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _rebuild(self, exc: Exception) -> None:
+        """Move a corrupt index.db aside and start empty. It is a cache: nothing is lost."""
+        self.close()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            n += 1
+        self.path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                side.rename(aside.with_name(aside.name + suffix))
+        log.warning("%s was corrupt (%s); moved to %s and rebuilt", self.path, exc, aside)
+        self.rebuilt_from = aside
+        self._create()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split the schema into statements; triggers contain ';' inside BEGIN ... END."""
+    statements: list[str] = []
+    buf: list[str] = []
+    for line in script.splitlines():
+        if line.strip().startswith("--") and not buf:
+            continue
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    return [s for s in statements if s.strip(" ;\n")]

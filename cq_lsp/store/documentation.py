@@ -1,0 +1,193 @@
+"""Writing and reading documentation rows in index.db (the ``files`` table and its FTS5 index)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, symbol_names
+from cq_lsp.store.db import Database
+from cq_lsp.store.identifiers import content_words, symbol_words
+from cq_lsp.store.ledger import bump_counter, key_of, record_history, storable
+from cq_lsp.worktree.guard import FileContent
+
+# The record fields stored as JSON text (all but the two plain strings).
+JSON_FIELDS = tuple(f for f in RECORD_FIELDS if f not in ("overview", "ddd_context"))
+LIST_FIELDS = ("dependencies", "other_notes")
+
+
+class Prepared:
+    """A job's row for the ``files`` table, built before the write transaction.
+
+    Splitting identifiers and encoding JSON take about as long as the FTS insert itself; done
+    inside the transaction they held index.db's write lock while the other worker waited.
+    """
+
+    __slots__ = ("key", "mtime_ns", "size", "task_sha", "values")
+
+    def __init__(
+        self, key: str, task_sha: str, values: dict[str, Any], size: int, mtime_ns: int
+    ) -> None:
+        self.key = key
+        self.task_sha = task_sha
+        self.values = values
+        self.size = size
+        self.mtime_ns = mtime_ns
+
+
+def prepare(
+    *,
+    dataset: str,
+    task_sha: str,
+    record: FileRecord,
+    content: FileContent,
+    commit: str | None,
+) -> Prepared:
+    key, _ = key_of(record.path)
+    symbols = symbol_words(symbol_names(record)) + " " + content_words(content.text)
+    values: dict[str, Any] = {
+        "dataset_id": dataset,
+        "filepath": key,
+        "filename": record.filename,
+        "overview": record.overview,
+        "ddd_context": record.ddd_context,
+        **{f: json.dumps(getattr(record, f), ensure_ascii=False) for f in JSON_FIELDS},
+        "documented_at_commit": commit,
+        "documented_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "full_content": content.text,
+        "language": record.language,
+        "content_sha": content.sha,
+        "processor": record.processor,
+        "symbols": symbols,
+    }
+    # Documenters repeat a non-UTF-8 file name in filename and free text.
+    values = {k: storable(v) if isinstance(v, str) else v for k, v in values.items()}
+    return Prepared(key, task_sha, values, content.size, content.mtime_ns)
+
+
+# The files columns a job writes, in the order of the schema (named parameters of prepare()).
+ROW_COLUMNS = (
+    "dataset_id",
+    "filepath",
+    "filename",
+    "overview",
+    "ddd_context",
+    *JSON_FIELDS,
+    "documented_at_commit",
+    "documented_at",
+    "full_content",
+    "language",
+    "content_sha",
+    "processor",
+    "symbols",
+)
+_KEEP = ("dataset_id", "filepath")
+_UPSERT_SQL = (
+    f"INSERT INTO files ({', '.join(ROW_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in ROW_COLUMNS)}) "
+    "ON CONFLICT(dataset_id, filepath) DO UPDATE SET "
+    + ", ".join(f"{c}=excluded.{c}" for c in ROW_COLUMNS if c not in _KEEP)
+)
+
+
+def store(conn: sqlite3.Connection, job: Prepared) -> bool:
+    """Inside a write transaction: store the documentation and mark the job done, together.
+
+    Returns False (and writes nothing) when the job was superseded while it ran: a newer sha was
+    queued, or the path was removed.
+    """
+    row = conn.execute("SELECT sha, state FROM jobs WHERE path = ?", (job.key,)).fetchone()
+    if row is None or row["sha"] != job.task_sha or row["state"] != "running":
+        return False
+    # A renamed dataset must not leave a second row for the same file.
+    conn.execute(
+        "DELETE FROM files WHERE filepath = ? AND dataset_id != ?",
+        (job.key, job.values["dataset_id"]),
+    )
+    # ON CONFLICT ... DO UPDATE fires the update trigger; INSERT OR REPLACE would not.
+    conn.execute(_UPSERT_SQL, job.values)
+    conn.execute(
+        "UPDATE jobs SET state='done', sha=?, size=?, mtime_ns=?, error=NULL, reason=NULL, "
+        "finished_at=? WHERE path=?",
+        (job.values["content_sha"], job.size, job.mtime_ns, time.time(), job.key),
+    )
+    return True
+
+
+def commit_job(
+    db: Database,
+    *,
+    dataset: str,
+    task_sha: str,
+    record: FileRecord,
+    content: FileContent,
+    commit: str | None,
+) -> bool:
+    """Store one job's documentation and mark it done in ONE transaction (see :func:`store`)."""
+    job = prepare(dataset=dataset, task_sha=task_sha, record=record, content=content, commit=commit)
+    with db.tx() as conn:
+        stored = store(conn, job)
+        if stored:
+            bump_counter(conn, "documenter_calls")
+    return stored
+
+
+def forget_missing_in(conn: sqlite3.Connection, rel: str, task_sha: str) -> bool:
+    """Inside a write transaction: a file deleted since it was queued leaves the index, if the
+    job is still the current one for its path."""
+    key, _ = key_of(rel)
+    row = conn.execute("SELECT sha FROM jobs WHERE path = ?", (key,)).fetchone()
+    if row is None or row["sha"] != task_sha:
+        return False
+    conn.execute("DELETE FROM files WHERE filepath = ?", (key,))
+    conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
+    record_history(conn, "remove-deleted", 1, key, "worker")
+    return True
+
+
+def forget_missing(db: Database, rel: str, task_sha: str) -> bool:
+    """A file deleted between enqueue and processing leaves the index (if the job is current)."""
+    with db.tx() as conn:
+        return forget_missing_in(conn, rel, task_sha)
+
+
+def get_record(db: Database, rel: str) -> dict[str, Any] | None:
+    """One file's documentation as ``show --json`` returns it (docs/architecture.md field list)."""
+    rows = db.query("SELECT * FROM files WHERE filepath = ?", (key_of(rel)[0],))
+    if not rows:
+        return None
+    r = rows[0]
+    out: dict[str, Any] = {
+        "path": r["filepath"],
+        "filename": r["filename"],
+        "language": r["language"],
+        "overview": r["overview"],
+    }
+    for f in JSON_FIELDS:
+        try:
+            out[f] = json.loads(r[f]) if r[f] else ([] if f in LIST_FIELDS else {})
+        except json.JSONDecodeError:
+            out[f] = r[f]
+    out.update(
+        {
+            "ddd_context": r["ddd_context"],
+            "content_sha": r["content_sha"],
+            "documented_at_commit": r["documented_at_commit"],
+            "documented_at": r["documented_at"],
+            "processor": r["processor"],
+            "dataset_id": r["dataset_id"],
+        }
+    )
+    return out
+
+
+def file_count(db: Database) -> int:
+    return int(db.query("SELECT COUNT(*) AS n FROM files")[0]["n"])
+
+
+def optimize(db: Database) -> None:
+    """Merge FTS5 segments after bulk indexing (re-indexing leaves delete markers behind)."""
+    with db.tx() as conn:
+        conn.execute("INSERT INTO files_fts (files_fts) VALUES ('optimize')")
