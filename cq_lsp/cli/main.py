@@ -156,7 +156,31 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=2087)
     sv.add_argument("--log-level", default=None, metavar="LEVEL")
 
+    # Not `cmd()`: --root may be given several times here (one MCP server, several work trees).
+    mc = sub.add_parser(
+        "mcp",
+        help="MCP server for agents (stdio by default)",
+        description="Serve the documentation index to agents over the Model Context Protocol.",
+    )
+    mc.add_argument(
+        "--root",
+        dest="roots",
+        action="append",
+        metavar="DIR",
+        help="a work tree to serve; repeat for several (default: the one around the current dir)",
+    )
+    mc.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    mc.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    mc.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765; 0: any)")
+
     return p
+
+
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    from cq_lsp.mcp.server import run_mcp
+
+    roots = args.roots or [args.root]
+    return run_mcp(roots, http=args.http, host=args.host, port=args.port)
 
 
 #: commands whose implementation lives outside cq_lsp.cli.commands (one concern per module).
@@ -192,7 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cq_lsp.cli import commands
     from cq_lsp.cli.output import error
 
-    if args.command in _HANDLERS:
+    if args.command == "mcp":
+        handler = _cmd_mcp
+    elif args.command in _HANDLERS:
         import importlib
 
         module, name = _HANDLERS[args.command]
