@@ -221,11 +221,8 @@ def tool_find_symbol(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
 
 def _resolve_path(ws: Workspace, raw: str, limit: int) -> str:
     """A documented path from an exact, partial (`login.ts`) or wildcard (`src/%/login%`) one."""
-    try:
-        rel = ws.guard.to_rel(raw)
-    except CqLspError:
-        rel = None
-    if rel is not None and (get_record(ws.db, rel) is not None or ws.ledger.job(rel)):
+    rel = ws.guard.to_rel(raw)  # a path the guard refuses is refused, partial or not
+    if get_record(ws.db, rel) is not None or ws.ledger.job(rel):
         return rel
     pattern = raw.replace("%", "*").lstrip("./")
     documented = [p for p, row in ws.ledger.states_by_path().items() if row[1] != "skipped"]
@@ -238,12 +235,7 @@ def _resolve_path(ws: Workspace, raw: str, limit: int) -> str:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        if rel is not None:
-            return rel  # show() says why it has no documentation (queued, refused, unknown)
-        raise CqLspError(
-            f"no documented file matches {raw!r}",
-            hint="use the search tool to find the file, then pass its repo-relative path",
-        )
+        return rel  # show() says why it has no documentation (queued, refused, unknown)
     shown = sorted(matches)[:limit]
     raise UsageError(
         f"{raw!r} matches {len(matches)} files: " + ", ".join(shown),
