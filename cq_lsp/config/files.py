@@ -67,3 +67,5 @@ def read_config_file(path: Path) -> tuple[dict[str, Any] | None, bytes | None]:
             source=str(path),
         )
     return data, raw
+
+

@@ -278,3 +278,5 @@ def _fallback(root: Path, exc: ConfigError) -> LoadedConfig:
         command_trusted=True,
         warnings=[f"using the default configuration: {exc.message}"],
     )
+
+

@@ -112,7 +112,6 @@ def run_worker(
 
                 gc.collect()
                 gc.freeze()
-
             def after_fork() -> None:
                 # The parent keeps using both databases (heartbeat, reconcile, the inline
                 # scheduler) and may fork again to replace a dead worker process.
@@ -168,7 +167,9 @@ def run_worker(
     return 0
 
 
-def _consumer_class(release: Callable[[], None], after_fork: Callable[[], None]) -> type[Consumer]:
+def _consumer_class(
+    release: Callable[[], None], after_fork: Callable[[], None]
+) -> type[Consumer]:
     """Huey's consumer, whose workers call ``release`` when their queue runs dry after work
     and ``after_fork`` first thing in each forked child."""
     from huey.consumer import Consumer, Scheduler, Worker
