@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git python3-venv universal-ctags neovim pre-commit redis-server)
+APT_PACKAGES=(git python3-venv universal-ctags neovim pre-commit redis-server emacs-nox elpa-eglot elpa-lsp-mode)
 
 need=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -16,7 +16,7 @@ if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq || true
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null \
-    || echo "setup: warning: could not install ${need[*]}; the tests that drive them (Neovim," \
+    || echo "setup: warning: could not install ${need[*]}; the tests that drive them (Neovim, Emacs," \
             "redis-server, pre-commit) will fail until they are installed" >&2
 fi
 
