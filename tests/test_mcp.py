@@ -103,7 +103,9 @@ async def test_every_tool_resource_and_prompt_over_stdio(
             and top["why"]
             and top["kind"] in ("definition", "symbol", "path", "text")
         )
-        assert "«" in top["snippet"]
+        marked = re.search("«(.+?)»", top["snippet"]).group(1)  # type: ignore[union-attr]
+        lines = (repo / "billing" / "invoice.py").read_text().splitlines()
+        assert marked.lower() in lines[top["line"] - 1].lower()
         paths = await call(s, "search", {"query": "invoice", "kind": "path", "limit": 5})
         assert paths["results"] and all(r["kind"] == "path" for r in paths["results"])
 

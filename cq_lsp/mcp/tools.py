@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ import attrs
 
 from cq_lsp.core import actions
 from cq_lsp.core.workspace import Workspace
-from cq_lsp.errors import CqLspError, UsageError
+from cq_lsp.errors import CqLspError, PathRefused, UsageError
 from cq_lsp.mcp.catchup import files_needing_catchup, is_fresh
 from cq_lsp.mcp.documenting import RECORD_PROPERTIES, check_dataset, write_documentation
 from cq_lsp.store.documentation import get_record
@@ -130,16 +131,41 @@ def _job_sha(ws: Workspace, rel: str) -> tuple[str | None, str | None]:
 
 
 def _with_freshness(ws: Workspace, rel: str, hit: dict[str, Any]) -> dict[str, Any]:
-    if "fresh" in hit:
+    """Add ``fresh`` (and both shas when stale) and, for a search hit without one, the ``line``
+    of its first highlighted match in the file as it is now."""
+    if "fresh" in hit and "line" in hit:
         return hit
     documented, state = _job_sha(ws, rel)
     if documented is None:
         record = get_record(ws.db, rel)
         documented = record["content_sha"] if record else None
-    hit.update(is_fresh(ws, rel, documented))
+    try:
+        content = ws.guard.read(rel)
+    except PathRefused:
+        content = None
+    now = content.sha if content is not None else None
+    if "fresh" not in hit:
+        if documented is not None and now == documented:
+            hit["fresh"] = True
+        else:
+            hit.update(fresh=False, documented_sha=documented, current_sha=now)
     if state and state != "done":
         hit["state"] = state
+    if content is not None and "line" not in hit and hit.get("snippet"):
+        hit["line"] = _match_line(content.text, hit["snippet"])
     return hit
+
+
+_MARKED = re.compile("«(.+?)»")
+
+
+def _match_line(text: str, snippet: str) -> int | None:
+    """The 1-based line of the snippet's first marked term in ``text`` (None if not found)."""
+    m = _MARKED.search(snippet)
+    if m is None:
+        return None
+    found = re.search(re.escape(m.group(1)), text, re.IGNORECASE)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 _WHY = {
