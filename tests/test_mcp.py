@@ -136,6 +136,10 @@ async def test_every_tool_resource_and_prompt_over_stdio(
 
         queued = await call(s, "index", {"paths": ["README.md"], "wait_s": 30})
         assert queued["unchanged"] == 1 and queued["queued"] == 0
+        (repo / "README.md").write_text("# Sample shop\n\nNow with a quokka mascot.\n")
+        waited = await call(s, "index", {"paths": ["README.md"], "wait_s": 60})
+        assert waited["queued"] == 1 and waited["wait"]["done"] is True
+        assert (await call(s, "search", {"query": "quokka"}))["results"][0]["path"] == "README.md"
 
         # Bad arguments: each a tool error that says what to do; the server stays up.
         assert "query must be a string" in await fails(s, "search", {"query": 5})
@@ -361,3 +365,22 @@ async def test_streamable_http_on_loopback_refuses_rebinding_and_checks_the_toke
         proc.terminate()
         proc.wait(timeout=30)
     assert os.path.isdir(indexed / ".code-query")
+
+
+def test_answers_are_capped_and_say_so() -> None:
+    from cq_lsp.mcp.server import cap_result
+
+    small = {"results": [{"path": "a.py"}]}
+    assert cap_result(small, 1000) == (small, json.dumps(small))
+    many = {
+        "query": "x",
+        "results": [{"path": f"f{i}.py", "snippet": "y" * 100} for i in range(500)],
+    }
+    capped, text = cap_result(many, 5000)
+    assert len(text) <= 5000 and json.loads(text) == capped
+    assert capped["truncated"] is True and 0 < len(capped["results"]) < 500
+    assert capped["results"][0]["path"] == "f0.py"  # the best hits stay
+    record = {"path": "big.py", "functions": {f"f{i}": "z" * 50 for i in range(1000)}}
+    capped, text = cap_result(record, 2000)
+    assert len(text) <= 2000 and capped["path"] == "big.py"
+    assert capped["functions"].startswith("(omitted:")
