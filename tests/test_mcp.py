@@ -174,7 +174,17 @@ async def test_every_tool_resource_and_prompt_over_stdio(
         with pytest.raises(MCPError, match="limit must be a whole number"):
             await s.get_prompt("document_files", {"limit": "many"})
 
-        assert (await call(s, "get_status", {}))["health"] in ("ok", "warning")
+        # Deleted, and untracked-but-documented then edited: both need catching up.
+        (repo / "billing" / "render.ts").unlink()
+        (repo / "scratch.py").write_text("def scratch_pad():\n    pass\n")
+        await call(s, "index", {"paths": ["scratch.py"], "wait_s": 60})
+        (repo / "scratch.py").write_text("def scratch_pad():\n    return 1\n")
+        todo = {
+            f["path"]: f["reason"]
+            for f in (await call(s, "find_files_needing_catchup", {}))["files"]
+        }
+        assert todo == {"billing/render.ts": "deleted", "scratch.py": "stale"}
+        assert (await call(s, "get_status", {}))["index"]["stale"] == 2
 
 
 async def test_the_agent_documents_what_needs_catching_up(

@@ -100,12 +100,18 @@ def files_needing_catchup(ws: Workspace, *, limit: int = 100) -> dict[str, Any]:
             found.append(_entry(rel, "missing", state, None, now))
         elif documented != now:
             found.append(_entry(rel, "stale", state, documented, now))
-    # Documented files that left git's index and the disk (deleted, renamed away).
+    # Documented files git does not track: gone from the disk (deleted, renamed away), or
+    # untracked files documented on save, read and hashed (there are few of those).
     for key, (sha, state, _size, _mtime) in known.items():
-        if key in tracked or state == "skipped" or key in conflicted:
+        if key in tracked or key in conflicted or state != "done" or not sha:
             continue
-        if not ws.guard.abspath(key).exists() and state == "done" and sha:
+        if not ws.guard.abspath(key).exists():
             found.append(_entry(key, "deleted", state, sha, None))
+            continue
+        now = current_sha(ws, key)
+        if now is not None and now != sha:
+            found.append(_entry(key, "stale", state, sha, now))
+    found.sort(key=lambda f: f["path"])
     reasons: dict[str, int] = {}
     for f in found:
         reasons[f["reason"]] = reasons.get(f["reason"], 0) + 1
