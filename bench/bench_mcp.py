@@ -159,6 +159,14 @@ def measure(runner: Runner, runs: int, calls: int) -> dict[str, Any]:
             if not result.get("structuredContent", {}).get("results"):
                 empty += 1
             rtts.append(rtt)
+        catchup = []
+        for _ in range(5):
+            answer, rtt = server.request(
+                "tools/call", {"name": "find_files_needing_catchup", "arguments": {}}
+            )
+            if (answer.get("result") or {}).get("isError") or "error" in answer:
+                raise BenchError(f"find_files_needing_catchup failed: {answer}")
+            catchup.append(rtt)
         time.sleep(2.0)
         import psutil
 
@@ -179,6 +187,7 @@ def measure(runner: Runner, runs: int, calls: int) -> dict[str, Any]:
         "search_rtt_max_s": max(rtts),
         "search_calls": len(rtts),
         "search_empty": empty,
+        "catchup_rtt_p50_s": pct(catchup, 50),
         "idle_rss_bytes": rss,
         "idle_pss_bytes": pss,
         "sdk_import_rss_bytes": sdk_rss,
@@ -214,6 +223,13 @@ def table(fig: dict[str, Any], n_files: int) -> str:
         ),
         ("search tool round trip: p95", ms(fig["search_rtt_p95_s"]), "", "", ""),
         ("search tool round trip: max", ms(fig["search_rtt_max_s"]), "", "", ""),
+        (
+            "find_files_needing_catchup round trip: p50",
+            ms(fig["catchup_rtt_p50_s"]),
+            "",
+            "git ls-files -s + diff-files + ledger",
+            "",
+        ),
         (
             "idle RSS (after the searches)",
             mb(fig["idle_rss_bytes"]),
