@@ -12,11 +12,12 @@ import pytest
 
 from cq_lsp.documenters.records import FileRecord
 from cq_lsp.store.db import Database
-from cq_lsp.store.documentation import commit_job, file_count, forget_missing, get_record
+from cq_lsp.store.documentation import file_count, get_record
 from cq_lsp.store.ledger import Change, Ledger, key_of, rel_of
 from cq_lsp.worktree.guard import FileContent, PathGuard
 from cq_lsp.worktree.project import Project
 from tests.conftest import make_repo
+from tests.store_helpers import claim, commit_job, forget_missing, is_running, release
 
 DATASET = "shop"
 SHA_A = "a" * 40
@@ -75,7 +76,7 @@ def document(
     """The worker's path for one file: enqueue, claim, document, commit."""
     content = guard.read(rel)
     ledger.enqueue([Change(rel, content.sha, content.size, content.mtime_ns)], source="test")
-    assert ledger.claim(rel, content.sha, pid=os.getpid())
+    assert claim(ledger, rel, content.sha, pid=os.getpid())
     assert commit_job(
         db,
         dataset=DATASET,
@@ -150,7 +151,7 @@ def test_enqueue_same_sha_is_a_noop(
     content = guard.read("a.py")
     ledger.enqueue([Change("a.py", content.sha)], source="cli", now=1000.0)
     if state in ("running", "done"):
-        assert ledger.claim("a.py", content.sha, pid=1)
+        assert claim(ledger, "a.py", content.sha, pid=1)
     if state == "done":
         assert commit_job(
             db,
@@ -181,9 +182,9 @@ def test_enqueue_same_sha_brings_a_delayed_job_forward(ledger: Ledger, db: Datab
 def test_new_sha_supersedes(ledger: Ledger, db: Database, state: str) -> None:
     ledger.enqueue([Change("a.py", SHA_A)], source="cli")
     if state != "queued":
-        assert ledger.claim("a.py", SHA_A, pid=1)
+        assert claim(ledger, "a.py", SHA_A, pid=1)
     if state == "failed":
-        ledger.release("a.py", SHA_A, "boom", final=True)
+        release(ledger, "a.py", SHA_A, "boom", final=True)
     if state == "done":
         db.conn().execute("UPDATE jobs SET state='done'")
     res = ledger.enqueue([Change("a.py", SHA_B)], source="save")
@@ -198,13 +199,13 @@ def test_new_sha_supersedes(ledger: Ledger, db: Database, state: str) -> None:
         "save",
     )
     # The old task is no longer current: a worker holding it can neither claim nor commit.
-    assert not ledger.claim("a.py", SHA_A, pid=2)
+    assert not claim(ledger, "a.py", SHA_A, pid=2)
 
 
 def test_failed_job_with_same_sha_is_requeued(ledger: Ledger, db: Database) -> None:
     ledger.enqueue([Change("a.py", SHA_A)], source="cli")
-    assert ledger.claim("a.py", SHA_A, pid=1)
-    ledger.release("a.py", SHA_A, "documenter crashed", final=True)
+    assert claim(ledger, "a.py", SHA_A, pid=1)
+    release(ledger, "a.py", SHA_A, "documenter crashed", final=True)
     row = job_row(db, "a.py")
     assert row is not None and (row["state"], row["attempts"]) == ("failed", 1)
     res = ledger.enqueue([Change("a.py", SHA_A)], source="cli")
@@ -254,16 +255,16 @@ def test_skip_records_reason_and_drops_documentation(
 
 def test_claim_succeeds_once(ledger: Ledger, db: Database) -> None:
     ledger.enqueue([Change("a.py", SHA_A)], source="cli")
-    assert not ledger.claim("a.py", SHA_B, pid=1)  # a stale task
-    assert not ledger.claim("other.py", SHA_A, pid=1)  # no such job
-    assert ledger.claim("a.py", SHA_A, pid=7)
-    assert not ledger.claim("a.py", SHA_A, pid=8)
+    assert not claim(ledger, "a.py", SHA_B, pid=1)  # a stale task
+    assert not claim(ledger, "other.py", SHA_A, pid=1)  # no such job
+    assert claim(ledger, "a.py", SHA_A, pid=7)
+    assert not claim(ledger, "a.py", SHA_A, pid=8)
     row = job_row(db, "a.py")
     assert row is not None
     assert (row["state"], row["attempts"], row["worker_pid"]) == ("running", 1, 7)
     assert row["started_at"] is not None
-    assert ledger.is_current("a.py", SHA_A)
-    assert not ledger.is_current("a.py", SHA_B)
+    assert is_running(ledger, "a.py", SHA_A)
+    assert not is_running(ledger, "a.py", SHA_B)
 
 
 def test_claim_from_many_threads_only_one_wins(ledger: Ledger) -> None:
@@ -273,7 +274,7 @@ def test_claim_from_many_threads_only_one_wins(ledger: Ledger) -> None:
 
     def worker(i: int) -> None:
         barrier.wait()
-        wins.append(ledger.claim("a.py", SHA_A, pid=i))
+        wins.append(claim(ledger, "a.py", SHA_A, pid=i))
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
     for t in threads:
@@ -288,7 +289,7 @@ def test_commit_job_writes_documentation_and_ledger_together(
 ) -> None:
     content = guard.read("a.py")
     ledger.enqueue([Change("a.py", content.sha)], source="cli")
-    assert ledger.claim("a.py", content.sha, pid=1)
+    assert claim(ledger, "a.py", content.sha, pid=1)
     rec = record_for("a.py", overview="Sets A.")
     assert commit_job(
         db, dataset=DATASET, task_sha=content.sha, record=rec, content=content, commit="c0ffee"
@@ -316,7 +317,7 @@ def test_commit_job_superseded_while_running_writes_nothing(
 ) -> None:
     content = guard.read("a.py")
     ledger.enqueue([Change("a.py", content.sha)], source="cli")
-    assert ledger.claim("a.py", content.sha, pid=1)
+    assert claim(ledger, "a.py", content.sha, pid=1)
     # The file changes while the worker documents the old content.
     ledger.enqueue([Change("a.py", SHA_B)], source="save")
     assert not commit_job(
@@ -333,7 +334,7 @@ def test_commit_job_superseded_while_running_writes_nothing(
     assert row is not None and (row["state"], row["sha"]) == ("queued", SHA_B)
     assert ledger.counters() == {}
     # Removed while running: also nothing written.
-    assert ledger.claim("a.py", SHA_B, pid=1)
+    assert claim(ledger, "a.py", SHA_B, pid=1)
     ledger.remove(["a.py"], source="cli")
     assert not commit_job(
         db, dataset=DATASET, task_sha=SHA_B, record=record_for("a.py"), content=content, commit=None
@@ -347,7 +348,7 @@ def test_commit_job_is_atomic_when_the_transaction_fails(
     """A failure inside the transaction leaves neither the documentation nor 'done' behind."""
     content = guard.read("a.py")
     ledger.enqueue([Change("a.py", content.sha)], source="cli")
-    assert ledger.claim("a.py", content.sha, pid=1)
+    assert claim(ledger, "a.py", content.sha, pid=1)
     # A record the JSON encoder cannot store fails before anything is written.
     bad = record_for("a.py")
     bad.constants = {"X": object()}
@@ -390,7 +391,7 @@ def test_commit_job_is_atomic_when_the_transaction_fails(
 
 def test_claim_many_claims_only_current_queued_jobs_in_one_go(ledger: Ledger, db: Database) -> None:
     ledger.enqueue([Change(f"f{i}.py", SHA_A) for i in range(4)], source="cli")
-    assert ledger.claim("f1.py", SHA_A, pid=1)  # taken by a duplicate delivery
+    assert claim(ledger, "f1.py", SHA_A, pid=1)  # taken by a duplicate delivery
     ledger.remove(["f2.py"], source="cli")  # removed since
     claimed = ledger.claim_many(
         [("f0.py", SHA_A), ("f1.py", SHA_A), ("f2.py", SHA_A), ("f3.py", SHA_B), ("f3.py", SHA_A)],
@@ -401,7 +402,7 @@ def test_claim_many_claims_only_current_queued_jobs_in_one_go(ledger: Ledger, db
         row = job_row(db, rel)
         assert row is not None and (row["state"], row["worker_pid"]) == ("running", 42)
     # A failed attempt counts: the next claim reports attempt 2.
-    ledger.release("f0.py", SHA_A, "boom", final=False, retry_in_s=30)
+    release(ledger, "f0.py", SHA_A, "boom", final=False, retry_in_s=30)
     row = job_row(db, "f0.py")
     assert row is not None and row["not_before"] >= row["finished_at"] + 29
     assert ledger.claim_many([("f0.py", SHA_A)], pid=42) == [("f0.py", SHA_A, 2)]
@@ -427,21 +428,21 @@ def test_requeue_dead_gives_back_jobs_of_dead_processes_only(ledger: Ledger, db:
 
 def test_release_retry_and_final(ledger: Ledger, db: Database) -> None:
     ledger.enqueue([Change("a.py", SHA_A)], source="cli")
-    assert ledger.claim("a.py", SHA_A, pid=1)
-    ledger.release("a.py", SHA_A, "timeout after 120 s", final=False)
+    assert claim(ledger, "a.py", SHA_A, pid=1)
+    release(ledger, "a.py", SHA_A, "timeout after 120 s", final=False)
     row = job_row(db, "a.py")
     assert row is not None
     assert (row["state"], row["error"], row["attempts"]) == ("queued", "timeout after 120 s", 1)
-    assert ledger.claim("a.py", SHA_A, pid=1)
-    ledger.release("a.py", SHA_A, "x" * 2000, final=True)
+    assert claim(ledger, "a.py", SHA_A, pid=1)
+    release(ledger, "a.py", SHA_A, "x" * 2000, final=True)
     row = job_row(db, "a.py")
     assert row is not None
     assert (row["state"], row["attempts"]) == ("failed", 2)
     assert row["error"] == "x" * 500  # bounded
     assert ledger.history(1)[0]["op"] == "failed"
     # A release for a job that is not running (or a stale sha) changes nothing.
-    ledger.release("a.py", SHA_A, "late", final=False)
-    ledger.release("a.py", SHA_B, "stale", final=False)
+    release(ledger, "a.py", SHA_A, "late", final=False)
+    release(ledger, "a.py", SHA_B, "stale", final=False)
     row = job_row(db, "a.py")
     assert row is not None and (row["state"], row["error"]) == ("failed", "x" * 500)
 
@@ -452,8 +453,8 @@ def test_requeue_interrupted(ledger: Ledger, db: Database) -> None:
         source="cli",
         now=1000.0,
     )
-    assert ledger.claim("a.py", SHA_A, pid=4242)
-    assert ledger.claim("c.py", SHA_A, pid=4242)
+    assert claim(ledger, "a.py", SHA_A, pid=4242)
+    assert claim(ledger, "c.py", SHA_A, pid=4242)
     db.conn().execute("UPDATE jobs SET state='done' WHERE path='c.py'")
     queued = ledger.requeue_interrupted()
     assert sorted(queued) == [("a.py", SHA_A), ("b.py", SHA_B)]
@@ -498,8 +499,8 @@ def test_history_records_operations_never_contents(
     write(project.root, "creds.py", f'TOKEN = "{secret}"\n')
     content = document(db, ledger, guard, "creds.py")
     ledger.enqueue([Change("creds.py", SHA_B)], source="save")
-    assert ledger.claim("creds.py", SHA_B, pid=1)
-    ledger.release("creds.py", SHA_B, "documenter said no", final=True)
+    assert claim(ledger, "creds.py", SHA_B, pid=1)
+    release(ledger, "creds.py", SHA_B, "documenter said no", final=True)
     ledger.skip("creds.py", "binary", "creds.py: binary file", source="cli")
     ledger.remove(["creds.py"], source="cli")
     hist = ledger.history(100)
@@ -693,8 +694,8 @@ def test_non_utf8_path_in_refusal_and_failure_messages(ledger: Ledger, db: Datab
     assert (job["state"], job["reason"]) == ("skipped", "binary")
     assert job["error"] == "img/caf\\xe9.bin: binary file (contains NUL bytes)"
     ledger.enqueue([Change(rel, SHA_A)], source="cli")
-    assert ledger.claim(rel, SHA_A, pid=1)
-    ledger.release(rel, SHA_A, f"{rel}: documenter timed out", final=True)
+    assert claim(ledger, rel, SHA_A, pid=1)
+    release(ledger, rel, SHA_A, f"{rel}: documenter timed out", final=True)
     job = ledger.job(rel)
     assert job is not None
     assert (job["state"], job["error"]) == ("failed", "img/caf\\xe9.bin: documenter timed out")

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from cq_lsp import __version__
-from cq_lsp.errors import CqLspError
+from cq_lsp.errors import CqLspError, IndexError_
+from cq_lsp.store.db import Database
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 
@@ -168,19 +169,16 @@ class Doctor:
         if not path.exists():
             return Check("index", WARNING, f"{path} does not exist yet", "run `cq-lsp index`")
         try:
-            # as_uri() percent-encodes "#", "?" and "%", which a raw "file:" string would not.
-            conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
+            db = Database(path, readonly=True)
             try:
-                verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
-                files = conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-                conn.execute("SELECT COUNT(*) FROM files_fts").fetchone()
+                verdict, files = db.integrity_check()
             finally:
-                conn.close()
-        except sqlite3.Error as exc:
+                db.close()
+        except (sqlite3.Error, IndexError_) as exc:
             return Check(
                 "index",
                 ERROR,
-                f"{path}: {exc}",
+                exc.message if isinstance(exc, IndexError_) else f"{path}: {exc}",
                 "any cq-lsp command moves a corrupt index aside and rebuilds it",
             )
         if verdict != "ok":

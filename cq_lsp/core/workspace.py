@@ -110,6 +110,10 @@ class Workspace:
     def config(self) -> Config:
         return self.loaded.config
 
+    def check_config(self) -> None:
+        """Raise ConfigError now if the configuration is invalid (before spawning anything)."""
+        self.loaded  # noqa: B018  (loading is the check; it raises on an invalid layer)
+
     @property
     def config_error(self) -> Exception | None:
         """The error of the latest config reload (live workspaces keep the last good config)."""

@@ -174,7 +174,7 @@ class Folder:
         if not self.initialized:
             return False
         try:
-            version = self.ws.db.query("PRAGMA data_version")[0][0]
+            version = self.ws.db.data_version()
         except Exception:
             version = None
         stamp: list[tuple[int, int] | None] = []

@@ -9,6 +9,7 @@ loop, because pygls' writer has no lock. Status and supervision run on one dedic
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -548,10 +549,6 @@ def create_server() -> CqLanguageServer:
         if path is not None:
             ls.schedule(path, 0.0)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: CqLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-        return None
-
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched(ls: CqLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
         for change in params.changes:
@@ -739,7 +736,7 @@ def _worker_command(folder: Folder, action: str, env: dict[str, str]) -> dict[st
         folder.user_stopped = True
         result = ops.worker_action(ws, "stop")
     else:
-        ws.config  # validate before spawning anything  # noqa: B018
+        ws.check_config()
         folder.watchdog.reset()  # the user asked: forget earlier crashes
         if action == "restart":
             stopped = ops.worker_action(ws, "stop")
@@ -837,7 +834,8 @@ async def _follow_progress(
             break
         fut = ls.work_done_progress.tokens.get(token) if token is not None else None
         if fut is not None and fut.cancelled():
-            dropped = await ls.blocking(ops.cancel_queued, folder.ws, rels, "editor")
+            cancel = functools.partial(folder.ws.ledger.cancel_queued, rels, source="editor")
+            dropped = await ls.blocking(cancel)
             outcome = {**counts, "cancelled": dropped}
             cancelled = True
             break
@@ -856,7 +854,7 @@ async def _follow_progress(
 
 
 def _progress_counts(folder: Folder, rels: list[str]) -> dict[str, int]:
-    return ops.job_states(folder.ws, rels)
+    return folder.ws.ledger.state_counts(rels)
 
 
 def _workspace_symbols(ls: CqLanguageServer, query: str) -> list[types.SymbolInformation]:

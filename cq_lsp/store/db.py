@@ -341,6 +341,21 @@ class Database:
         finally:
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: a cheap "did anything change?"."""
+        return int(self.query("PRAGMA data_version")[0][0])
+
+    def shrink_memory(self) -> None:
+        """Give this connection's page cache back (an idle worker keeps its RSS low)."""
+        self.conn().execute("PRAGMA shrink_memory")
+
+    def integrity_check(self) -> tuple[str, int]:
+        """(SQLite's quick_check verdict, documented files); reads the FTS index too."""
+        verdict = str(self.query("PRAGMA quick_check")[0][0])
+        files = int(self.query("SELECT COUNT(*) FROM files")[0][0])
+        self.query("SELECT COUNT(*) FROM files_fts")
+        return verdict, files
+
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         try:
             return self.conn().execute(sql, params).fetchall()

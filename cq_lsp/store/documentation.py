@@ -10,7 +10,7 @@ from typing import Any
 from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, symbol_names
 from cq_lsp.store.db import Database
 from cq_lsp.store.identifiers import content_words, symbol_words
-from cq_lsp.store.ledger import bump_counter, key_of, record_history, storable
+from cq_lsp.store.ledger import key_of, record_history, storable
 from cq_lsp.worktree.guard import FileContent
 
 # The record fields stored as JSON text (all but the two plain strings).
@@ -116,24 +116,6 @@ def store(conn: sqlite3.Connection, job: Prepared) -> bool:
     return True
 
 
-def commit_job(
-    db: Database,
-    *,
-    dataset: str,
-    task_sha: str,
-    record: FileRecord,
-    content: FileContent,
-    commit: str | None,
-) -> bool:
-    """Store one job's documentation and mark it done in ONE transaction (see :func:`store`)."""
-    job = prepare(dataset=dataset, task_sha=task_sha, record=record, content=content, commit=commit)
-    with db.tx() as conn:
-        stored = store(conn, job)
-        if stored:
-            bump_counter(conn, "documenter_calls")
-    return stored
-
-
 def forget_missing_in(conn: sqlite3.Connection, rel: str, task_sha: str) -> bool:
     """Inside a write transaction: a file deleted since it was queued leaves the index, if the
     job is still the current one for its path."""
@@ -145,12 +127,6 @@ def forget_missing_in(conn: sqlite3.Connection, rel: str, task_sha: str) -> bool
     conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
     record_history(conn, "remove-deleted", 1, key, "worker")
     return True
-
-
-def forget_missing(db: Database, rel: str, task_sha: str) -> bool:
-    """A file deleted between enqueue and processing leaves the index (if the job is current)."""
-    with db.tx() as conn:
-        return forget_missing_in(conn, rel, task_sha)
 
 
 def get_record(db: Database, rel: str) -> dict[str, Any] | None:

@@ -259,7 +259,7 @@ def _release_memory(ws: Workspace) -> None:
     import gc
 
     gc.collect()
-    ws.db.conn().execute("PRAGMA shrink_memory")
+    ws.db.shrink_memory()
     if sys.platform.startswith("linux"):
         import ctypes
 
