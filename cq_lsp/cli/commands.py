@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cq_lsp.cli.output import emit_json, fmt_age, highlight, print_status, style
+from cq_lsp.core import logs
 from cq_lsp.errors import UsageError
 from cq_lsp.worktree.project import Project, open_project
 
@@ -316,7 +316,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         project = open_project(args.root)
         project.require_initialized()
         project.ensure_state_dir()
-        _log_to_rotating_file(project)
+        logs.log_to_rotating_file(project.worker_log)
         editor, trusted = editor_env.decode()
         ws = Workspace(project, live=True, editor_settings=editor, editor_trusted=trusted)
         return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
@@ -334,61 +334,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_to_rotating_file(project: Project) -> None:
-    """The worker logs to logs/worker.log, rotated at 1 MB with 3 old copies."""
-    import logging
-    from logging.handlers import RotatingFileHandler
-
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = [
-        RotatingFileHandler(project.worker_log, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
-    ]
-    if sys.stderr.isatty():  # run by hand in a terminal; detached, stderr is a file: no copy
-        handlers.append(logging.StreamHandler(sys.stderr))
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    for h in handlers:
-        h.setFormatter(fmt)
-        root.addHandler(h)
-
-
 def _worker_logs(project: Project, args: argparse.Namespace) -> int:
     log = project.worker_log
     if not log.exists():
         print(f"no worker log yet ({log})", file=sys.stderr)
         return 0
-    for line in tail_lines(log, args.n):
+    for line in logs.tail_lines(log, args.n):
         print(line)
     if args.follow:
-        with open(log, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            try:
-                while True:
-                    chunk = fh.readline()
-                    if chunk:
-                        sys.stdout.write(chunk.decode("utf-8", "replace"))
-                        sys.stdout.flush()
-                    else:
-                        time.sleep(0.2)
-            except KeyboardInterrupt:
-                return 0
+        try:
+            for line in logs.follow(log):
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            return 0
     return 0
-
-
-def tail_lines(path: Path, n: int) -> list[str]:
-    """The last ``n`` lines, reading backwards from the end (never the whole file)."""
-    if n <= 0:
-        return []
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        pos = fh.tell()
-        buf = b""
-        while pos > 0 and buf.count(b"\n") <= n:
-            step = min(8192, pos)
-            pos -= step
-            fh.seek(pos)
-            buf = fh.read(step) + buf
-    return [ln.decode("utf-8", "replace") for ln in buf.splitlines()[-n:]]
 
 
 # -- queue --------------------------------------------------------------------------------------

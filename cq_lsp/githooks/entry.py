@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cq_lsp.core.logs import rotate_log
 from cq_lsp.errors import CqLspError
 from cq_lsp.githooks.install import DETACHED_ENV, HEAD_ENV, HOOK_NAMES, ORIG_HEAD_ENV, SKIP_ENV
 from cq_lsp.worktree.git import run_git, split_z
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
     from cq_lsp.worktree.project import Project
 
 _SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-LOG_MAX_BYTES = 1_000_000
-LOG_KEEP = 2
 # The environment variables git sets that tie a process to one repository (`git rev-parse
 # --local-env-vars`). A hook's background work outlives the git command: a GIT_INDEX_FILE pointing
 # at a temporary index that git has since deleted would make every later git call see no files.
@@ -208,51 +207,6 @@ class HookLog:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
-
-
-def rotate_log(log: Path, max_bytes: int = LOG_MAX_BYTES, keep: int = LOG_KEEP) -> bool:
-    """Keep hooks.log bounded: past ``max_bytes`` it becomes hooks.log.1 (… .``keep``).
-
-    Hooks may run at once, so the rename happens under a lock and after a second look. If this
-    process writes to the old file (the shim opened it), it is pointed at the new one.
-    """
-    try:
-        if log.stat().st_size <= max_bytes:
-            return False
-    except OSError:
-        return False
-    lock = open(log.with_name(log.name + ".lock"), "a+")
-    try:
-        try:
-            import fcntl
-
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - Windows: no shims there anyway
-            pass
-        try:
-            st = log.stat()
-        except OSError:
-            return False
-        if st.st_size <= max_bytes:
-            return False
-        for i in range(keep - 1, 0, -1):
-            older = log.with_name(f"{log.name}.{i}")
-            if older.exists():
-                os.replace(older, log.with_name(f"{log.name}.{i + 1}"))
-        os.replace(log, log.with_name(log.name + ".1"))
-        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            for std in (1, 2):
-                try:
-                    if os.fstat(std).st_ino == st.st_ino:
-                        os.dup2(fd, std)
-                except OSError:
-                    pass
-        finally:
-            os.close(fd)
-        return True
-    finally:
-        lock.close()
 
 
 # -- running a hook ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from cq_lsp.core import editor_env
 from cq_lsp.core.watchdog import WorkerWatchdog
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import CqLspError, NotAWorkTreeError, PathRefused
+from cq_lsp.worktree.git import git_dirs
 from cq_lsp.worktree.project import Project, find_work_tree
 
 log = logging.getLogger(__name__)
@@ -230,26 +231,9 @@ class Folder:
         the main repository's.
         """
         if self._git_dirs is None:
-            self._git_dirs = self._find_git_dirs()
+            dot_git = self.root / ".git"
+            self._git_dirs = git_dirs(self.root) or (dot_git, dot_git)
         return self._git_dirs
-
-    def _find_git_dirs(self) -> tuple[Path, Path]:
-        dot_git = self.root / ".git"
-        if dot_git.is_file():
-            try:
-                text = dot_git.read_text(encoding="utf-8").strip()
-            except OSError:
-                return dot_git, dot_git
-            if text.startswith("gitdir:"):
-                git_dir = (self.root / text.partition(":")[2].strip()).resolve()
-                common = git_dir
-                try:
-                    rel = (git_dir / "commondir").read_text(encoding="utf-8").strip()
-                    common = (git_dir / rel).resolve()
-                except OSError:
-                    pass
-                return git_dir, common
-        return dot_git, dot_git
 
     # -- the worker ---------------------------------------------------------------------------
 
