@@ -36,7 +36,7 @@ def _workspace(args: argparse.Namespace, *, require_init: bool = True) -> Worksp
 
 
 def _after_enqueue(ws: Workspace, report: EnqueueReport | None) -> str | None:
-    from cq_lsp.core.actions import ensure_worker
+    from cq_lsp.core.autostart import ensure_worker
 
     return ensure_worker(ws, report)
 
@@ -81,11 +81,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _index(ws: Workspace, args: argparse.Namespace) -> int:
+    from cq_lsp.core.autostart import start_ahead
+
     early = None
     if args.paths:
         report = ws.enqueue_paths(args.paths, source="cli", base=Path.cwd())
     else:
-        early = _start_worker_early(ws, args)
+        early = start_ahead(ws) if args.wait else None
         report = ws.enqueue_all(source="cli")
     note = _after_enqueue(ws, report)
     result: dict[str, Any] = report.to_dict()
@@ -112,25 +114,6 @@ def _index(ws: Workspace, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result)
     return 0 if not result.get("wait", {}).get("newlyFailed") else 1
-
-
-def _start_worker_early(
-    ws: Workspace, args: argparse.Namespace
-) -> tuple[dict[str, Any], float] | None:
-    """The first `index --wait` of a work tree will need a worker: start it now, so its start-up
-    (~0.2 s) overlaps reading every file instead of following it (_after_enqueue finds it).
-    Returns the counts and time before, from which --wait then counts (the worker may finish
-    some jobs before following begins)."""
-    from cq_lsp.core.supervisor import is_running, start_worker
-
-    if not args.wait or ws.config.processing.mode != "auto" or is_running(ws.project):
-        return None
-    counts = ws.ledger.counts()
-    if counts["done"] or counts["queued"] or counts["running"]:
-        return None
-    since = (counts, time.monotonic())
-    start_worker(ws.project, wait=False)
-    return since
 
 
 def _wait(
@@ -160,64 +143,19 @@ def _wait(
 def process_foreground(
     ws: Workspace, *, batch_size: int | None, show_progress: bool
 ) -> dict[str, Any]:
-    """Document queued jobs in this process, ``batch_size`` at a time on worker threads."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Document queued jobs in this process, with a progress bar for people."""
+    from cq_lsp.core.runner import document_queued
 
-    from cq_lsp.core.runner import JobRunner
+    total = ws.ledger.counts()["queued"]
+    if not (show_progress and sys.stderr.isatty() and total):
+        return document_queued(ws, batch_size=batch_size)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    runner = JobRunner(ws)
-    # Jobs a process that died (say, on a full disk) left running are queued again first.
-    ws.ledger.requeue_dead()
-    batch = batch_size or ws.config.processing.batch_size
-    jobs = ws.ledger.jobs(states=["queued"])
-    started = time.monotonic()
-    before = ws.ledger.counts()
-    progress = task = None
-    if show_progress and sys.stderr.isatty() and jobs:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        progress = Progress(TextColumn("[bold]documenting"), BarColumn(), MofNCompleteColumn())
-        progress.start()
-        task = progress.add_task("process", total=len(jobs))
-    try:
-        with ThreadPoolExecutor(max_workers=ws.config.worker.threads) as pool:
-            for i in range(0, len(jobs), batch):
-                chunk = jobs[i : i + batch]
-                list(pool.map(lambda j: _run_quietly(runner, j), chunk))
-                if progress is not None and task is not None:
-                    progress.update(task, advance=len(chunk))
-    finally:
-        if progress is not None:
-            progress.stop()
-    after = ws.ledger.counts()
-    elapsed = time.monotonic() - started
-    documented = after["done"] - before["done"]
-    return {
-        "documented": max(0, documented),
-        "failed": after["failed"],
-        "newlyFailed": max(0, after["failed"] - before["failed"]),
-        "elapsedS": round(elapsed, 2),
-        "filesPerS": round(documented / elapsed, 1) if documented > 0 and elapsed else None,
-        "restarts": 0,
-    }
-
-
-def _run_quietly(runner: Any, job: dict[str, Any]) -> None:
-    from cq_lsp.store.ledger import rel_of
-
-    row = runner.ws.ledger.db.query(
-        "SELECT path, path_bytes, sha FROM jobs WHERE path = ?", (job["path"],)
-    )
-    if not row or row[0]["sha"] is None:
-        return
-    from cq_lsp.errors import IndexError_
-
-    try:
-        runner(rel_of(row[0]["path"], row[0]["path_bytes"]), row[0]["sha"], 0)
-    except IndexError_:
-        raise  # a full disk, a read-only or locked index.db: the user must hear it
-    except Exception:  # recorded in the ledger by the runner
-        pass
+    with Progress(TextColumn("[bold]documenting"), BarColumn(), MofNCompleteColumn()) as bar:
+        task = bar.add_task("process", total=total)
+        return document_queued(
+            ws, batch_size=batch_size, on_batch=lambda n: bar.update(task, advance=n)
+        )
 
 
 def cmd_search(args: argparse.Namespace) -> int:

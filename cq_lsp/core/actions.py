@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cq_lsp.core import autostart
 from cq_lsp.errors import UsageError
 from cq_lsp.store.ledger import JOB_STATES
 
@@ -18,32 +19,6 @@ if TYPE_CHECKING:
     from cq_lsp.core.workspace import EnqueueReport, Workspace
     from cq_lsp.worktree.project import Project
 
-
-
-def ensure_worker(
-    ws: Workspace,
-    report: EnqueueReport | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-) -> str | None:
-    """Auto mode starts a worker when work waits and none runs. Returns what happened.
-
-    Work that waits includes jobs queued earlier (say, before a worker was killed), not only the
-    ones this call added. ``env`` is extra environment for a worker started here (the language
-    server passes the editor's settings this way).
-    """
-    from cq_lsp.core.supervisor import is_running, start_worker
-
-    counts = ws.ledger.counts()
-    waiting = counts["queued"] + counts["running"]
-    if not waiting and not (report and report.result.queued):
-        return None
-    if ws.config.processing.mode != "auto":
-        return "manual mode: run `cq-lsp worker start` or `cq-lsp queue process` to document"
-    if not is_running(ws.project):
-        start_worker(ws.project, env=env)
-        return "worker started"
-    return None
 
 
 def init_project(root: str | Path | None, dataset: str | None = None) -> dict[str, Any]:
@@ -88,7 +63,7 @@ def queue_add(
 ) -> tuple[dict[str, Any], EnqueueReport, str | None]:
     """Queue files through the path guard; starts a worker in auto mode."""
     report = ws.enqueue_paths(paths, source=source, base=base, delay_s=delay_s)
-    note = ensure_worker(ws, report, env=env)
+    note = autostart.ensure_worker(ws, report, env=env)
     return report.to_dict(), report, note
 
 

@@ -281,23 +281,20 @@ def _see_it_documented(
     ws: Workspace, report: EnqueueReport, sent_error: str | None, log: HookLog
 ) -> str:
     """Auto mode: a worker runs, or one is started, or this process documents the files."""
-    from cq_lsp.core.actions import ensure_worker
+    from cq_lsp.core.autostart import MANUAL_NOTE, Verdict, ensure_worker, verdict
     from cq_lsp.core.supervisor import is_running
     from cq_lsp.errors import WorkerError
 
     proc = ws.config.processing
-    if proc.mode != "auto":
-        if not report.result.queued:
-            return "manual mode"
-        note = "manual mode: `cq-lsp worker start` or `cq-lsp queue process` documents them"
-        return note + (f" ({sent_error}; the worker re-sends them)" if sent_error else "")
     problem = sent_error
+    decided = verdict(ws, report)
+    if decided is Verdict.NO_WORK:
+        return "nothing waits"
+    if decided is Verdict.MANUAL:
+        return MANUAL_NOTE + (f" ({sent_error}; the worker re-sends them)" if sent_error else "")
     if problem is None:
         try:
-            started = ensure_worker(ws, report)
-            if started:
-                return started
-            return "worker running" if is_running(ws.project) else "nothing waits"
+            return ensure_worker(ws, report) or decided.value
         except WorkerError as exc:
             # Another hook may have started one a moment ago (the loser of the worker lock exits).
             deadline = time.monotonic() + 2.0
@@ -313,30 +310,18 @@ def _see_it_documented(
 
 
 def document_here(ws: Workspace, jobs: Sequence[tuple[str, str, float]], timeout_s: float) -> str:
-    """Document ``jobs`` in this process, ``processing.batch_size`` at a time (each batch claimed
-    and committed as the worker does), starting none after ``timeout_s``. What is left stays
+    """Document ``jobs`` in this process, starting none after ``timeout_s``; what is left stays
     queued in the ledger for the next worker."""
-    from cq_lsp.core.runner import JobRunner
+    from cq_lsp.core.runner import document_queued
 
-    runner = JobRunner(ws)
-    batch = ws.config.processing.batch_size
-    deadline = time.monotonic() + timeout_s
-    started = 0
-    for i in range(0, len(jobs), batch):
-        if time.monotonic() >= deadline:
-            break
-        chunk = [(rel, sha) for rel, sha, _ in jobs[i : i + batch]]
-        try:
-            runner.run_batch(chunk, retry=False)
-        except Exception as exc:  # failures are recorded in the ledger by the runner
-            HookLog("document")(f"a batch failed: {' '.join(str(exc).split())[:200]}")
-        started += len(chunk)
+    pairs = [(rel, sha) for rel, sha, _ in jobs]
+    outcome = document_queued(ws, pairs, threads=1, timeout_s=timeout_s)
     done = sum(
         1
-        for rel, sha, _ in jobs
+        for rel, sha in pairs
         if (j := ws.ledger.job(rel)) and j["sha"] == sha and j["state"] == "done"
     )
-    left = len(jobs) - started
+    left = outcome["left"]
     return f"documented {done} of {len(jobs)} in the hook process" + (
         f"; {left} left queued (queue_timeout {timeout_s:g} s)" if left else ""
     )

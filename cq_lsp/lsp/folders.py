@@ -271,19 +271,12 @@ class Folder:
             self._starting = False
 
     def wants_worker(self, report: Any = None) -> bool:
-        """Auto mode, not held off, work waiting and no worker running."""
-        from cq_lsp.core.supervisor import is_running
+        """The core's verdict is "start", and nothing of the editor's holds it off."""
+        from cq_lsp.core.autostart import Verdict, verdict
 
         if self.watchdog.holding_off or self.user_stopped or self._starting:
             return False
-        ws = self.ws
-        if ws.config.processing.mode != "auto":
-            return False
-        counts = ws.ledger.counts()
-        fresh = bool(report is not None and report.result.queued)
-        if not (counts["queued"] or counts["running"] or fresh):
-            return False
-        return not is_running(self.project)
+        return verdict(self.ws, report) is Verdict.START
 
     def ensure_worker(self, report: Any = None) -> None:
         """Auto mode: a worker for waiting work, started on this (io) thread."""

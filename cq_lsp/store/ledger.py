@@ -282,6 +282,14 @@ class Ledger:
         rows = self.db.query("SELECT path, path_bytes FROM jobs WHERE state = ?", (state,))
         return [rel_of(r["path"], r["path_bytes"]) for r in rows]
 
+    def queued(self) -> list[tuple[str, str]]:
+        """(rel, sha) of every queued job, oldest first (non-UTF-8 names round-trip)."""
+        rows = self.db.query(
+            "SELECT path, path_bytes, sha FROM jobs WHERE state = 'queued' AND sha IS NOT NULL "
+            "ORDER BY queued_at, path"
+        )
+        return [(rel_of(r["path"], r["path_bytes"]), r["sha"]) for r in rows]
+
     def state_counts(self, rels: Sequence[str]) -> dict[str, int]:
         """How many of these paths' jobs are in each state (gone rows count as done)."""
         keys = [key_of(r)[0] for r in rels]
