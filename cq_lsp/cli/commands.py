@@ -6,60 +6,41 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cq_lsp.cli.output import emit_json, fmt_age, highlight, print_status, style
+from cq_lsp.cli.hooks import print_changes, print_hooks_status
+from cq_lsp.cli.output import emit_json, fmt_age, print_status, print_worker, style
+from cq_lsp.cli.session import CliSession, open_workspace
+from cq_lsp.commands.table import COMMANDS
 from cq_lsp.core import logs
+from cq_lsp.core.actions import worker_action
+from cq_lsp.core.autostart import start_ahead
+from cq_lsp.core.status import build_status, queue_part
+from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import UsageError
 from cq_lsp.worktree.project import Project, open_project
 
-if TYPE_CHECKING:
-    # Imported inside the commands that use them: `search` must not pay for attrs.
-    from cq_lsp.core.workspace import EnqueueReport, Workspace
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    return open_workspace(args.root)
 
 
-def _workspace(args: argparse.Namespace, *, require_init: bool = True) -> Workspace:
-    from cq_lsp.core.workspace import Workspace
-
-    project = open_project(args.root)
-    if require_init:
-        project.require_initialized()
-    ws = Workspace(project)
-    if require_init and ws.db.rebuilt_from is not None:
-        sys.stderr.write(
-            f"cq-lsp: warning: {project.index_db} was corrupt; it was moved to "
-            f"{ws.db.rebuilt_from.name} and rebuilt. Re-documenting every file.\n"
-        )
-        report = ws.enqueue_all(source="rebuild")
-        _after_enqueue(ws, report)
-    return ws
-
-
-def _after_enqueue(ws: Workspace, report: EnqueueReport | None) -> str | None:
-    from cq_lsp.core.autostart import ensure_worker
-
-    return ensure_worker(ws, report)
+def _run(name: str, args: argparse.Namespace, session: CliSession | None = None, **raw: Any) -> Any:
+    """Run a command of the shared table for this work tree, as the language server does."""
+    return COMMANDS[name](session or CliSession(args.root), {"root": args.root, **raw})
 
 
 # -- init, index, search, show, status ------------------------------------------------------------
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from cq_lsp.core.actions import init_project
-
-    result = init_project(args.root, args.dataset)
-    if args.hooks:
-        from cq_lsp.githooks.install import install_hooks
-
-        result["hooks"] = install_hooks(Path(result["root"]))
+    result = _run("cq.init", args, dataset=args.dataset, hooks=args.hooks)
     if args.json:
         emit_json(result)
     else:
         verb = "created" if result["created"] else "kept existing"
         print(f"{verb} {result['config']}")
         if args.hooks:
-            from cq_lsp.cli.hooks import print_changes
-
             print_changes(result["hooks"])
         print("next: `cq-lsp index --wait` documents every tracked file")
     return 0
@@ -81,32 +62,28 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _index(ws: Workspace, args: argparse.Namespace) -> int:
-    from cq_lsp.core.autostart import start_ahead
-
-    early = None
-    if args.paths:
-        report = ws.enqueue_paths(args.paths, source="cli", base=Path.cwd())
-    else:
-        early = start_ahead(ws) if args.wait else None
-        report = ws.enqueue_all(source="cli")
-    note = _after_enqueue(ws, report)
-    result: dict[str, Any] = report.to_dict()
+    session = CliSession(args.root)
+    session._ws = ws
+    early = start_ahead(ws) if args.wait and not args.paths else None
+    result: dict[str, Any] = _run("cq.index", args, session, paths=list(args.paths))
     if not args.json:
-        r = report.result
+        out = sys.stderr if args.wait else sys.stdout
         print(
-            f"{len(r.queued)} queued, {r.unchanged} unchanged, {r.removed} removed, "
-            f"{r.skipped} skipped",
-            file=sys.stderr if args.wait else sys.stdout,
+            f"{len(result['queued']) if isinstance(result['queued'], list) else result['queued']}"
+            f" queued, {result['unchanged']} unchanged, {result['removed']} removed, "
+            f"{result['skipped']} skipped",
+            file=out,
         )
-        for refusal in report.refused[:10]:
-            print(f"  skipped {refusal.message}", file=sys.stderr)
-        if len(report.refused) > 10:
+        refused = result["refused"]
+        for refusal in refused[:10]:
+            print(f"  skipped {refusal['message']}", file=sys.stderr)
+        if len(refused) > 10:
             print(
-                f"  … and {len(report.refused) - 10} more (`cq-lsp queue list --state skipped`)",
+                f"  … and {len(refused) - 10} more (`cq-lsp queue list --state skipped`)",
                 file=sys.stderr,
             )
-        if note and not args.wait:
-            print(note)
+        if result.get("note") and not args.wait:
+            print(result["note"])
     if args.wait:
         counts = ws.ledger.counts()
         if counts["queued"] or counts["running"] or early is not None:
@@ -158,26 +135,16 @@ def process_foreground(
         )
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from cq_lsp.store.db import Database
-    from cq_lsp.store.search import search
-
-    project = open_project(args.root)
-    project.require_initialized()
-    db = Database(project.index_db)
-    result = search(db, " ".join(args.query), limit=args.limit)
+def cmd_hooks(args: argparse.Namespace) -> int:
+    result = _run(f"cq.hooks.{args.action}", args)
     if args.json:
         emit_json(result)
-        return 0
-    if not result["results"]:
-        print(f"no results for {result['query']!r}")
-        return 0
-    for i, r in enumerate(result["results"], 1):
-        score = style(f"{r['score']:.2f}", "2")
-        print(f"{i:>2}. {style(r['path'], '1')}  {score}")
-        if r["snippet"]:
-            print(f"    {highlight(r['snippet'][:240])}")
-    return 0
+    elif args.action == "status":
+        print_hooks_status(result)
+    else:
+        print_changes(result)
+    conflicts = [h for h in result.get("hooks", []) if h.get("action") == "conflict"]
+    return 1 if conflicts else 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -233,7 +200,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    st = ws.status()
+    st = build_status(ws)
     if args.json:
         emit_json(st)
     else:
@@ -260,15 +227,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
     if args.action == "logs":
         return _worker_logs(open_project(args.root), args)
-    from cq_lsp.core.actions import worker_action
-
-    ws = _workspace(args)
-    result = worker_action(ws, args.action)
+    if args.action in ("start", "stop", "restart"):
+        result = _run(f"cq.worker.{args.action}", args)
+    else:
+        result = worker_action(_workspace(args), args.action)
     if args.json:
         emit_json(result)
     else:
-        for k, v in result.items():
-            print(f"{k}: {v}")
+        print_worker(args.action, result)
     return 0
 
 
@@ -293,13 +259,13 @@ def _worker_logs(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    from cq_lsp.core import actions as ops
-
     ws = _workspace(args)
+    session = CliSession(args.root)
+    session._ws = ws
     action = args.action
     result: Any
     if action == "status":
-        result = ws.queue_status()
+        result = queue_part(ws)
         if not args.json:
             print(
                 f"{result['queued']} queued · {result['running']} running · "
@@ -307,44 +273,46 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 f"skipped · oldest queued {fmt_age(result['oldestQueuedS'])}"
             )
     elif action == "list":
-        result = ops.queue_list(ws, args.state, args.limit)
+        state = list(args.state) if args.state else None
+        result = _run("cq.queue.list", args, session, state=state, limit=args.limit)
         if not args.json:
             _print_jobs(result["jobs"])
     elif action == "add":
-        result, report, note = ops.queue_add(ws, args.paths, source="cli", base=Path.cwd())
+        result = _run("cq.queue.add", args, session, paths=list(args.paths))
+        note = result.get("note")
         if not args.json:
             print(
                 f"{result['queued']} queued, {result['unchanged']} unchanged, "
                 f"{result['removed']} removed, {result['skipped']} skipped"
                 + (f" — {note}" if note else "")
             )
-            for r in report.refused:
+            for r in result["refused"]:
                 print(
-                    f"  refused {r.message}" + (f" ({r.hint})" if r.hint else ""), file=sys.stderr
+                    f"  refused {r['message']}" + (f" ({r['hint']})" if r["hint"] else ""),
+                    file=sys.stderr,
                 )
-        if report.refused and not report.result.queued and not report.result.unchanged:
+        if result["refused"] and not result["queued"] and not result["unchanged"]:
             if args.json:
                 emit_json(result)
             return 1
     elif action == "remove":
-        result = ops.queue_remove(ws, args.paths, source="cli", base=Path.cwd())
+        result = _run("cq.queue.remove", args, session, paths=list(args.paths))
         if not args.json:
             print(f"removed {result['removed']} job(s) and their documentation")
     elif action == "clear":
-        result = ops.queue_clear(ws, source="cli")
+        result = _run("cq.queue.clear", args, session)
         if not args.json:
             print(f"cleared {result['cleared']} queued job(s); running jobs finish")
     elif action == "retry":
-        result, retried = ops.queue_retry(ws)
-        _after_enqueue(ws, retried)
+        result = _run("cq.queue.retry", args, session)
         if not args.json:
             print(f"{result['queued']} failed job(s) queued again")
     elif action == "cleanup":
-        result = ops.queue_cleanup(ws, source="cli")
+        result = _run("cq.queue.cleanup", args, session)
         if not args.json:
             print(f"removed {result['removed']} job(s) whose files are gone")
     elif action == "history":
-        result = ops.queue_history(ws, args.n)
+        result = _run("cq.queue.history", args, session, n=args.n)
         if not args.json:
             for h in reversed(result["history"]):
                 print(
@@ -400,7 +368,7 @@ def _watch(ws: Workspace) -> int:
     from rich.table import Table
 
     def render() -> Table:
-        st = ws.status()
+        st = build_status(ws)
         q = st["queue"]
         t = Table(title=f"cq-lsp · {st['root']} · {st['message']}", box=None)
         for col in ("queued", "running", "failed", "done", "skipped", "oldest"):

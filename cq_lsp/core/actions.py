@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from cq_lsp.worktree.project import Project
 
 
-
 def init_project(root: str | Path | None, dataset: str | None = None) -> dict[str, Any]:
     """Create ``.code-query/`` with its config and an empty index; keep an existing config."""
     from cq_lsp.config.edit import write_initial_config

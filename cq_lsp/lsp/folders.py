@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.core import editor_env
+from cq_lsp.core.status import add_problem, blank_status, build_status
 from cq_lsp.core.watchdog import WorkerWatchdog
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import CqLspError, NotAWorkTreeError, PathRefused
@@ -26,43 +27,6 @@ log = logging.getLogger(__name__)
 
 #: Refusals an editor event drops silently: the user did not ask for these files.
 QUIET_REASONS = frozenset({"outside", "internal", "ignored", "excluded", "missing"})
-
-#: Fields that change every second; a change in them alone does not make a notification.
-_VOLATILE = ("uptimeS", "rssBytes", "cpuS", "heartbeatAgeS", "oldestQueuedS", "at")
-
-
-def stable_view(status: Mapping[str, Any]) -> Any:
-    """The status without its ever-changing numbers, for "did anything change?"."""
-    if isinstance(status, Mapping):
-        return {k: stable_view(v) for k, v in status.items() if k not in _VOLATILE}
-    return status
-
-
-def blank_status(root: Path, health: str, message: str, **extra: Any) -> dict[str, Any]:
-    """The status object of a folder that has no index to report on."""
-    return {
-        "root": str(root),
-        "health": health,
-        "message": message,
-        "worker": {
-            "state": "stopped",
-            "pid": None,
-            "uptimeS": None,
-            "restarts": 0,
-            "rssBytes": None,
-        },
-        "queue": {
-            "queued": 0,
-            "running": 0,
-            "failed": 0,
-            "done": 0,
-            "skipped": 0,
-            "oldestQueuedS": None,
-        },
-        "index": {"files": 0},
-        **extra,
-    }
-
 
 class Folder:
     """A workspace folder mapped to the git work tree that contains it."""
@@ -202,7 +166,7 @@ class Folder:
                 initialized=False,
             )
         ws = self.ws
-        st = ws.status()
+        st = build_status(ws)
         st["initialized"] = True
         st["worker"]["restarts"] = self.watchdog.restarts
         err = ws.config_error
@@ -211,12 +175,10 @@ class Folder:
         if st["worker"]["state"] == "running":
             self.start_error = None
         if self.watchdog.gave_up:
-            st["health"] = "error"
-            st["message"] = f"{st['message']} · {self.watchdog.gave_up}"
+            add_problem(st, "error", self.watchdog.gave_up)
             st["workerError"] = self.watchdog.gave_up
         elif self.start_error:
-            st["health"] = "error"
-            st["message"] = f"{st['message']} · the worker could not start: {self.start_error}"
+            add_problem(st, "error", f"the worker could not start: {self.start_error}")
             st["workerStartError"] = self.start_error
         elif self.user_stopped and st["worker"]["state"] == "stopped":
             if st["queue"]["queued"]:

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 from lsprotocol import types
 from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcException
@@ -27,10 +28,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from cq_lsp import __version__
-from cq_lsp.core import actions as ops
+from cq_lsp.commands.arguments import IndexArgs, StatusArgs, describe, main_field, parse
+from cq_lsp.commands.table import COMMANDS, Command
+from cq_lsp.core.status import add_problem, blank_status, stable_view
+from cq_lsp.core.supervisor import stop_worker
+from cq_lsp.core.workspace import EnqueueReport, Workspace
 from cq_lsp.errors import CqLspError, UsageError
-from cq_lsp.lsp.commands import COMMANDS, parse_arguments
-from cq_lsp.lsp.folders import Folder, stable_view
+from cq_lsp.lsp.folders import Folder
 from cq_lsp.lsp.settings import EditorSettings, merge_section, parse_settings
 from cq_lsp.lsp.symbols import SymbolTable, hover_markdown, word_at
 
@@ -161,7 +165,7 @@ class CqLanguageServer(LanguageServer):
             raise UsageError(
                 "no workspace folder is open", hint="open a folder of a git repository"
             )
-        if "root" in args:
+        if args.get("root"):
             root = Path(args["root"]).expanduser()
             folder = self.folders.get(root.resolve()) or self.folder_for_path(root)
             if folder is None:
@@ -172,7 +176,7 @@ class CqLanguageServer(LanguageServer):
             return folder
         for key in ("path", "paths"):
             value = args.get(key)
-            first = value[0] if isinstance(value, list) and value else value
+            first = value[0] if isinstance(value, (list, tuple)) and value else value
             if isinstance(first, str) and os.path.isabs(first):
                 folder = self.folder_for_path(Path(first))
                 if folder is not None:
@@ -368,8 +372,6 @@ class CqLanguageServer(LanguageServer):
             status = folder.status()
         except Exception as exc:  # a broken index must not silence the others
             log.exception("status of %s failed", folder.root)
-            from cq_lsp.lsp.folders import blank_status
-
             status = blank_status(folder.root, "error", f"status failed: {exc}")
         if folder.supervise(
             status,
@@ -379,8 +381,7 @@ class CqLanguageServer(LanguageServer):
             self._dirty.add(folder.root)  # show the new worker on a later tick
         if self.settings_error:
             status["settingsError"] = self.settings_error
-            if status["health"] == "ok":
-                status["health"] = "warning"
+            add_problem(status, "warning")
         view = stable_view(status)
         now = time.monotonic()
         if view != folder.last_sent or now - folder.last_sent_at >= VOLATILE_RESEND_S:
@@ -630,147 +631,107 @@ def create_server() -> CqLanguageServer:
             return None
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
 
-    for name in COMMANDS:
-        server.command(name)(_command_handler(name))
+    for command in COMMANDS.values():
+        server.command(command.name)(_command_handler(command))
 
     return server
 
 
-def _command_handler(name: str) -> Callable[..., Any]:
+def _command_handler(command: Command) -> Callable[..., Any]:
     async def handler(ls: CqLanguageServer, *arguments: Any) -> Any:
         try:
-            args = parse_arguments(name, list(arguments))
-            return await _run_command(ls, name, args)
+            raw = _one_argument(command, arguments)
+            args: Any = parse(command.name, command.args, raw)
+            folder = ls.folder_for_args(attrs.asdict(args))
+            session = EditorSession(ls, folder)
+            result = await ls.blocking(command.run, session, args)
+            ls._dirty.add(folder.root)
+            if command.name == "cq.index":
+                await _follow_index(ls, folder, args, result)
+            if isinstance(result, dict) and "folders" not in result:
+                result.setdefault("root", str(folder.root))
+            return result
         except CqLspError as exc:
             raise _rpc_error(exc) from exc
 
-    handler.__name__ = name.replace(".", "_")
+    handler.__name__ = command.name.replace(".", "_")
     return handler
 
 
-async def _run_command(ls: CqLanguageServer, name: str, args: dict[str, Any]) -> Any:
-    if name == "cq.status" and args.get("all"):
-        statuses = [
-            await ls.loop.run_in_executor(ls.status_thread, f.status) for f in ls.folders.values()
-        ]
-        return {"folders": statuses}
-    folder = ls.folder_for_args(args)
-    if name == "cq.init":
-        result = await ls.blocking(_init, ls, folder, args)
-    elif name == "cq.index":
-        result = await _index(ls, folder, args)
-    else:
-        result = await ls.blocking(_dispatch, ls, folder, name, args)
-    ls._dirty.add(folder.root)
-    if isinstance(result, dict):
-        result.setdefault("root", str(folder.root))
-    return result
+def _one_argument(command: Command, arguments: tuple[Any, ...]) -> Any:
+    """Commands take one argument; several strings are the paths of the path commands."""
+    if len(arguments) > 1 and all(isinstance(x, str) for x in arguments):
+        main = main_field(command.args)
+        if main is not None and main.metadata["check"] == "texts":
+            return {main.name: list(arguments)}
+    if len(arguments) > 1:
+        raise UsageError(
+            f"{command.name}: too many arguments ({len(arguments)})", hint=describe(command.args)
+        )
+    return arguments[0] if arguments else None
 
 
-def _init(ls: CqLanguageServer, folder: Folder, args: dict[str, Any]) -> dict[str, Any]:
-    result = ops.init_project(folder.root, args.get("dataset"))
-    if args.get("hooks"):
-        result["hooks"] = _hooks(folder, "install")
-    folder.configure(ls.settings.editor_layer(), ls.settings.trusted)
-    return result
+class EditorSession:
+    """The language server's side of the shared commands, for one workspace folder."""
+
+    source = "editor"
+    base = None
+
+    def __init__(self, ls: CqLanguageServer, folder: Folder) -> None:
+        self.ls = ls
+        self.folder = folder
+
+    def workspace(self, root: str | None) -> Workspace:
+        return self.folder.ws
+
+    def work_tree(self, root: str | None) -> Path:
+        return self.folder.root
+
+    def initialized(self, root: Path) -> None:
+        self.folder.configure(self.ls.settings.editor_layer(), self.ls.settings.trusted)
+
+    def statuses(self, args: StatusArgs) -> list[dict[str, Any]]:
+        folders = list(self.ls.folders.values()) if args.all else [self.folder]
+        return [f.status() for f in folders]
+
+    def queued(self, ws: Workspace, report: EnqueueReport | None) -> str | None:
+        # An explicit request to document: a stop by the user no longer holds the worker off.
+        self.folder.user_stopped = False
+        self.ls._maybe_start(self.folder, report)
+        return None
+
+    def start_worker(self, ws: Workspace) -> dict[str, Any]:
+        self.folder.watchdog.reset()  # the user asked: forget earlier crashes
+        return self.folder.start_worker()
+
+    def stop_worker(self, ws: Workspace) -> dict[str, Any]:
+        # Respected: nothing here starts it again until the user starts it, indexes or queues
+        # files (a git hook in another process still may, in auto mode).
+        self.folder.user_stopped = True
+        return stop_worker(self.folder.project)
+
+    def worker_restarts(self, ws: Workspace) -> int:
+        return self.folder.watchdog.restarts
 
 
-def _hooks(folder: Folder, action: str) -> dict[str, Any]:
-    """`cq-lsp hooks install|uninstall|status` for this folder's work tree."""
-    from cq_lsp.githooks import install as githooks
+async def _follow_index(
+    ls: CqLanguageServer, folder: Folder, args: IndexArgs, result: dict[str, Any]
+) -> None:
+    """After cq.index: work-done progress until the queue drains (awaited with ``wait``).
 
-    fn = {
-        "install": githooks.install_hooks,
-        "uninstall": githooks.uninstall_hooks,
-        "status": githooks.hooks_status,
-    }[action]
-    return fn(folder.root)
+    Work queued earlier is followed too (by a hook, a save, a crashed worker), as `index --wait`.
+    """
 
+    def waiting() -> list[str]:
+        return [j["path"] for j in folder.ws.ledger.jobs(states=["queued", "running"])]
 
-def _dispatch(ls: CqLanguageServer, folder: Folder, name: str, args: dict[str, Any]) -> Any:
-    if name == "cq.status":
-        return folder.status()
-    if name.startswith("cq.hooks."):
-        return _hooks(folder, name.rsplit(".", 1)[1])
-    ws = folder.ws
-    env = folder.worker_env()
-    if name == "cq.search":
-        from cq_lsp.store.search import search
-
-        return search(ws.db, args["query"], limit=args.get("limit", 10))
-    if name == "cq.show":
-        return ws.show(args["path"])
-    if name.startswith("cq.worker."):
-        return _worker_command(folder, name.rsplit(".", 1)[1], env)
-    if name == "cq.queue.list":
-        return ops.queue_list(ws, args.get("state"), args.get("limit"))
-    if name == "cq.queue.add":
-        report = ws.enqueue_paths(args["paths"], source="editor")
-        folder.user_stopped = False
-        ls._maybe_start(folder, report)
-        return report.to_dict()
-    if name == "cq.queue.remove":
-        return ops.queue_remove(ws, args["paths"], source="editor")
-    if name == "cq.queue.clear":
-        return ops.queue_clear(ws, source="editor")
-    if name == "cq.queue.retry":
-        result, retried = ops.queue_retry(ws, source="editor")
-        folder.user_stopped = False
-        ls._maybe_start(folder, retried)
-        return result
-    if name == "cq.queue.cleanup":
-        return ops.queue_cleanup(ws, source="editor")
-    if name == "cq.queue.history":
-        return ops.queue_history(ws, args.get("n", 20))
-    raise UsageError(f"unknown command {name}")
-
-
-def _worker_command(folder: Folder, action: str, env: dict[str, str]) -> dict[str, Any]:
-    """What the supervisor did, plus the ``worker`` part of the status object afterwards."""
-    from cq_lsp.core.supervisor import worker_status
-
-    ws = folder.ws
-    if action == "stop":
-        # Respected: nothing here starts it again until the user starts it, indexes or
-        # queues files (a git hook in another process still may, in auto mode).
-        folder.user_stopped = True
-        result = ops.worker_action(ws, "stop")
-    else:
-        ws.check_config()
-        folder.watchdog.reset()  # the user asked: forget earlier crashes
-        if action == "restart":
-            stopped = ops.worker_action(ws, "stop")
-            result = {"stopped": stopped, **folder.start_worker(env)}
-        else:
-            result = folder.start_worker(env)
-    worker = worker_status(folder.project, ws.config.processing.worker_check_interval)
-    worker["restarts"] = folder.watchdog.restarts
-    return {**result, "worker": worker}
-
-
-async def _index(ls: CqLanguageServer, folder: Folder, args: dict[str, Any]) -> dict[str, Any]:
-    """Queue everything (or ``paths``) and report work-done progress until the queue drains."""
-
-    def enqueue() -> tuple[dict[str, Any], list[str]]:
-        ws = folder.ws
-        if args.get("paths"):
-            report = ws.enqueue_paths(args["paths"], source="editor")
-        else:
-            report = ws.enqueue_all(source="editor")
-        folder.user_stopped = False
-        ls._maybe_start(folder, report)
-        # Follow work queued earlier too (by a hook, a save, a crashed worker), as `index --wait`.
-        waiting = [j["path"] for j in ws.ledger.jobs(states=["queued", "running"])]
-        return report.to_dict(), waiting
-
-    result, queued = await ls.blocking(enqueue)
+    queued = await ls.blocking(waiting)
     if queued:
         follow = _follow_progress(ls, folder, queued, "cq-lsp: documenting")
-        if args.get("wait"):
+        if args.wait:
             result["wait"] = await follow
         else:
             ls.spawn(follow)
-    return result
 
 
 async def _catch_up(ls: CqLanguageServer, folder: Folder) -> None:
