@@ -50,6 +50,10 @@ def _modules() -> dict[str, Path]:
 def _imports(module: str, path: Path) -> set[str]:
     """Every cq_lsp module this one imports, at the top or inside a function."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    # Imports under `if TYPE_CHECKING:` never run: they are annotations, not dependencies.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
     names: set[str] = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(tree):

@@ -9,34 +9,30 @@ loop, because pygls' writer has no lock. Status and supervision run on one dedic
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import attrs
 from lsprotocol import types
 from pygls.capabilities import get_capability
-from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from cq_lsp import __version__
-from cq_lsp.commands.arguments import IndexArgs, StatusArgs, describe, main_field, parse
-from cq_lsp.commands.table import COMMANDS, Command
+from cq_lsp.commands.table import COMMANDS
 from cq_lsp.core.status import add_problem, blank_status, stable_view
-from cq_lsp.core.supervisor import stop_worker
-from cq_lsp.core.workspace import EnqueueReport, Workspace
 from cq_lsp.errors import CqLspError, UsageError
 from cq_lsp.lsp.folders import Folder
+from cq_lsp.lsp.progress import catch_up
+from cq_lsp.lsp.session import command_handler
 from cq_lsp.lsp.settings import EditorSettings, merge_section, parse_settings
 from cq_lsp.lsp.symbols import SymbolTable, hover_markdown, word_at
+from cq_lsp.lsp.watchers import moves_head, pull_configuration, register_watchers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,9 +62,9 @@ class CqLanguageServer(LanguageServer):
         self._pending: dict[Path, dict[str, float]] = {}  # folder root -> path -> due time
         self._git_due: dict[Path, float] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._dirty: set[Path] = set()
-        self._symbols: dict[Path, SymbolTable] = {}
-        self._closed = False
+        self.dirty: set[Path] = set()
+        self.symbol_tables: dict[Path, SymbolTable] = {}
+        self.closed = False
         self._shown: set[str] = set()
         #: after `initialized`: messages to the user may be shown from now on.
         self.ready = False
@@ -112,7 +108,7 @@ class CqLanguageServer(LanguageServer):
             return existing
         folder.configure(self.settings.editor_layer(), self.settings.trusted)
         self.folders[folder.root] = folder
-        self._dirty.add(folder.root)
+        self.dirty.add(folder.root)
         log.info("workspace folder %s -> work tree %s", path, folder.root)
         return folder
 
@@ -122,7 +118,7 @@ class CqLanguageServer(LanguageServer):
                 # Out of the map first (no more status for it), then stopped and closed on the
                 # status thread, after whatever it is doing with the folder's databases.
                 del self.folders[root]
-                self._symbols.pop(root, None)
+                self.symbol_tables.pop(root, None)
                 self._pending.pop(root, None)
 
                 def retire(folder: Folder = folder) -> None:
@@ -192,7 +188,7 @@ class CqLanguageServer(LanguageServer):
             logging.getLogger("cq_lsp").setLevel(settings.log_level.upper())
         for folder in self.folders.values():
             changed = folder.configure(settings.editor_layer(), settings.trusted)
-            self._dirty.add(folder.root)
+            self.dirty.add(folder.root)
             if changed and self.ready:
                 # A running worker holds the old settings in its environment.
                 self._submit(self.io, folder.restart_for_settings)
@@ -243,7 +239,7 @@ class CqLanguageServer(LanguageServer):
         except RuntimeError:
             return  # the io pool shut down: cleanup() flushes what is pending
         finally:
-            if not self._closed:
+            if not self.closed:
                 self._arm_flush()
 
     def _enqueue(self, folder: Folder, paths: list[str], source: str) -> None:
@@ -257,14 +253,14 @@ class CqLanguageServer(LanguageServer):
                 log.info(
                     "queued %d file(s) in %s (%s)", len(report.result.queued), folder.root, source
                 )
-            self._maybe_start(folder, report)
+            self.maybe_start(folder, report)
         except CqLspError as exc:
             log.warning("could not queue %d file(s): %s", len(paths), exc)
         except Exception:
             # Not lost: the ledger has them or not; the next save or index run tries again.
             log.exception("queueing %d file(s) in %s failed", len(paths), folder.root)
         finally:
-            self._dirty.add(folder.root)
+            self.dirty.add(folder.root)
 
     def _enqueue_git(self, folder: Folder) -> None:
         """HEAD or refs moved (commit, checkout, merge, rebase): reconcile with git's index."""
@@ -275,15 +271,15 @@ class CqLanguageServer(LanguageServer):
                 log.info(
                     "git changed %s: %d queued, %d removed", folder.root, len(r.queued), r.removed
                 )
-            self._maybe_start(folder, report)
+            self.maybe_start(folder, report)
         except CqLspError as exc:
             log.warning("could not reconcile %s with git: %s", folder.root, exc)
         except Exception:
             log.exception("reconciling %s with git failed", folder.root)
         finally:
-            self._dirty.add(folder.root)
+            self.dirty.add(folder.root)
 
-    def _maybe_start(self, folder: Folder, report: Any) -> None:
+    def maybe_start(self, folder: Folder, report: Any) -> None:
         if self.settings.worker.auto_start:
             folder.ensure_worker(report)
 
@@ -292,7 +288,7 @@ class CqLanguageServer(LanguageServer):
     async def status_loop(self) -> None:
         last_full = 0.0
         last_parent_check = 0.0
-        while not self._closed:
+        while not self.closed:
             now = time.monotonic()
             full = now - last_full >= FULL_REFRESH_S
             if full:
@@ -334,7 +330,7 @@ class CqLanguageServer(LanguageServer):
 
     def _due_folders(self, full: bool) -> list[Folder]:
         """Folders whose status may have changed (on the loop thread; cheap)."""
-        dirty, self._dirty = self._dirty, set()
+        dirty, self.dirty = self.dirty, set()
         due = []
         for folder in list(self.folders.values()):
             try:
@@ -378,7 +374,7 @@ class CqLanguageServer(LanguageServer):
             auto_start=self.settings.worker.auto_start,
             submit=lambda fn: self._submit(self.io, fn),
         ):
-            self._dirty.add(folder.root)  # show the new worker on a later tick
+            self.dirty.add(folder.root)  # show the new worker on a later tick
         if self.settings_error:
             status["settingsError"] = self.settings_error
             add_problem(status, "warning")
@@ -428,7 +424,7 @@ class CqLanguageServer(LanguageServer):
     def _check_parent(self) -> None:
         """The editor died without shutting us down: clean up rather than linger."""
         pid = self.process_id
-        if not pid or self._closed:
+        if not pid or self.closed:
             return
         import psutil
 
@@ -442,9 +438,9 @@ class CqLanguageServer(LanguageServer):
     def cleanup(self) -> None:
         """Queue saves still inside their debounce, then stop the workers this server started
         if nothing waits for them (others finish and exit when idle); idempotent."""
-        if self._closed:
+        if self.closed:
             return
-        self._closed = True
+        self.closed = True
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         # Let running status and queue work finish before touching the databases again.
@@ -475,11 +471,6 @@ class CqLanguageServer(LanguageServer):
 def _fs_path(uri: str) -> Path | None:
     path = to_fs_path(uri)
     return Path(path) if path else None
-
-
-def _rpc_error(exc: CqLspError) -> JsonRpcException:
-    message = str(exc.message) + (f" — {exc.hint}" if exc.hint else "")
-    return JsonRpcException(code=exc.jsonrpc_code, message=message, data=exc.to_dict())
 
 
 def create_server() -> CqLanguageServer:
@@ -519,13 +510,13 @@ def create_server() -> CqLanguageServer:
         ls.ready = True
         if ls.settings_error:
             ls.notify_user(types.MessageType.Error, f"cq-lsp: {ls.settings_error}", once=True)
-        ls.spawn(_register_watchers(ls, list(ls.folders.values()), everything=True))
+        ls.spawn(register_watchers(ls, list(ls.folders.values()), everything=True))
         if get_capability(ls.client_capabilities, "workspace.configuration", False):
-            ls.spawn(_pull_configuration(ls))
+            ls.spawn(pull_configuration(ls))
         ls.spawn(ls.status_loop())
         for folder in list(ls.folders.values()):
             if folder.initialized:
-                ls.spawn(_catch_up(ls, folder))
+                ls.spawn(catch_up(ls, folder))
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CqLanguageServer, *args: Any) -> None:
@@ -558,7 +549,7 @@ def create_server() -> CqLanguageServer:
                 continue
             git_folder = ls.folder_for_git_path(path)
             if git_folder is not None:
-                if git_folder.initialized and _moves_head(path, git_folder):
+                if git_folder.initialized and moves_head(path, git_folder):
                     ls.schedule_git(git_folder)
                 continue
             folder = ls.folder_for_path(path)
@@ -571,7 +562,7 @@ def create_server() -> CqLanguageServer:
             if rel_parts[:1] == (".git",):
                 continue  # objects, logs, locks: nothing to document
             if rel_parts[:1] == (".code-query",):
-                ls._dirty.add(folder.root)
+                ls.dirty.add(folder.root)
                 continue
             debounce = folder.ws.config.processing.debounce_ms / 1000.0
             ls.schedule(path, debounce)
@@ -584,7 +575,7 @@ def create_server() -> CqLanguageServer:
         if isinstance(settings, dict) and "cq" in settings:
             ls.apply_settings(merge_section(ls.settings_raw, settings["cq"]))
         elif get_capability(ls.client_capabilities, "workspace.configuration", False):
-            await _pull_configuration(ls)
+            await pull_configuration(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_folders(
@@ -598,9 +589,9 @@ def create_server() -> CqLanguageServer:
             path = _fs_path(f.uri)
             if path is not None:
                 folder = ls.add_folder(path)
-                ls.spawn(_register_watchers(ls, [folder], everything=False))
+                ls.spawn(register_watchers(ls, [folder], everything=False))
                 if folder.initialized:
-                    ls.spawn(_catch_up(ls, folder))
+                    ls.spawn(catch_up(ls, folder))
 
     @server.feature(types.WORKSPACE_SYMBOL)
     async def workspace_symbol(
@@ -632,190 +623,9 @@ def create_server() -> CqLanguageServer:
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
 
     for command in COMMANDS.values():
-        server.command(command.name)(_command_handler(command))
+        server.command(command.name)(command_handler(command))
 
     return server
-
-
-def _command_handler(command: Command) -> Callable[..., Any]:
-    async def handler(ls: CqLanguageServer, *arguments: Any) -> Any:
-        try:
-            raw = _one_argument(command, arguments)
-            args: Any = parse(command.name, command.args, raw)
-            folder = ls.folder_for_args(attrs.asdict(args))
-            session = EditorSession(ls, folder)
-            result = await ls.blocking(command.run, session, args)
-            ls._dirty.add(folder.root)
-            if command.name == "cq.index":
-                await _follow_index(ls, folder, args, result)
-            if isinstance(result, dict) and "folders" not in result:
-                result.setdefault("root", str(folder.root))
-            return result
-        except CqLspError as exc:
-            raise _rpc_error(exc) from exc
-
-    handler.__name__ = command.name.replace(".", "_")
-    return handler
-
-
-def _one_argument(command: Command, arguments: tuple[Any, ...]) -> Any:
-    """Commands take one argument; several strings are the paths of the path commands."""
-    if len(arguments) > 1 and all(isinstance(x, str) for x in arguments):
-        main = main_field(command.args)
-        if main is not None and main.metadata["check"] == "texts":
-            return {main.name: list(arguments)}
-    if len(arguments) > 1:
-        raise UsageError(
-            f"{command.name}: too many arguments ({len(arguments)})", hint=describe(command.args)
-        )
-    return arguments[0] if arguments else None
-
-
-class EditorSession:
-    """The language server's side of the shared commands, for one workspace folder."""
-
-    source = "editor"
-    base = None
-
-    def __init__(self, ls: CqLanguageServer, folder: Folder) -> None:
-        self.ls = ls
-        self.folder = folder
-
-    def workspace(self, root: str | None) -> Workspace:
-        return self.folder.ws
-
-    def work_tree(self, root: str | None) -> Path:
-        return self.folder.root
-
-    def initialized(self, root: Path) -> None:
-        self.folder.configure(self.ls.settings.editor_layer(), self.ls.settings.trusted)
-
-    def statuses(self, args: StatusArgs) -> list[dict[str, Any]]:
-        folders = list(self.ls.folders.values()) if args.all else [self.folder]
-        return [f.status() for f in folders]
-
-    def queued(self, ws: Workspace, report: EnqueueReport | None) -> str | None:
-        # An explicit request to document: a stop by the user no longer holds the worker off.
-        self.folder.user_stopped = False
-        self.ls._maybe_start(self.folder, report)
-        return None
-
-    def start_worker(self, ws: Workspace) -> dict[str, Any]:
-        self.folder.watchdog.reset()  # the user asked: forget earlier crashes
-        return self.folder.start_worker()
-
-    def stop_worker(self, ws: Workspace) -> dict[str, Any]:
-        # Respected: nothing here starts it again until the user starts it, indexes or queues
-        # files (a git hook in another process still may, in auto mode).
-        self.folder.user_stopped = True
-        return stop_worker(self.folder.project)
-
-    def worker_restarts(self, ws: Workspace) -> int:
-        return self.folder.watchdog.restarts
-
-
-async def _follow_index(
-    ls: CqLanguageServer, folder: Folder, args: IndexArgs, result: dict[str, Any]
-) -> None:
-    """After cq.index: work-done progress until the queue drains (awaited with ``wait``).
-
-    Work queued earlier is followed too (by a hook, a save, a crashed worker), as `index --wait`.
-    """
-
-    def waiting() -> list[str]:
-        return [j["path"] for j in folder.ws.ledger.jobs(states=["queued", "running"])]
-
-    queued = await ls.blocking(waiting)
-    if queued:
-        follow = _follow_progress(ls, folder, queued, "cq-lsp: documenting")
-        if args.wait:
-            result["wait"] = await follow
-        else:
-            ls.spawn(follow)
-
-
-async def _catch_up(ls: CqLanguageServer, folder: Folder) -> None:
-    """At startup: queue what changed while no editor was open, with progress."""
-
-    def enqueue() -> list[str]:
-        report = folder.ws.enqueue_all(source="startup")
-        ls._maybe_start(folder, report)
-        return [rel for rel, _sha, *_ in report.result.queued]
-
-    try:
-        queued = await ls.blocking(enqueue)
-    except CqLspError as exc:
-        log.warning("catching up %s failed: %s", folder.root, exc)
-        return
-    ls._dirty.add(folder.root)
-    if queued:
-        await _follow_progress(ls, folder, queued, "cq-lsp: catching up")
-
-
-async def _follow_progress(
-    ls: CqLanguageServer, folder: Folder, rels: list[str], title: str
-) -> dict[str, Any]:
-    """$/progress for a set of jobs until none is queued or running; cancel drops the ones
-    that have not started (their files keep their previous documentation)."""
-    total = len(rels)
-    token: str | None = None
-    if get_capability(ls.client_capabilities, "window.work_done_progress", False):
-        token = f"cq-{uuid.uuid4().hex[:12]}"
-        try:
-            await ls.work_done_progress.create_async(token)
-            ls.work_done_progress.begin(
-                token,
-                types.WorkDoneProgressBegin(
-                    title=title, cancellable=True, message=f"0/{total}", percentage=0
-                ),
-            )
-        except Exception as exc:
-            log.info("the client refused a progress token: %s", exc)
-            token = None
-    started = time.monotonic()
-    last = -1
-    cancelled = False
-    outcome: dict[str, Any] = {}
-    while not ls._closed:
-        counts = await ls.blocking(_progress_counts, folder, rels)
-        left = counts["queued"] + counts["running"]
-        done = total - left
-        if token is not None and done != last:
-            ls.work_done_progress.report(
-                token,
-                types.WorkDoneProgressReport(
-                    message=f"{done}/{total}"
-                    + (f" · {counts['failed']} failed" if counts["failed"] else ""),
-                    percentage=int(100 * done / total) if total else 100,
-                ),
-            )
-            last = done
-        if left == 0:
-            outcome = counts
-            break
-        fut = ls.work_done_progress.tokens.get(token) if token is not None else None
-        if fut is not None and fut.cancelled():
-            cancel = functools.partial(folder.ws.ledger.cancel_queued, rels, source="editor")
-            dropped = await ls.blocking(cancel)
-            outcome = {**counts, "cancelled": dropped}
-            cancelled = True
-            break
-        await asyncio.sleep(0.25)
-    elapsed = round(time.monotonic() - started, 2)
-    if token is not None:
-        message = (
-            f"cancelled: {outcome.get('cancelled', 0)} job(s) dropped"
-            if cancelled
-            else f"{total} file(s) in {elapsed} s"
-            + (f" · {outcome.get('failed', 0)} failed" if outcome.get("failed") else "")
-        )
-        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-    ls._dirty.add(folder.root)
-    return {**outcome, "total": total, "elapsedS": elapsed, "cancelledByUser": cancelled}
-
-
-def _progress_counts(folder: Folder, rels: list[str]) -> dict[str, int]:
-    return folder.ws.ledger.state_counts(rels)
 
 
 def _workspace_symbols(ls: CqLanguageServer, query: str) -> list[types.SymbolInformation]:
@@ -852,10 +662,10 @@ def _workspace_symbols(ls: CqLanguageServer, query: str) -> list[types.SymbolInf
 
 
 def _table(ls: CqLanguageServer, folder: Folder) -> SymbolTable:
-    table = ls._symbols.get(folder.root)
+    table = ls.symbol_tables.get(folder.root)
     if table is None or table.db is not folder.ws.db:
         table = SymbolTable(folder.ws.db)
-        ls._symbols[folder.root] = table
+        ls.symbol_tables[folder.root] = table
     return table
 
 
@@ -867,68 +677,3 @@ def _hover_text(ls: CqLanguageServer, folder: Folder, path: Path, name: str) -> 
     return hover_markdown(_table(ls, folder), name, rel)
 
 
-def _moves_head(path: Path, folder: Folder) -> bool:
-    """A change to HEAD, ORIG_HEAD, a ref or git's index: a commit, checkout, merge or rebase."""
-    git_dir, common = folder.git_dirs()
-    for base in (git_dir, common):
-        try:
-            parts = path.relative_to(base).parts
-        except ValueError:
-            continue
-        if parts[:1] in (("HEAD",), ("ORIG_HEAD",), ("refs",), ("index",), ("packed-refs",)):
-            return True
-    return False
-
-
-async def _register_watchers(
-    ls: CqLanguageServer, folders: list[Folder], *, everything: bool
-) -> None:
-    """Watch files changed outside the editor, and each folder's git HEAD and refs (commits,
-    checkouts, merges, rebases) wherever its git dir lives (linked worktrees too)."""
-    caps = ls.client_capabilities
-    if not get_capability(caps, "workspace.did_change_watched_files.dynamic_registration", False):
-        log.info("the client cannot watch files for us; saves and commands still queue work")
-        return
-    watchers = [types.FileSystemWatcher(glob_pattern="**/*")] if everything else []
-    for folder in folders:
-        if folder.git_error is not None:
-            continue
-        git_dir, common = folder.git_dirs()
-        globs = {f"{git_dir.as_posix()}/{name}" for name in ("HEAD", "ORIG_HEAD", "index")}
-        globs |= {f"{common.as_posix()}/refs/**", f"{common.as_posix()}/packed-refs"}
-        watchers.extend(types.FileSystemWatcher(glob_pattern=g) for g in sorted(globs))
-    if not watchers:
-        return
-    registrations = [
-        types.Registration(
-            id=f"cq-watch-{uuid.uuid4().hex[:8]}",
-            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-            register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers),
-        )
-    ]
-    if everything and get_capability(
-        caps, "workspace.did_change_configuration.dynamic_registration", False
-    ):
-        registrations.append(
-            types.Registration(
-                id=f"cq-config-{uuid.uuid4().hex[:8]}",
-                method=types.WORKSPACE_DID_CHANGE_CONFIGURATION,
-            )
-        )
-    try:
-        await ls.client_register_capability_async(types.RegistrationParams(registrations))
-    except Exception as exc:
-        log.info("the client did not accept file watchers (%s); saves still queue work", exc)
-
-
-async def _pull_configuration(ls: CqLanguageServer) -> None:
-    try:
-        result = await ls.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section="cq")])
-        )
-    except Exception as exc:
-        log.info("workspace/configuration failed: %s", exc)
-        return
-    section = result[0] if result else None
-    if isinstance(section, dict) and section:
-        ls.apply_settings(merge_section(ls.settings_raw, section))
