@@ -1,132 +1,17 @@
-"""The ledger and the index in one SQLite file: idempotent jobs, one transaction per job, FTS5."""
+"""The ledger: idempotent (path, sha) jobs, supersession, claims, recovery, history."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from cq_lsp.documenters.records import FileRecord
 from cq_lsp.store.db import Database
 from cq_lsp.store.documentation import file_count, get_record
 from cq_lsp.store.ledger import Change, Ledger, key_of, rel_of
-from cq_lsp.worktree.guard import FileContent, PathGuard
+from cq_lsp.worktree.guard import PathGuard
 from cq_lsp.worktree.project import Project
-from tests.conftest import make_repo
-from tests.store_helpers import claim, commit_job, forget_missing, is_running, release
-
-DATASET = "shop"
-SHA_A = "a" * 40
-SHA_B = "b" * 40
-
-
-@pytest.fixture
-def project(tmp_path: Path, isolated_env: dict[str, str]) -> Project:
-    root = make_repo(tmp_path / "shop", {"a.py": "A = 1\n"})
-    p = Project(root)
-    p.ensure_state_dir()
-    return p
-
-
-@pytest.fixture
-def db(project: Project) -> Iterator[Database]:
-    d = Database(project.index_db)
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def ledger(db: Database) -> Ledger:
-    return Ledger(db)
-
-
-@pytest.fixture
-def guard(project: Project) -> PathGuard:
-    return PathGuard(project.root, [], 1_000_000)
-
-
-def job_row(db: Database, rel: str) -> sqlite3.Row | None:
-    rows = db.query("SELECT * FROM jobs WHERE path = ?", (key_of(rel)[0],))
-    return rows[0] if rows else None
-
-
-def write(root: Path, rel: str, text: str) -> None:
-    p = root / rel
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text, encoding="utf-8")
-
-
-def record_for(rel: str, overview: str = "") -> FileRecord:
-    return FileRecord(
-        path=rel,
-        filename=rel.rsplit("/", 1)[-1],
-        language="python",
-        overview=overview,
-        functions={"main": {"signature": "main()", "doc": "", "line": 1}},
-    )
-
-
-def document(
-    db: Database, ledger: Ledger, guard: PathGuard, rel: str, overview: str = ""
-) -> FileContent:
-    """The worker's path for one file: enqueue, claim, document, commit."""
-    content = guard.read(rel)
-    ledger.enqueue([Change(rel, content.sha, content.size, content.mtime_ns)], source="test")
-    assert claim(ledger, rel, content.sha, pid=os.getpid())
-    assert commit_job(
-        db,
-        dataset=DATASET,
-        task_sha=content.sha,
-        record=record_for(rel, overview),
-        content=content,
-        commit=None,
-    )
-    return content
-
-
-def fts(db: Database, match: str) -> list[str]:
-    return [
-        r["filepath"]
-        for r in db.query(
-            "SELECT f.filepath FROM files_fts JOIN files f ON f.id = files_fts.rowid "
-            "WHERE files_fts MATCH ? ORDER BY f.filepath",
-            (match,),
-        )
-    ]
-
-
-# -- enqueue --------------------------------------------------------------------------------------
-
-
-def test_schema_is_created_in_state_dir(project: Project, db: Database) -> None:
-    assert project.index_db.is_file()
-    assert db.rebuilt_from is None
-    tables = {r["name"] for r in db.query("SELECT name FROM sqlite_master")}
-    assert {"files", "files_fts", "jobs", "history", "counters", "meta"} <= tables
-    cols = [r["name"] for r in db.query("PRAGMA table_info(files)")]
-    # code-query's columns, in its order, first (DESIGN.md: Files).
-    assert cols[:16] == [
-        "id",
-        "dataset_id",
-        "filepath",
-        "filename",
-        "overview",
-        "ddd_context",
-        "functions",
-        "exports",
-        "imports",
-        "types_interfaces_classes",
-        "constants",
-        "dependencies",
-        "other_notes",
-        "documented_at_commit",
-        "documented_at",
-        "full_content",
-    ]
+from tests.store.conftest import DATASET, SHA_A, SHA_B, document, fts, job_row, record_for, write
+from tests.store_helpers import claim, commit_job, is_running, release
 
 
 def test_enqueue_new_job(ledger: Ledger, db: Database) -> None:
@@ -250,9 +135,6 @@ def test_skip_records_reason_and_drops_documentation(
     assert get_record(db, "a.py") is None
 
 
-# -- the worker: claim, commit, release ------------------------------------------------------------
-
-
 def test_claim_succeeds_once(ledger: Ledger, db: Database) -> None:
     ledger.enqueue([Change("a.py", SHA_A)], source="cli")
     assert not claim(ledger, "a.py", SHA_B, pid=1)  # a stale task
@@ -282,111 +164,6 @@ def test_claim_from_many_threads_only_one_wins(ledger: Ledger) -> None:
     for t in threads:
         t.join()
     assert sorted(wins) == [False] * 7 + [True]
-
-
-def test_commit_job_writes_documentation_and_ledger_together(
-    project: Project, ledger: Ledger, db: Database, guard: PathGuard
-) -> None:
-    content = guard.read("a.py")
-    ledger.enqueue([Change("a.py", content.sha)], source="cli")
-    assert claim(ledger, "a.py", content.sha, pid=1)
-    rec = record_for("a.py", overview="Sets A.")
-    assert commit_job(
-        db, dataset=DATASET, task_sha=content.sha, record=rec, content=content, commit="c0ffee"
-    )
-    row = job_row(db, "a.py")
-    assert row is not None
-    assert (row["state"], row["sha"], row["size"], row["error"]) == ("done", content.sha, 6, None)
-    assert row["finished_at"] is not None
-    got = get_record(db, "a.py")
-    assert got is not None
-    assert got["path"] == "a.py" and got["filename"] == "a.py"
-    assert got["overview"] == "Sets A."
-    assert got["content_sha"] == content.sha
-    assert got["documented_at_commit"] == "c0ffee"
-    assert got["functions"] == {"main": {"signature": "main()", "doc": "", "line": 1}}
-    assert got["dependencies"] == [] and got["other_notes"] == []
-    assert got["processor"] == "static" and got["dataset_id"] == DATASET
-    assert ledger.counters() == {"documenter_calls": 1}
-    full = db.query("SELECT full_content FROM files")[0]["full_content"]
-    assert full == "A = 1\n"
-
-
-def test_commit_job_superseded_while_running_writes_nothing(
-    project: Project, ledger: Ledger, db: Database, guard: PathGuard
-) -> None:
-    content = guard.read("a.py")
-    ledger.enqueue([Change("a.py", content.sha)], source="cli")
-    assert claim(ledger, "a.py", content.sha, pid=1)
-    # The file changes while the worker documents the old content.
-    ledger.enqueue([Change("a.py", SHA_B)], source="save")
-    assert not commit_job(
-        db,
-        dataset=DATASET,
-        task_sha=content.sha,
-        record=record_for("a.py"),
-        content=content,
-        commit=None,
-    )
-    assert get_record(db, "a.py") is None
-    assert file_count(db) == 0
-    row = job_row(db, "a.py")
-    assert row is not None and (row["state"], row["sha"]) == ("queued", SHA_B)
-    assert ledger.counters() == {}
-    # Removed while running: also nothing written.
-    assert claim(ledger, "a.py", SHA_B, pid=1)
-    ledger.remove(["a.py"], source="cli")
-    assert not commit_job(
-        db, dataset=DATASET, task_sha=SHA_B, record=record_for("a.py"), content=content, commit=None
-    )
-    assert file_count(db) == 0 and job_row(db, "a.py") is None
-
-
-def test_commit_job_is_atomic_when_the_transaction_fails(
-    project: Project, ledger: Ledger, db: Database, guard: PathGuard
-) -> None:
-    """A failure inside the transaction leaves neither the documentation nor 'done' behind."""
-    content = guard.read("a.py")
-    ledger.enqueue([Change("a.py", content.sha)], source="cli")
-    assert claim(ledger, "a.py", content.sha, pid=1)
-    # A record the JSON encoder cannot store fails before anything is written.
-    bad = record_for("a.py")
-    bad.constants = {"X": object()}
-    with pytest.raises(TypeError):
-        commit_job(
-            db, dataset=DATASET, task_sha=content.sha, record=bad, content=content, commit=None
-        )
-    assert file_count(db) == 0
-    # SQLite itself refuses the ledger update, after the documentation row (and its FTS
-    # entries) were written in the same transaction: all of it is rolled back.
-    db.conn().execute(
-        "CREATE TEMP TRIGGER refuse_done BEFORE UPDATE OF state ON jobs "
-        "WHEN new.state = 'done' BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
-    )
-    with pytest.raises(sqlite3.IntegrityError, match="disk says no"):
-        commit_job(
-            db,
-            dataset=DATASET,
-            task_sha=content.sha,
-            record=record_for("a.py", overview="Never stored."),
-            content=content,
-            commit=None,
-        )
-    assert file_count(db) == 0
-    assert fts(db, "stored") == []
-    row = job_row(db, "a.py")
-    assert row is not None and row["state"] == "running"
-    assert ledger.counters() == {}
-    db.conn().execute("DROP TRIGGER temp.refuse_done")
-    # The connection is usable again (the transaction was rolled back).
-    assert commit_job(
-        db,
-        dataset=DATASET,
-        task_sha=content.sha,
-        record=record_for("a.py"),
-        content=content,
-        commit=None,
-    )
 
 
 def test_claim_many_claims_only_current_queued_jobs_in_one_go(ledger: Ledger, db: Database) -> None:
@@ -478,20 +255,6 @@ def test_requeue_interrupted(ledger: Ledger, db: Database) -> None:
     }
 
 
-def test_forget_missing_only_for_current_job(
-    ledger: Ledger, db: Database, guard: PathGuard
-) -> None:
-    content = document(db, ledger, guard, "a.py")
-    assert not forget_missing(db, "a.py", SHA_B)  # a stale task
-    assert get_record(db, "a.py") is not None
-    assert forget_missing(db, "a.py", content.sha)
-    assert get_record(db, "a.py") is None and job_row(db, "a.py") is None
-    assert not forget_missing(db, "a.py", content.sha)
-
-
-# -- history ---------------------------------------------------------------------------------------
-
-
 def test_history_records_operations_never_contents(
     project: Project, ledger: Ledger, db: Database, guard: PathGuard
 ) -> None:
@@ -521,77 +284,6 @@ def test_history_detail_is_bounded(ledger: Ledger) -> None:
     h = ledger.history(1)[0]
     assert h["op"] == "enqueue" and h["count"] == 12
     assert h["detail"] == "f0.py, f1.py, f2.py, f3.py, f4.py (+7 more)"
-
-
-# -- FTS5 consistency ------------------------------------------------------------------------------
-
-
-def test_fts_follows_updates_and_deletes(
-    project: Project, ledger: Ledger, db: Database, guard: PathGuard
-) -> None:
-    """code-query's stale-trigger bug: after an update, the old words must not match."""
-    write(project.root, "doc.py", "# alphaword\n")
-    document(db, ledger, guard, "doc.py", overview="first alphaword")
-    assert fts(db, "alphaword") == ["doc.py"]
-    assert fts(db, "betaword") == []
-    write(project.root, "doc.py", "# betaword\n")
-    document(db, ledger, guard, "doc.py", overview="second betaword")
-    assert fts(db, "alphaword") == []
-    assert fts(db, "betaword") == ["doc.py"]
-    assert fts(db, "overview:second") == ["doc.py"]
-    assert fts(db, "overview:first") == []
-    assert file_count(db) == 1
-    # FTS5's own integrity check compares the index with the content table.
-    db.conn().execute("INSERT INTO files_fts (files_fts, rank) VALUES ('integrity-check', 1)")
-    ledger.remove(["doc.py"], source="cli")
-    assert fts(db, "betaword") == []
-    assert fts(db, "second") == []
-    db.conn().execute("INSERT INTO files_fts (files_fts, rank) VALUES ('integrity-check', 1)")
-
-
-def test_fts_camel_case_words_are_searchable(
-    project: Project, ledger: Ledger, db: Database, guard: PathGuard
-) -> None:
-    write(project.root, "bill.py", "def parseInvoice(x):\n    return x\n")
-    document(db, ledger, guard, "bill.py")
-    assert fts(db, "invoice") == ["bill.py"]
-    assert fts(db, "symbols:parse") == ["bill.py"]
-
-
-# -- corruption and concurrency --------------------------------------------------------------------
-
-
-def test_corrupt_index_is_moved_aside_and_rebuilt(project: Project) -> None:
-    garbage = b"this is not a database \x00\xff" * 400
-    project.index_db.write_bytes(garbage)
-    db = Database(project.index_db)
-    try:
-        assert db.rebuilt_from is not None
-        assert db.rebuilt_from.parent == project.state_dir
-        assert db.rebuilt_from.name.startswith("index.db.corrupt-")
-        assert db.rebuilt_from.read_bytes() == garbage  # kept for inspection
-        assert list(project.state_dir.glob("index.db.corrupt-*")) == [db.rebuilt_from]
-        ledger = Ledger(db)
-        res = ledger.enqueue([Change("a.py", SHA_A)], source="rebuild")
-        assert len(res.queued) == 1
-        assert db.query("SELECT COUNT(*) AS n FROM files_fts")[0]["n"] == 0
-        assert ledger.counts()["queued"] == 1
-    finally:
-        db.close()
-    # Opening the rebuilt file again is clean.
-    again = Database(project.index_db)
-    try:
-        assert again.rebuilt_from is None
-        assert Ledger(again).counts()["queued"] == 1
-    finally:
-        again.close()
-
-
-def test_second_corruption_gets_a_distinct_name(project: Project) -> None:
-    for _ in range(2):
-        project.index_db.write_bytes(b"garbage" * 1000)
-        Database(project.index_db).close()
-    assert len(list(project.state_dir.glob("index.db.corrupt-*"))) == 2
 
 
 def test_concurrent_enqueue_from_threads(ledger: Ledger, db: Database) -> None:
@@ -646,9 +338,6 @@ def test_concurrent_enqueue_from_separate_databases(project: Project) -> None:
         d.close()
 
 
-# -- non-UTF-8 names -------------------------------------------------------------------------------
-
-
 def test_key_of_rel_of_round_trip_non_utf8() -> None:
     rel = os.fsdecode(b"dir/caf\xe9.py")
     key, raw = key_of(rel)
@@ -658,31 +347,6 @@ def test_key_of_rel_of_round_trip_non_utf8() -> None:
     assert rel_of(key, raw) == rel
     assert key_of("dir/café.py") == ("dir/café.py", None)
     assert rel_of("dir/café.py", None) == "dir/café.py"
-
-
-def test_non_utf8_path_through_ledger_and_index(
-    project: Project, ledger: Ledger, db: Database, guard: PathGuard
-) -> None:
-    raw_name = b"caf\xe9.py"
-    with open(os.path.join(os.fsencode(project.root), raw_name), "wb") as fh:
-        fh.write(b"latin1word = 1\n")
-    rel = guard.to_rel(raw_name)
-    content = document(db, ledger, guard, rel)
-    row = job_row(db, rel)
-    assert row is not None
-    assert row["path"] == "caf\\xe9.py" and row["path_bytes"] == raw_name
-    assert row["state"] == "done" and row["sha"] == content.sha
-    got = get_record(db, rel)
-    assert got is not None and got["path"] == "caf\\xe9.py"
-    assert got["filename"] == "caf\\xe9.py"  # the documenter's filename is stored the same way
-    assert ledger.job(rel)["state"] == "done"  # type: ignore[index]
-    # Recovery hands the worker the real name back.
-    ledger.enqueue([Change(rel, SHA_B)], source="save")
-    assert ledger.requeue_interrupted() == [(rel, SHA_B)]
-    assert os.fsencode(ledger.requeue_interrupted()[0][0]) == raw_name
-    # And deleting it by its real name removes everything.
-    assert ledger.enqueue([Change(rel, None)], source="hook").removed == 1
-    assert get_record(db, rel) is None and job_row(db, rel) is None
 
 
 def test_non_utf8_path_in_refusal_and_failure_messages(ledger: Ledger, db: Database) -> None:
