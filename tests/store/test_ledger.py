@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
+
 from cq_lsp.store.db import Database
 from cq_lsp.store.documentation import file_count, get_record
 from cq_lsp.store.ledger import Change, Ledger, key_of, rel_of
