@@ -12,12 +12,18 @@ from cq_lsp.cli.hooks import print_changes, print_hooks_status
 from cq_lsp.cli.output import emit_json, fmt_age, print_status, print_worker, style
 from cq_lsp.cli.session import CliSession, open_workspace
 from cq_lsp.commands.table import COMMANDS
-from cq_lsp.core import logs
+from cq_lsp.config import edit, load, schema
+from cq_lsp.config.trust import trust_repo_config
+from cq_lsp.core import editor_env, logs
 from cq_lsp.core.actions import worker_action
 from cq_lsp.core.autostart import start_ahead
+from cq_lsp.core.follow import wait_for_queue
+from cq_lsp.core.runner import document_queued
 from cq_lsp.core.status import build_status, queue_part
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import UsageError
+from cq_lsp.store.documentation import optimize
+from cq_lsp.worker.consumer import run_worker
 from cq_lsp.worktree.project import Project, open_project
 
 
@@ -96,8 +102,6 @@ def _index(ws: Workspace, args: argparse.Namespace) -> int:
 def _wait(
     ws: Workspace, args: argparse.Namespace, since: tuple[dict[str, Any], float] | None = None
 ) -> dict[str, Any]:
-    from cq_lsp.core.follow import wait_for_queue
-    from cq_lsp.store.documentation import optimize
 
     if ws.config.processing.mode == "manual":
         # An explicit --wait is a request to finish now: document in the foreground.
@@ -121,7 +125,6 @@ def process_foreground(
     ws: Workspace, *, batch_size: int | None, show_progress: bool
 ) -> dict[str, Any]:
     """Document queued jobs in this process, with a progress bar for people."""
-    from cq_lsp.core.runner import document_queued
 
     total = ws.ledger.counts()["queued"]
     if not (show_progress and sys.stderr.isatty() and total):
@@ -214,10 +217,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
 
     if args.action == "run":
-        from cq_lsp.core import editor_env
-        from cq_lsp.core.workspace import Workspace
-        from cq_lsp.worker.consumer import run_worker
-
         project = open_project(args.root)
         project.require_initialized()
         project.ensure_state_dir()
@@ -398,7 +397,6 @@ def _watch(ws: Workspace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from cq_lsp.config import edit, load, schema
 
     project = open_project(args.root)
     action = args.action
@@ -453,8 +451,6 @@ def cmd_config(args: argparse.Namespace) -> int:
 
             print(f"{args.key} = {json.dumps(value, ensure_ascii=False)}")
     elif action == "trust":
-        from cq_lsp.config.trust import trust_repo_config
-
         digest = trust_repo_config(project.root)
         result = {"trusted": True, "sha256": digest}
         if not args.json:

@@ -21,6 +21,7 @@ from cq_lsp.core import actions
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import EnqueueReport, Workspace
 from cq_lsp.githooks import install as githooks
+from cq_lsp.store.search import search
 
 
 class Session(Protocol):
@@ -74,7 +75,6 @@ def _status(s: Session, args: a.StatusArgs) -> dict[str, Any]:
 
 
 def _search(s: Session, args: a.SearchArgs) -> dict[str, Any]:
-    from cq_lsp.store.search import search
 
     return search(s.workspace(args.root).db, args.query, limit=args.limit)
 

@@ -272,5 +272,3 @@ def _fallback(root: Path, exc: ConfigError) -> LoadedConfig:
         command_trusted=True,
         warnings=[f"using the default configuration: {exc.message}"],
     )
-
-

@@ -9,9 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cq_lsp.core import autostart
+from cq_lsp.config.edit import write_initial_config
+from cq_lsp.core import autostart, supervisor
+from cq_lsp.core.supervisor import our_process, read_worker_json
 from cq_lsp.errors import UsageError
+from cq_lsp.store.db import Database
 from cq_lsp.store.ledger import JOB_STATES
+from cq_lsp.worktree.project import open_project
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -22,9 +26,6 @@ if TYPE_CHECKING:
 
 def init_project(root: str | Path | None, dataset: str | None = None) -> dict[str, Any]:
     """Create ``.code-query/`` with its config and an empty index; keep an existing config."""
-    from cq_lsp.config.edit import write_initial_config
-    from cq_lsp.store.db import Database
-    from cq_lsp.worktree.project import open_project
 
     project = open_project(root)
     existed = project.config_file.exists()
@@ -107,7 +108,6 @@ def queue_history(ws: Workspace, n: int = 20) -> dict[str, Any]:
 
 def worker_cleanup(project: Project) -> dict[str, Any]:
     """Remove worker.json and the heartbeat when no worker of ours runs."""
-    from cq_lsp.core.supervisor import our_process, read_worker_json
 
     info = read_worker_json(project)
     removed: list[str] = []
@@ -123,7 +123,6 @@ def worker_action(
     ws: Workspace, action: str, *, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """start, stop, restart, status or cleanup; returns the ``worker`` status part (or more)."""
-    from cq_lsp.core import supervisor
 
     project = ws.project
     interval = ws.config.processing.worker_check_interval

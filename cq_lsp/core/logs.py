@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
 from collections.abc import Iterator
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 # hooks.log: past this size it becomes hooks.log.1 (… .LOG_KEEP).
@@ -54,6 +52,11 @@ def follow(path: Path, poll_s: float = 0.2) -> Iterator[str]:
 
 def log_to_rotating_file(path: Path) -> None:
     """Send this process's logging to ``path``, rotated at 1 MB with 3 old copies (the worker)."""
+    # Imported here: git hooks import this module on every commit, and logging.handlers pulls in
+    # socket (~7 ms of the hook's start).
+    import logging
+    from logging.handlers import RotatingFileHandler
+
 
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [

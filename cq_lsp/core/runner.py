@@ -9,11 +9,20 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cq_lsp.core.transport import retry_delay
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.documenters.base import DocumentContext, Documenter, DocumenterError
+from cq_lsp.documenters.languages import detect_language
 from cq_lsp.documenters.records import FileRecord
+from cq_lsp.documenters.select import (
+    UntrustedCommand,
+    fallback_record,
+    select_documenter,
+    selection_key,
+)
 from cq_lsp.errors import IndexError_, PathRefused
-from cq_lsp.store.ledger import bump_counter
+from cq_lsp.store.documentation import forget_missing_in, prepare, store
+from cq_lsp.store.ledger import bump_counter, release_in, running_in, skip_in
 from cq_lsp.worktree.git import head_commit
 
 if TYPE_CHECKING:
@@ -68,7 +77,6 @@ class JobRunner:
     @property
     def selection(self) -> Selection:
         """The documenter(s) for the current config; a live config edit or trust takes effect."""
-        from cq_lsp.documenters.select import select_documenter, selection_key
 
         cached = self._selection
         # Three stats per job are nothing next to an LLM call, and trust must be exact there.
@@ -172,9 +180,6 @@ class JobRunner:
         self, outcomes: Sequence[_Outcome], retry_delay_s: float
     ) -> list[tuple[str, str, float]]:
         """Every outcome of a batch in ONE transaction; returns the retries to send."""
-        from cq_lsp.core.transport import retry_delay
-        from cq_lsp.store.documentation import forget_missing_in, store
-        from cq_lsp.store.ledger import release_in, running_in, skip_in
 
         retries: list[tuple[str, str, float]] = []
         calls = failures = 0
@@ -217,7 +222,6 @@ class JobRunner:
         """Run the selected documenter, counting LLM calls into ``outcome`` (committed with it);
         the static record stands in when the command failed for good and ``processor.fallback``
         is "static"."""
-        from cq_lsp.documenters.select import UntrustedCommand, fallback_record
 
         rel, final = outcome.rel, outcome.final
         sel = self.selection
@@ -243,7 +247,6 @@ class JobRunner:
 
     def _prepare(self, outcome: _Outcome, *, dataset: str, commit: str | None) -> None:
         """Read and document one claimed job into ``outcome`` (no transaction is open)."""
-        from cq_lsp.store.documentation import prepare
 
         ws = self.ws
         rel = outcome.rel
@@ -253,7 +256,6 @@ class JobRunner:
         except PathRefused as refusal:
             outcome.refusal = refusal
             return
-        from cq_lsp.documenters.languages import detect_language
 
         language = detect_language(rel)
         record = self._record(outcome, content.text, language)

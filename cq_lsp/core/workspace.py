@@ -15,9 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from cq_lsp.errors import PathRefused
+from cq_lsp.config.load import ConfigCache, load_config
+from cq_lsp.core.transport import Transport
+from cq_lsp.errors import CqLspError, PathRefused
 from cq_lsp.store.db import Database
+from cq_lsp.store.documentation import get_record
 from cq_lsp.store.ledger import Change, EnqueueResult, Ledger, key_of
+from cq_lsp.worktree.git import tracked_files
 from cq_lsp.worktree.guard import PathGuard
 from cq_lsp.worktree.project import Project
 
@@ -71,8 +75,6 @@ class Workspace:
         self._loaded = loaded
         self._cache: ConfigCache | None = None
         if live and loaded is None:
-            from cq_lsp.config.load import ConfigCache
-
             self._cache = ConfigCache(
                 project.root, editor=editor_settings, editor_trusted=editor_trusted
             )
@@ -91,8 +93,6 @@ class Workspace:
                 self._cache_checked = (now, self._cache.get())
             return self._cache_checked[1]
         if self._loaded is None:
-            from cq_lsp.config.load import load_config
-
             self._loaded = load_config(
                 self.project.root,
                 editor=self._editor_settings,
@@ -138,7 +138,6 @@ class Workspace:
 
     @cached_property
     def transport(self) -> Transport:
-        from cq_lsp.core.transport import Transport
 
         self.project.require_initialized()
         return Transport(self.project, self.config)
@@ -196,7 +195,6 @@ class Workspace:
 
         Files documented before but no longer tracked leave the index.
         """
-        from cq_lsp.worktree.git import tracked_files
 
         report = EnqueueReport(EnqueueResult())
         known = self.ledger.states_by_path()
@@ -263,8 +261,6 @@ class Workspace:
 
     def show(self, raw: str, base: Path | None = None) -> dict[str, Any]:
         """One file's documentation; if there is none, why (queued, failed, refused, unknown)."""
-        from cq_lsp.errors import CqLspError
-        from cq_lsp.store.documentation import get_record
 
         rel = self.guard.to_rel(raw, base=base)
         record = get_record(self.db, rel)

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.core import editor_env
+from cq_lsp.core.autostart import Verdict, verdict
 from cq_lsp.core.status import add_problem, blank_status, build_status
+from cq_lsp.core.supervisor import (
+    is_running,
+    our_process,
+    read_worker_json,
+    start_worker,
+    stop_worker,
+    worker_status,
+)
 from cq_lsp.core.watchdog import WorkerWatchdog
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import CqLspError, NotAWorkTreeError, PathRefused
@@ -27,6 +36,7 @@ log = logging.getLogger(__name__)
 
 #: Refusals an editor event drops silently: the user did not ask for these files.
 QUIET_REASONS = frozenset({"outside", "internal", "ignored", "excluded", "missing"})
+
 
 class Folder:
     """A workspace folder mapped to the git work tree that contains it."""
@@ -201,7 +211,6 @@ class Folder:
 
     def start_worker(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Start this folder's worker unless one runs (serialised within this server)."""
-        from cq_lsp.core.supervisor import start_worker
 
         with self._start_lock:
             result = start_worker(self.project, env=self.worker_env() if env is None else env)
@@ -217,7 +226,6 @@ class Folder:
         Only the watchdog (``restart``) replaces a crashed worker — after its backoff, and
         counted — so a start that was already on its way when the worker died stands down.
         """
-        from cq_lsp.core.supervisor import our_process, read_worker_json
 
         try:
             with self._start_lock:
@@ -234,7 +242,6 @@ class Folder:
 
     def wants_worker(self, report: Any = None) -> bool:
         """The core's verdict is "start", and nothing of the editor's holds it off."""
-        from cq_lsp.core.autostart import Verdict, verdict
 
         if self.watchdog.holding_off or self.user_stopped or self._starting:
             return False
@@ -249,7 +256,6 @@ class Folder:
     def stop_if_ours(self) -> None:
         """At shutdown or folder removal: stop the worker this server started, if it is still
         that one and nothing waits for it; otherwise it finishes and exits when idle."""
-        from cq_lsp.core.supervisor import stop_worker, worker_status
 
         if self.started_pid is None or not self.initialized:
             return
@@ -268,7 +274,6 @@ class Folder:
 
     def restart_for_settings(self) -> None:
         """The editor's settings or trust changed: a running worker restarts to get them."""
-        from cq_lsp.core.supervisor import is_running, stop_worker
 
         if not self.initialized or not is_running(self.project):
             return
@@ -299,7 +304,6 @@ class Folder:
         steps: list[Callable[[], Any]] = []
 
         def stop() -> None:
-            from cq_lsp.core.supervisor import stop_worker
 
             steps.append(lambda: stop_worker(self.project, grace_s=2.0))
 

@@ -25,6 +25,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from cq_lsp import __version__
 from cq_lsp.commands.table import COMMANDS
+from cq_lsp.config.json_locate import locate
 from cq_lsp.core.status import add_problem, blank_status, stable_view
 from cq_lsp.errors import CqLspError, UsageError
 from cq_lsp.lsp.folders import Folder
@@ -399,8 +400,6 @@ class CqLanguageServer(LanguageServer):
         uri = from_fs_path(str(folder.project.config_file)) or ""
         diagnostics: list[types.Diagnostic] = []
         if error is not None:
-            from cq_lsp.config.json_locate import locate
-
             try:
                 text = folder.project.config_file.read_text(encoding="utf-8", errors="replace")
             except OSError:
@@ -675,5 +674,3 @@ def _hover_text(ls: CqLanguageServer, folder: Folder, path: Path, name: str) -> 
     except CqLspError:
         rel = None
     return hover_markdown(_table(ls, folder), name, rel)
-
-
