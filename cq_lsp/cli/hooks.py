@@ -10,6 +10,8 @@ from typing import Any
 
 from cq_lsp.cli.output import emit_json, style
 from cq_lsp.errors import CqLspError
+from cq_lsp.githooks import entry as hook_entry
+from cq_lsp.githooks.install import DETACHED_ENV
 from cq_lsp.worktree.project import open_project
 
 _STATE_COLORS = {
@@ -67,9 +69,6 @@ def print_hooks_status(st: dict[str, Any]) -> None:
 
 def cmd_hook(args: argparse.Namespace) -> int:
     """What the shims run. Exits 0 whatever happens: a hook must never fail a git command."""
-    from cq_lsp.githooks import entry as hook_entry
-    from cq_lsp.githooks.install import DETACHED_ENV
-
     try:
         project = open_project(args.root)
     except CqLspError as exc:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cq_lsp.core.logs import rotate_log
-from cq_lsp.errors import CqLspError
+from cq_lsp.errors import CqLspError, WorkerError
 from cq_lsp.githooks.install import DETACHED_ENV, HEAD_ENV, HOOK_NAMES, ORIG_HEAD_ENV, SKIP_ENV
 from cq_lsp.worktree.git import run_git, split_z
 
@@ -230,6 +230,8 @@ def run_hook(
 ) -> dict[str, Any]:
     """Queue what ``hook`` changed and see that it gets documented. Logs to stderr; never raises
     for what git did (a problem is logged and returned)."""
+    # The core is imported by the detached process only: the shim's own process, which git
+    # waits for, just reads the arguments and spawns this one.
     from cq_lsp.core.workspace import Workspace
 
     log = HookLog(hook)
@@ -283,7 +285,6 @@ def _see_it_documented(
     """Auto mode: a worker runs, or one is started, or this process documents the files."""
     from cq_lsp.core.autostart import MANUAL_NOTE, Verdict, ensure_worker, verdict
     from cq_lsp.core.supervisor import is_running
-    from cq_lsp.errors import WorkerError
 
     proc = ws.config.processing
     problem = sent_error
