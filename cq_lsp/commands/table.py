@@ -91,6 +91,11 @@ def _index(s: Session, args: a.IndexArgs) -> dict[str, Any]:
         report = ws.enqueue_paths(args.paths, source=s.source, base=s.base)
     else:
         report = ws.enqueue_all(source=s.source)
+    return _after_queueing(s, ws, report)
+
+
+def _after_queueing(s: Session, ws: Workspace, report: EnqueueReport) -> dict[str, Any]:
+    """The enqueue report, and what the face did about a worker ("worker started")."""
     result = report.to_dict()
     note = s.queued(ws, report)
     if note:
@@ -132,12 +137,7 @@ def _queue_list(s: Session, args: a.QueueListArgs) -> dict[str, Any]:
 
 def _queue_add(s: Session, args: a.PathsArgs) -> dict[str, Any]:
     ws = s.workspace(args.root)
-    report = ws.enqueue_paths(args.paths, source=s.source, base=s.base)
-    result = report.to_dict()
-    note = s.queued(ws, report)
-    if note:
-        result["note"] = note
-    return result
+    return _after_queueing(s, ws, ws.enqueue_paths(args.paths, source=s.source, base=s.base))
 
 
 def _queue_remove(s: Session, args: a.PathsArgs) -> dict[str, Any]:
