@@ -121,14 +121,21 @@ def print_worker(action: str, result: dict[str, Any]) -> None:
         print("removed " + ", ".join(removed) if removed else "nothing to clean up")
         return
     stopped = result.get("stopped")
+    if action == "stop":
+        print(_stop_line(result))
+        return
     if isinstance(stopped, dict):  # restart: what the stop did first
-        print(stopped.get("message") or "worker stopped")
-    elif action == "stop":
-        print(result.get("message") or ("worker stopped" if stopped else "worker not running"))
-    if action in ("start", "restart"):
-        if result.get("started"):
-            print(f"worker started (pid {result.get('pid')})")
-        else:
-            print(result.get("message") or "worker not started")
-    if "worker" in result:
+        print(_stop_line(stopped))
+    if result.get("started"):
+        print(f"worker started (pid {result.get('pid')})")
+    else:
+        print(result.get("message") or "worker not started")
+    if "worker" in result and result["worker"].get("state") != "running":
         print(f"worker {worker_line(result['worker'])}")
+
+
+def _stop_line(result: dict[str, Any]) -> str:
+    if not result.get("stopped"):
+        return result.get("message") or "worker not running"
+    how = "" if result.get("graceful", True) else ", killed after the grace period"
+    return f"worker stopped (pid {result.get('pid')}{how})"
