@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = cmd("search", "ranked results with snippets")
     s.add_argument("query", nargs="+")
     s.add_argument("--limit", type=int, default=10, metavar="N")
+    s.add_argument("--explain", action="store_true", help="say why each result ranked")
+
+    s = cmd("symbol", "definitions: exact, dotted (Class.method), prefix, fuzzy; path:line")
+    s.add_argument("name", nargs="+")
+    s.add_argument("--kind", metavar="K", help="only this kind (function, class, method, ...)")
+    s.add_argument("--limit", type=int, default=20, metavar="N")
+
+    s = cmd("eval", "search quality on this repository's own history and symbols")
+    s.add_argument("--limit", type=int, default=200, metavar="N", help="questions per task")
 
     s = cmd("show", "one file's documentation")
     s.add_argument("path")
@@ -164,10 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     """The function that runs ``command``. Its module is imported only when it runs: `cq-lsp
     search` must not pay for the worker's, the hooks' or the language server's imports."""
-    if command == "search":
-        from cq_lsp.cli.search import cmd_search
+    if command in ("search", "symbol", "eval"):
+        from cq_lsp.cli import search
 
-        return cmd_search
+        return {"search": search.cmd_search, "symbol": search.cmd_symbol, "eval": search.cmd_eval}[
+            command
+        ]
     if command == "hook":
         from cq_lsp.cli.hooks import cmd_hook
 
