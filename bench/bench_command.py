@@ -192,7 +192,7 @@ def measure_jobs(instant: Path, tmp: Path, runs: int) -> list[float]:
             runner(rel, sha, 1)
             if i:  # the first one pays for imports
                 out.append((time.perf_counter() - t) * 1000)
-        status = ws.status()["documenter"]
+        status = build_status(ws)["documenter"]
         ws.close()
         if status.get("llmCalls") != len(files) or status.get("llmFailures"):
             raise RuntimeError(f"the jobs did not all go through the LLM command: {status}")

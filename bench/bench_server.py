@@ -1,4 +1,4 @@
-"""Benchmark the language server against DESIGN.md's budgets, in one run:
+"""Benchmark the language server against the budgets of docs/architecture.md, in one run:
 
 1. server start → ``initialize`` answered, next to ``python -c "import pygls.lsp.server"``
    (interleaved, so both see the same machine load); budget: ≤ 0.1 s above the reference;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -163,21 +164,44 @@ def cq_factory(isolated_env: dict[str, str]) -> Iterator[Callable[[Path], Cq]]:
         c.stop_worker()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-    """Poll until ``predicate`` is truthy (for eventual states, never as a timing assertion)."""
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    *,
+    what: str | None = None,
+    show: Callable[[], Any] | None = None,
+) -> Any:
+    """Poll until ``predicate`` is truthy (for eventual states, never as a timing assertion).
+
+    A failure says what it waited for (``what``, else the predicate's source) and the last value
+    seen (``show()`` when given — say the status object — else the predicate's last result).
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            seen = show() if show is not None else value
+            raise AssertionError(
+                f"waited {timeout} s for {what or _describe(predicate)}; last seen: {seen!r:.2000}"
+            )
         time.sleep(interval)
+
+
+def _describe(predicate: Callable[[], Any]) -> str:
+    try:
+        source = " ".join(inspect.getsource(predicate).split())
+    except (OSError, TypeError):
+        return getattr(predicate, "__qualname__", repr(predicate))
+    start = source.find("lambda")
+    return source[start:] if start >= 0 else source
 
 
 def torn_jobs(repo: Path) -> tuple[int, int]:
     """Jobs marked done without their documentation, and documentation of jobs not done: both
-    must stay 0 whatever moment a worker dies (DESIGN.md principle 1)."""
+    must stay 0 whatever moment a worker dies (the ledger is the truth)."""
     import sqlite3
 
     uri = (repo / ".code-query" / "index.db").as_uri() + "?mode=ro"

@@ -637,10 +637,9 @@ def test_cache_falls_back_to_defaults_when_never_good(root: Path, env: dict[str,
     assert "line 1, column 2" in cache.error.message
 
 
-def test_cache_follows_editor_settings(root: Path, env: dict[str, str]) -> None:
-    cache = ConfigCache(root, env=env)
-    assert cache.get().config.worker.threads == 2
-    cache.set_editor({"worker": {"threads": 4}}, editor_trusted=False)
+def test_cache_applies_the_editor_layer(root: Path, env: dict[str, str]) -> None:
+    assert ConfigCache(root, env=env).get().config.worker.threads == 2
+    cache = ConfigCache(root, env=env, editor={"worker": {"threads": 4}}, editor_trusted=False)
     assert cache.get().config.worker.threads == 4
 
 

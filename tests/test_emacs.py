@@ -73,7 +73,7 @@ def _check_common(records: dict[str, Any], repo: Path) -> None:
     results = records["search"]["results"]
     assert results and results[0]["path"] == "billing/invoice.py"
     assert records["bad_args"]["code"] == -32602
-    assert "query must be a string" in records["bad_args"]["message"]
+    assert "query must be a non-empty string" in records["bad_args"]["message"]
     assert records["stopped"] is True
 
 

@@ -106,8 +106,12 @@ async def test_every_tool_resource_and_prompt_over_stdio(
         marked = re.search("«(.+?)»", top["snippet"]).group(1)  # type: ignore[union-attr]
         lines = (repo / "billing" / "invoice.py").read_text().splitlines()
         assert marked.lower() in lines[top["line"] - 1].lower()
-        paths = await call(s, "search", {"query": "invoice", "kind": "path", "limit": 5})
-        assert paths["results"] and all(r["kind"] == "path" for r in paths["results"])
+        paths = await call(s, "search", {"query": "README", "kind": "path", "limit": 5})
+        assert [(r["path"], r["kind"]) for r in paths["results"]] == [("README.md", "path")]
+        kinds = {r["kind"] for r in (await call(s, "search", {"query": "invoice"}))["results"]}
+        for kind in kinds:
+            only = await call(s, "search", {"query": "invoice", "kind": kind})
+            assert only["results"] and {r["kind"] for r in only["results"]} == {kind}
 
         record = await call(s, "get_file", {"path": "billing/invoice.py"})
         assert record["filepath"] == "billing/invoice.py" and "parse_invoice" in record["functions"]
@@ -394,3 +398,28 @@ def test_answers_are_capped_and_say_so() -> None:
     capped, text = cap_result(record, 2000)
     assert len(text) <= 2000 and capped["path"] == "big.py"
     assert capped["functions"].startswith("(omitted:")
+
+
+async def test_find_symbol_answers_from_the_symbol_index(
+    indexed: Path, isolated_env: dict[str, str]
+) -> None:
+    async with mcp_session(indexed, isolated_env) as s:
+        found = await call(s, "find_symbol", {"name": "ParcelRate"})
+        top = found["symbols"][0]
+        assert (top["name"], top["path"], top["line"]) == ("ParcelRate", "src/shipping/rates.go", 5)
+        assert top["location"] == "src/shipping/rates.go:5" and top["fresh"] is True
+        assert "weightKg" in top["signature"] and "price of a parcel" in top["doc"]
+        method = (await call(s, "find_symbol", {"name": "InvoiceTotals.compute"}))["symbols"][0]
+        assert (method["name"], method["container"], method["kind"]) == (
+            "compute",
+            "InvoiceTotals",
+            "method",
+        )
+        classes = await call(s, "find_symbol", {"name": "InvoiceTotals", "kind": "class"})
+        assert [c["kind"] for c in classes["symbols"]] == ["class"]
+        assert "name must not be empty" in await fails(s, "find_symbol", {"name": " "})
+        (indexed / "src" / "shipping" / "rates.go").write_text(
+            "package shipping\n\n// moved\n\nfunc ParcelRate(w float64) float64 { return w }\n"
+        )
+        moved = (await call(s, "find_symbol", {"name": "ParcelRate"}))["symbols"][0]
+        assert moved["fresh"] is False and moved["current_sha"] != moved["documented_sha"]

@@ -72,7 +72,7 @@ def test_neovim_saves_are_documented_and_commands_work(
     assert [s["name"] for s in symbols] == ["ParcelRate"]
     assert symbols[0]["location"]["uri"].endswith("src/shipping/rates.go")
     assert records["bad_args"]["code"] == -32602
-    assert "query must be a string" in records["bad_args"]["message"]
+    assert "query must be a non-empty string" in records["bad_args"]["message"]
     hover = records["hover"]["contents"]["value"]
     assert "parse_invoice" in hover and "billing/invoice.py" in hover
     assert records["stopped"] is True

@@ -26,6 +26,7 @@ import pytest
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, run_git, torn_jobs, wait_until
+from tests.store_helpers import claim, release
 
 BACKENDS = ("sqlite", "redis")
 
@@ -287,7 +288,7 @@ def test_jobs_missing_from_the_queue_are_resent(qcq: Cq, repo: Path) -> None:
         sha = ws.ledger.job("gen/mod_2.py")["sha"]  # type: ignore[index]
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
         dead.wait()
-        assert ws.ledger.claim("gen/mod_2.py", sha, pid=dead.pid)
+        assert claim(ws.ledger, "gen/mod_2.py", sha, pid=dead.pid)
         assert ws.transport.pending_count() == 0
     finally:
         ws.close()
@@ -328,8 +329,8 @@ def test_remove_clear_and_retry(qcq: Cq, repo: Path) -> None:
     try:
         ws.enqueue_paths(["gen/mod_1.py"], source="test", send=False)
         sha = ws.ledger.job("gen/mod_1.py")["sha"]  # type: ignore[index]
-        assert ws.ledger.claim("gen/mod_1.py", sha, pid=os.getpid())
-        ws.ledger.release("gen/mod_1.py", sha, "the documenter gave up", final=True)
+        assert claim(ws.ledger, "gen/mod_1.py", sha, pid=os.getpid())
+        release(ws.ledger, "gen/mod_1.py", sha, "the documenter gave up", final=True)
     finally:
         ws.close()
     assert qcq.json("queue", "status")["failed"] == 1

@@ -11,12 +11,12 @@ import pytest
 from cq_lsp.documenters.records import FileRecord
 from cq_lsp.errors import SearchSyntaxError, UsageError
 from cq_lsp.store.db import Database
-from cq_lsp.store.documentation import commit_job
 from cq_lsp.store.ledger import Change, Ledger
 from cq_lsp.store.search import MAX_LIMIT, is_fts_syntax, search
 from cq_lsp.worktree.guard import PathGuard
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
+from tests.store_helpers import claim, commit_job
 
 # Unrelated files, so that bm25's IDF is meaningful (a word in more than half of the documents
 # gets almost no weight) and every test searches a realistic mix.
@@ -70,7 +70,7 @@ def index_files(root: Path, db: Database, files: dict[str, tuple[str, dict]]) ->
         p.write_text(text, encoding="utf-8")
         content = guard.read(rel)
         ledger.enqueue([Change(rel, content.sha)], source="test")
-        assert ledger.claim(rel, content.sha, pid=os.getpid())
+        assert claim(ledger, rel, content.sha, pid=os.getpid())
         record = FileRecord(path=rel, filename=rel.rsplit("/", 1)[-1], language="python", **fields)
         assert commit_job(
             db, dataset="shop", task_sha=content.sha, record=record, content=content, commit=None

@@ -3,63 +3,50 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cq_lsp.cli.output import emit_json, fmt_age, highlight, print_status, style
+from cq_lsp.cli.hooks import print_changes, print_hooks_status
+from cq_lsp.cli.output import emit_json, fmt_age, print_status, print_worker, style
+from cq_lsp.cli.session import CliSession, open_workspace
+from cq_lsp.commands.table import COMMANDS
+from cq_lsp.config import edit, load, schema
+from cq_lsp.config.trust import trust_repo_config
+from cq_lsp.core import editor_env, logs
+from cq_lsp.core.actions import worker_action
+from cq_lsp.core.autostart import start_ahead
+from cq_lsp.core.follow import wait_for_queue
+from cq_lsp.core.runner import document_queued
+from cq_lsp.core.status import build_status, queue_part
+from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import UsageError
+from cq_lsp.store.documentation import optimize
+from cq_lsp.worker.consumer import run_worker
 from cq_lsp.worktree.project import Project, open_project
 
-if TYPE_CHECKING:
-    # Imported inside the commands that use them: `search` must not pay for attrs.
-    from cq_lsp.core.workspace import EnqueueReport, Workspace
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    return open_workspace(args.root)
 
 
-def _workspace(args: argparse.Namespace, *, require_init: bool = True) -> Workspace:
-    from cq_lsp.core.workspace import Workspace
-
-    project = open_project(args.root)
-    if require_init:
-        project.require_initialized()
-    ws = Workspace(project)
-    if require_init and ws.db.rebuilt_from is not None:
-        sys.stderr.write(
-            f"cq-lsp: warning: {project.index_db} was corrupt; it was moved to "
-            f"{ws.db.rebuilt_from.name} and rebuilt. Re-documenting every file.\n"
-        )
-        report = ws.enqueue_all(source="rebuild")
-        _after_enqueue(ws, report)
-    return ws
-
-
-def _after_enqueue(ws: Workspace, report: EnqueueReport | None) -> str | None:
-    from cq_lsp.core.actions import ensure_worker
-
-    return ensure_worker(ws, report)
+def _run(name: str, args: argparse.Namespace, session: CliSession | None = None, **raw: Any) -> Any:
+    """Run a command of the shared table for this work tree, as the language server does."""
+    return COMMANDS[name](session or CliSession(args.root), {"root": args.root, **raw})
 
 
 # -- init, index, search, show, status ------------------------------------------------------------
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from cq_lsp.core.actions import init_project
-
-    result = init_project(args.root, args.dataset)
-    if args.hooks:
-        from cq_lsp.githooks.install import install_hooks
-
-        result["hooks"] = install_hooks(Path(result["root"]))
+    result = _run("cq.init", args, dataset=args.dataset, hooks=args.hooks)
     if args.json:
         emit_json(result)
     else:
         verb = "created" if result["created"] else "kept existing"
         print(f"{verb} {result['config']}")
         if args.hooks:
-            from cq_lsp.cli.hooks import print_changes
-
             print_changes(result["hooks"])
         print("next: `cq-lsp index --wait` documents every tracked file")
     return 0
@@ -81,30 +68,28 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _index(ws: Workspace, args: argparse.Namespace) -> int:
-    early = None
-    if args.paths:
-        report = ws.enqueue_paths(args.paths, source="cli", base=Path.cwd())
-    else:
-        early = _start_worker_early(ws, args)
-        report = ws.enqueue_all(source="cli")
-    note = _after_enqueue(ws, report)
-    result: dict[str, Any] = report.to_dict()
+    session = CliSession(args.root)
+    session._ws = ws
+    early = start_ahead(ws) if args.wait and not args.paths else None
+    result: dict[str, Any] = _run("cq.index", args, session, paths=list(args.paths))
     if not args.json:
-        r = report.result
+        out = sys.stderr if args.wait else sys.stdout
         print(
-            f"{len(r.queued)} queued, {r.unchanged} unchanged, {r.removed} removed, "
-            f"{r.skipped} skipped",
-            file=sys.stderr if args.wait else sys.stdout,
+            f"{len(result['queued']) if isinstance(result['queued'], list) else result['queued']}"
+            f" queued, {result['unchanged']} unchanged, {result['removed']} removed, "
+            f"{result['skipped']} skipped",
+            file=out,
         )
-        for refusal in report.refused[:10]:
-            print(f"  skipped {refusal.message}", file=sys.stderr)
-        if len(report.refused) > 10:
+        refused = result["refused"]
+        for refusal in refused[:10]:
+            print(f"  skipped {refusal['message']}", file=sys.stderr)
+        if len(refused) > 10:
             print(
-                f"  … and {len(report.refused) - 10} more (`cq-lsp queue list --state skipped`)",
+                f"  … and {len(refused) - 10} more (`cq-lsp queue list --state skipped`)",
                 file=sys.stderr,
             )
-        if note and not args.wait:
-            print(note)
+        if result.get("note") and not args.wait:
+            print(result["note"])
     if args.wait:
         counts = ws.ledger.counts()
         if counts["queued"] or counts["running"] or early is not None:
@@ -114,30 +99,9 @@ def _index(ws: Workspace, args: argparse.Namespace) -> int:
     return 0 if not result.get("wait", {}).get("newlyFailed") else 1
 
 
-def _start_worker_early(
-    ws: Workspace, args: argparse.Namespace
-) -> tuple[dict[str, Any], float] | None:
-    """The first `index --wait` of a work tree will need a worker: start it now, so its start-up
-    (~0.2 s) overlaps reading every file instead of following it (_after_enqueue finds it).
-    Returns the counts and time before, from which --wait then counts (the worker may finish
-    some jobs before following begins)."""
-    from cq_lsp.core.supervisor import is_running, start_worker
-
-    if not args.wait or ws.config.processing.mode != "auto" or is_running(ws.project):
-        return None
-    counts = ws.ledger.counts()
-    if counts["done"] or counts["queued"] or counts["running"]:
-        return None
-    since = (counts, time.monotonic())
-    start_worker(ws.project, wait=False)
-    return since
-
-
 def _wait(
     ws: Workspace, args: argparse.Namespace, since: tuple[dict[str, Any], float] | None = None
 ) -> dict[str, Any]:
-    from cq_lsp.core.follow import wait_for_queue
-    from cq_lsp.store.documentation import optimize
 
     if ws.config.processing.mode == "manual":
         # An explicit --wait is a request to finish now: document in the foreground.
@@ -160,86 +124,30 @@ def _wait(
 def process_foreground(
     ws: Workspace, *, batch_size: int | None, show_progress: bool
 ) -> dict[str, Any]:
-    """Document queued jobs in this process, ``batch_size`` at a time on worker threads."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Document queued jobs in this process, with a progress bar for people."""
 
-    from cq_lsp.core.runner import JobRunner
+    total = ws.ledger.counts()["queued"]
+    if not (show_progress and sys.stderr.isatty() and total):
+        return document_queued(ws, batch_size=batch_size)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    runner = JobRunner(ws)
-    # Jobs a process that died (say, on a full disk) left running are queued again first.
-    ws.ledger.requeue_dead()
-    batch = batch_size or ws.config.processing.batch_size
-    jobs = ws.ledger.jobs(states=["queued"])
-    started = time.monotonic()
-    before = ws.ledger.counts()
-    progress = task = None
-    if show_progress and sys.stderr.isatty() and jobs:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        progress = Progress(TextColumn("[bold]documenting"), BarColumn(), MofNCompleteColumn())
-        progress.start()
-        task = progress.add_task("process", total=len(jobs))
-    try:
-        with ThreadPoolExecutor(max_workers=ws.config.worker.threads) as pool:
-            for i in range(0, len(jobs), batch):
-                chunk = jobs[i : i + batch]
-                list(pool.map(lambda j: _run_quietly(runner, j), chunk))
-                if progress is not None and task is not None:
-                    progress.update(task, advance=len(chunk))
-    finally:
-        if progress is not None:
-            progress.stop()
-    after = ws.ledger.counts()
-    elapsed = time.monotonic() - started
-    documented = after["done"] - before["done"]
-    return {
-        "documented": max(0, documented),
-        "failed": after["failed"],
-        "newlyFailed": max(0, after["failed"] - before["failed"]),
-        "elapsedS": round(elapsed, 2),
-        "filesPerS": round(documented / elapsed, 1) if documented > 0 and elapsed else None,
-        "restarts": 0,
-    }
+    with Progress(TextColumn("[bold]documenting"), BarColumn(), MofNCompleteColumn()) as bar:
+        task = bar.add_task("process", total=total)
+        return document_queued(
+            ws, batch_size=batch_size, on_batch=lambda n: bar.update(task, advance=n)
+        )
 
 
-def _run_quietly(runner: Any, job: dict[str, Any]) -> None:
-    from cq_lsp.store.ledger import rel_of
-
-    row = runner.ws.ledger.db.query(
-        "SELECT path, path_bytes, sha FROM jobs WHERE path = ?", (job["path"],)
-    )
-    if not row or row[0]["sha"] is None:
-        return
-    from cq_lsp.errors import IndexError_
-
-    try:
-        runner(rel_of(row[0]["path"], row[0]["path_bytes"]), row[0]["sha"], 0)
-    except IndexError_:
-        raise  # a full disk, a read-only or locked index.db: the user must hear it
-    except Exception:  # recorded in the ledger by the runner
-        pass
-
-
-def cmd_search(args: argparse.Namespace) -> int:
-    from cq_lsp.store.db import Database
-    from cq_lsp.store.search import search
-
-    project = open_project(args.root)
-    project.require_initialized()
-    db = Database(project.index_db)
-    result = search(db, " ".join(args.query), limit=args.limit)
+def cmd_hooks(args: argparse.Namespace) -> int:
+    result = _run(f"cq.hooks.{args.action}", args)
     if args.json:
         emit_json(result)
-        return 0
-    if not result["results"]:
-        print(f"no results for {result['query']!r}")
-        return 0
-    for i, r in enumerate(result["results"], 1):
-        score = style(f"{r['score']:.2f}", "2")
-        print(f"{i:>2}. {style(r['path'], '1')}  {score}")
-        if r["snippet"]:
-            print(f"    {highlight(r['snippet'][:240])}")
-    return 0
+    elif args.action == "status":
+        print_hooks_status(result)
+    else:
+        print_changes(result)
+    conflicts = [h for h in result.get("hooks", []) if h.get("action") == "conflict"]
+    return 1 if conflicts else 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -295,7 +203,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    st = ws.status()
+    st = build_status(ws)
     if args.json:
         emit_json(st)
     else:
@@ -309,47 +217,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
 
     if args.action == "run":
-        from cq_lsp.core import editor_env
-        from cq_lsp.core.workspace import Workspace
-        from cq_lsp.worker.consumer import run_worker
-
         project = open_project(args.root)
         project.require_initialized()
         project.ensure_state_dir()
-        _log_to_rotating_file(project)
+        logs.log_to_rotating_file(project.worker_log)
         editor, trusted = editor_env.decode()
         ws = Workspace(project, live=True, editor_settings=editor, editor_trusted=trusted)
         return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
     if args.action == "logs":
         return _worker_logs(open_project(args.root), args)
-    from cq_lsp.core.actions import worker_action
-
-    ws = _workspace(args)
-    result = worker_action(ws, args.action)
+    if args.action in ("start", "stop", "restart"):
+        result = _run(f"cq.worker.{args.action}", args)
+    else:
+        result = worker_action(_workspace(args), args.action)
     if args.json:
         emit_json(result)
     else:
-        for k, v in result.items():
-            print(f"{k}: {v}")
+        print_worker(args.action, result)
     return 0
-
-
-def _log_to_rotating_file(project: Project) -> None:
-    """The worker logs to logs/worker.log, rotated at 1 MB with 3 old copies."""
-    import logging
-    from logging.handlers import RotatingFileHandler
-
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = [
-        RotatingFileHandler(project.worker_log, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
-    ]
-    if sys.stderr.isatty():  # run by hand in a terminal; detached, stderr is a file: no copy
-        handlers.append(logging.StreamHandler(sys.stderr))
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    for h in handlers:
-        h.setFormatter(fmt)
-        root.addHandler(h)
 
 
 def _worker_logs(project: Project, args: argparse.Namespace) -> int:
@@ -357,51 +242,29 @@ def _worker_logs(project: Project, args: argparse.Namespace) -> int:
     if not log.exists():
         print(f"no worker log yet ({log})", file=sys.stderr)
         return 0
-    for line in tail_lines(log, args.n):
+    for line in logs.tail_lines(log, args.n):
         print(line)
     if args.follow:
-        with open(log, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            try:
-                while True:
-                    chunk = fh.readline()
-                    if chunk:
-                        sys.stdout.write(chunk.decode("utf-8", "replace"))
-                        sys.stdout.flush()
-                    else:
-                        time.sleep(0.2)
-            except KeyboardInterrupt:
-                return 0
+        try:
+            for line in logs.follow(log):
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            return 0
     return 0
-
-
-def tail_lines(path: Path, n: int) -> list[str]:
-    """The last ``n`` lines, reading backwards from the end (never the whole file)."""
-    if n <= 0:
-        return []
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        pos = fh.tell()
-        buf = b""
-        while pos > 0 and buf.count(b"\n") <= n:
-            step = min(8192, pos)
-            pos -= step
-            fh.seek(pos)
-            buf = fh.read(step) + buf
-    return [ln.decode("utf-8", "replace") for ln in buf.splitlines()[-n:]]
 
 
 # -- queue --------------------------------------------------------------------------------------
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    from cq_lsp.core import actions as ops
-
     ws = _workspace(args)
+    session = CliSession(args.root)
+    session._ws = ws
     action = args.action
     result: Any
     if action == "status":
-        result = ws.queue_status()
+        result = queue_part(ws)
         if not args.json:
             print(
                 f"{result['queued']} queued · {result['running']} running · "
@@ -409,44 +272,46 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 f"skipped · oldest queued {fmt_age(result['oldestQueuedS'])}"
             )
     elif action == "list":
-        result = ops.queue_list(ws, args.state, args.limit)
+        state = list(args.state) if args.state else None
+        result = _run("cq.queue.list", args, session, state=state, limit=args.limit)
         if not args.json:
             _print_jobs(result["jobs"])
     elif action == "add":
-        result, report, note = ops.queue_add(ws, args.paths, source="cli", base=Path.cwd())
+        result = _run("cq.queue.add", args, session, paths=list(args.paths))
+        note = result.get("note")
         if not args.json:
             print(
                 f"{result['queued']} queued, {result['unchanged']} unchanged, "
                 f"{result['removed']} removed, {result['skipped']} skipped"
                 + (f" — {note}" if note else "")
             )
-            for r in report.refused:
+            for r in result["refused"]:
                 print(
-                    f"  refused {r.message}" + (f" ({r.hint})" if r.hint else ""), file=sys.stderr
+                    f"  refused {r['message']}" + (f" ({r['hint']})" if r["hint"] else ""),
+                    file=sys.stderr,
                 )
-        if report.refused and not report.result.queued and not report.result.unchanged:
+        if result["refused"] and not result["queued"] and not result["unchanged"]:
             if args.json:
                 emit_json(result)
             return 1
     elif action == "remove":
-        result = ops.queue_remove(ws, args.paths, source="cli", base=Path.cwd())
+        result = _run("cq.queue.remove", args, session, paths=list(args.paths))
         if not args.json:
             print(f"removed {result['removed']} job(s) and their documentation")
     elif action == "clear":
-        result = ops.queue_clear(ws, source="cli")
+        result = _run("cq.queue.clear", args, session)
         if not args.json:
             print(f"cleared {result['cleared']} queued job(s); running jobs finish")
     elif action == "retry":
-        result, retried = ops.queue_retry(ws)
-        _after_enqueue(ws, retried)
+        result = _run("cq.queue.retry", args, session)
         if not args.json:
             print(f"{result['queued']} failed job(s) queued again")
     elif action == "cleanup":
-        result = ops.queue_cleanup(ws, source="cli")
+        result = _run("cq.queue.cleanup", args, session)
         if not args.json:
             print(f"removed {result['removed']} job(s) whose files are gone")
     elif action == "history":
-        result = ops.queue_history(ws, args.n)
+        result = _run("cq.queue.history", args, session, n=args.n)
         if not args.json:
             for h in reversed(result["history"]):
                 print(
@@ -502,7 +367,7 @@ def _watch(ws: Workspace) -> int:
     from rich.table import Table
 
     def render() -> Table:
-        st = ws.status()
+        st = build_status(ws)
         q = st["queue"]
         t = Table(title=f"cq-lsp · {st['root']} · {st['message']}", box=None)
         for col in ("queued", "running", "failed", "done", "skipped", "oldest"):
@@ -532,7 +397,6 @@ def _watch(ws: Workspace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from cq_lsp.config import edit, load, schema
 
     project = open_project(args.root)
     action = args.action
@@ -587,8 +451,6 @@ def cmd_config(args: argparse.Namespace) -> int:
 
             print(f"{args.key} = {json.dumps(value, ensure_ascii=False)}")
     elif action == "trust":
-        from cq_lsp.config.trust import trust_repo_config
-
         digest = trust_repo_config(project.root)
         result = {"trusted": True, "sha256": digest}
         if not args.json:

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 from cq_lsp import __version__
-from cq_lsp.errors import CqLspError
+from cq_lsp.cli.output import emit_json, style
+from cq_lsp.config.load import load_config
+from cq_lsp.core.supervisor import worker_status
+from cq_lsp.core.workspace import Workspace
+from cq_lsp.errors import CqLspError, IndexError_
+from cq_lsp.githooks.install import hooks_status
+from cq_lsp.store.db import Database
+from cq_lsp.worktree.project import open_project
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 
@@ -92,7 +99,6 @@ class Doctor:
     # -- the repository -------------------------------------------------------------------------
 
     def work_tree(self) -> Check:
-        from cq_lsp.worktree.project import open_project
 
         try:
             self.project = open_project(self.root_arg)
@@ -110,7 +116,6 @@ class Doctor:
     def config(self) -> Check:
         if not self._initialized():
             return Check("config", WARNING, "skipped (not initialized)")
-        from cq_lsp.config.load import load_config
 
         try:
             loaded = load_config(self.project.root)
@@ -127,7 +132,6 @@ class Doctor:
     def documenter(self) -> Check:
         if not self._initialized():
             return Check("documenter", WARNING, "skipped (not initialized)")
-        from cq_lsp.config.load import load_config
 
         try:
             loaded = load_config(self.project.root)
@@ -168,19 +172,16 @@ class Doctor:
         if not path.exists():
             return Check("index", WARNING, f"{path} does not exist yet", "run `cq-lsp index`")
         try:
-            # as_uri() percent-encodes "#", "?" and "%", which a raw "file:" string would not.
-            conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
+            db = Database(path, readonly=True)
             try:
-                verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
-                files = conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-                conn.execute("SELECT COUNT(*) FROM files_fts").fetchone()
+                verdict, files = db.integrity_check()
             finally:
-                conn.close()
-        except sqlite3.Error as exc:
+                db.close()
+        except (sqlite3.Error, IndexError_) as exc:
             return Check(
                 "index",
                 ERROR,
-                f"{path}: {exc}",
+                exc.message if isinstance(exc, IndexError_) else f"{path}: {exc}",
                 "any cq-lsp command moves a corrupt index aside and rebuilds it",
             )
         if verdict != "ok":
@@ -227,7 +228,6 @@ class Doctor:
     def worker(self) -> Check:
         if not self._initialized():
             return Check("worker", WARNING, "skipped (not initialized)")
-        from cq_lsp.core.supervisor import worker_status
 
         ws = self._workspace()
         try:
@@ -268,8 +268,6 @@ class Doctor:
         if self.project is None:
             return Check("git hooks", WARNING, "skipped (no work tree)")
         try:
-            from cq_lsp.githooks.install import hooks_status
-
             st = hooks_status(self.project.root)
         except Exception as exc:
             return Check("git hooks", WARNING, f"cannot inspect the hooks: {exc}")
@@ -312,8 +310,6 @@ class Doctor:
 
     def _workspace(self) -> Any:
         if self.ws is None:
-            from cq_lsp.core.workspace import Workspace
-
             self.ws = Workspace(self.project)
         return self.ws
 
@@ -342,7 +338,6 @@ class Doctor:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from cq_lsp.cli.output import emit_json, style
 
     checks = Doctor(args.root).run()
     worst = (

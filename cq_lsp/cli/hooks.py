@@ -1,7 +1,5 @@
-"""The CLI faces of the git hooks: `cq-lsp hooks install|uninstall|status` and `cq-lsp hook`.
-
-Thin: cq_lsp.githooks.install installs and inspects, cq_lsp.githooks.entry does a hook's work.
-"""
+"""`cq-lsp hook NAME` (what the shims call: kept light, it runs on every commit) and the
+printing of `cq-lsp hooks install|uninstall|status` results."""
 
 from __future__ import annotations
 
@@ -11,7 +9,9 @@ import sys
 from typing import Any
 
 from cq_lsp.cli.output import emit_json, style
-from cq_lsp.errors import CqLspError, UsageError
+from cq_lsp.errors import CqLspError
+from cq_lsp.githooks import entry as hook_entry
+from cq_lsp.githooks.install import DETACHED_ENV
 from cq_lsp.worktree.project import open_project
 
 _STATE_COLORS = {
@@ -21,28 +21,6 @@ _STATE_COLORS = {
     "missing": "33",
     "python-gone": "31",
 }
-
-
-def cmd_hooks(args: argparse.Namespace) -> int:
-    from cq_lsp.githooks import install as githooks
-
-    project = open_project(args.root)
-    if args.action == "install":
-        result = githooks.install_hooks(project.root)
-    elif args.action == "uninstall":
-        result = githooks.uninstall_hooks(project.root)
-    elif args.action == "status":
-        result = githooks.hooks_status(project.root)
-    else:  # pragma: no cover - argparse restricts the choices
-        raise UsageError(f"unknown hooks action {args.action}")
-    if args.json:
-        emit_json(result)
-    elif args.action == "status":
-        _print_status(result)
-    else:
-        print_changes(result)
-    conflicts = [h for h in result.get("hooks", []) if h.get("action") == "conflict"]
-    return 1 if conflicts else 0
 
 
 def print_changes(result: dict[str, Any]) -> None:
@@ -62,7 +40,7 @@ def print_changes(result: dict[str, Any]) -> None:
         print(result["instructions"])
 
 
-def _print_status(st: dict[str, Any]) -> None:
+def print_hooks_status(st: dict[str, Any]) -> None:
     where = st["hooksDir"] + (f"  (core.hooksPath={st['hooksPath']})" if st["hooksPath"] else "")
     print(f"hooks directory: {where}")
     if st["manager"]:
@@ -91,9 +69,6 @@ def _print_status(st: dict[str, Any]) -> None:
 
 def cmd_hook(args: argparse.Namespace) -> int:
     """What the shims run. Exits 0 whatever happens: a hook must never fail a git command."""
-    from cq_lsp.githooks import entry as hook_entry
-    from cq_lsp.githooks.install import DETACHED_ENV
-
     try:
         project = open_project(args.root)
     except CqLspError as exc:

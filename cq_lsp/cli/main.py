@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cq_lsp import __version__
+from cq_lsp.cli.output import error
 from cq_lsp.errors import EXIT_USAGE, CqLspError
 
 
@@ -65,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = cmd("search", "ranked results with snippets")
     s.add_argument("query", nargs="+")
     s.add_argument("--limit", type=int, default=10, metavar="N")
+    s.add_argument("--explain", action="store_true", help="say why each result ranked")
+
+    s = cmd("symbol", "definitions: exact, dotted (Class.method), prefix, fuzzy; path:line")
+    s.add_argument("name", nargs="+")
+    s.add_argument("--kind", metavar="K", help="only this kind (function, class, method, ...)")
+    s.add_argument("--limit", type=int, default=20, metavar="N")
+
+    s = cmd("eval", "search quality on this repository's own history and symbols")
+    s.add_argument("--limit", type=int, default=200, metavar="N", help="questions per task")
 
     s = cmd("show", "one file's documentation")
     s.add_argument("path")
@@ -184,11 +194,38 @@ def _cmd_mcp(args: argparse.Namespace) -> int:
 
 
 #: commands whose implementation lives outside cq_lsp.cli.commands (one concern per module).
-_HANDLERS = {
-    "hooks": ("cq_lsp.cli.hooks", "cmd_hooks"),
-    "hook": ("cq_lsp.cli.hooks", "cmd_hook"),
-    "doctor": ("cq_lsp.cli.doctor", "cmd_doctor"),
-}
+def _handler(command: str) -> Callable[[argparse.Namespace], int]:
+    """The function that runs ``command``. Its module is imported only when it runs: `cq-lsp
+    search` must not pay for the worker's, the hooks' or the language server's imports."""
+    if command == "mcp":
+        return _cmd_mcp
+    if command in ("search", "symbol", "eval"):
+        from cq_lsp.cli import search
+
+        return {"search": search.cmd_search, "symbol": search.cmd_symbol, "eval": search.cmd_eval}[
+            command
+        ]
+    if command == "hook":
+        from cq_lsp.cli.hooks import cmd_hook
+
+        return cmd_hook
+    if command == "doctor":
+        from cq_lsp.cli.doctor import cmd_doctor
+
+        return cmd_doctor
+    from cq_lsp.cli import commands
+
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "init": commands.cmd_init,
+        "index": commands.cmd_index,
+        "show": commands.cmd_show,
+        "status": commands.cmd_status,
+        "worker": commands.cmd_worker,
+        "queue": commands.cmd_queue,
+        "config": commands.cmd_config,
+        "hooks": commands.cmd_hooks,
+    }
+    return handlers[command]
 
 
 def _serve_argv(argv: Sequence[str]) -> list[str] | None:
@@ -213,18 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from cq_lsp.cli import commands
-    from cq_lsp.cli.output import error
-
-    if args.command == "mcp":
-        handler = _cmd_mcp
-    elif args.command in _HANDLERS:
-        import importlib
-
-        module, name = _HANDLERS[args.command]
-        handler = getattr(importlib.import_module(module), name)
-    else:
-        handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    handler = _handler(args.command)
     try:
         return int(handler(args) or 0)
     except CqLspError as exc:

@@ -90,3 +90,52 @@ def print_status(st: dict[str, Any]) -> None:
             f"  LLM       {d.get('llmCalls', 0)} calls, {d.get('llmFailures', 0)} failed, "
             f"{d.get('llmFallbacks', 0)} static fallbacks"
         )
+
+
+def worker_line(w: dict[str, Any]) -> str:
+    """``running (pid 123, up 4m, RSS 31.0 MB, CPU 1.2 s)`` — the worker part, for people."""
+    text = w["state"]
+    details = []
+    if w.get("pid"):
+        details.append(f"pid {w['pid']}")
+    if w.get("uptimeS") is not None:
+        details.append(f"up {fmt_age(w['uptimeS'])}")
+    if w.get("rssBytes") is not None:
+        details.append(f"RSS {fmt_bytes(w['rssBytes'])}")
+    if w.get("cpuS") is not None:
+        details.append(f"CPU {w['cpuS']:.1f} s")
+    if w.get("heartbeatAgeS") is not None:
+        details.append(f"heartbeat {fmt_age(w['heartbeatAgeS'])} ago")
+    if w.get("lastPid"):
+        details.append(f"last pid {w['lastPid']}")
+    return text + (f" ({', '.join(details)})" if details else "")
+
+
+def print_worker(action: str, result: dict[str, Any]) -> None:
+    """What ``worker start|stop|restart|status|cleanup`` did, in people's units."""
+    if action == "status":
+        print(f"worker {worker_line(result)}")
+        return
+    if action == "cleanup":
+        removed = result.get("removed") or []
+        print("removed " + ", ".join(removed) if removed else "nothing to clean up")
+        return
+    stopped = result.get("stopped")
+    if action == "stop":
+        print(_stop_line(result))
+        return
+    if isinstance(stopped, dict):  # restart: what the stop did first
+        print(_stop_line(stopped))
+    if result.get("started"):
+        print(f"worker started (pid {result.get('pid')})")
+    else:
+        print(result.get("message") or "worker not started")
+    if "worker" in result and result["worker"].get("state") != "running":
+        print(f"worker {worker_line(result['worker'])}")
+
+
+def _stop_line(result: dict[str, Any]) -> str:
+    if not result.get("stopped"):
+        return result.get("message") or "worker not running"
+    how = "" if result.get("graceful", True) else ", killed after the grace period"
+    return f"worker stopped (pid {result.get('pid')}{how})"

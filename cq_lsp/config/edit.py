@@ -59,7 +59,6 @@ def write_initial_config(root: Path, dataset_name: str | None = None) -> Path:
     return path
 
 
-
 def _unknown_key(key: str) -> UsageError:
     import difflib
 
@@ -137,11 +136,7 @@ def set_key(root: Path, key: str, value: str, *, env: Mapping[str, str] | None =
             user, _ = read_config_file(user_config_path(env))
         except ConfigError:
             user = None
-        if (
-            user is not None
-            and detect_version(user) == SCHEMA_VERSION
-            and not layer_problems(user)
-        ):
+        if user is not None and detect_version(user) == SCHEMA_VERSION and not layer_problems(user):
             merged = deep_merge(merged, user)
         problems = cross_problems(converter().structure(deep_merge(merged, new), Config))
     if problems:

@@ -67,5 +67,3 @@ def read_config_file(path: Path) -> tuple[dict[str, Any] | None, bytes | None]:
             source=str(path),
         )
     return data, raw
-
-

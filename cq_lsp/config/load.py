@@ -231,12 +231,6 @@ class ConfigCache:
         self._stamps: object = None
         self.error: ConfigError | None = None
 
-    def set_editor(self, editor: Mapping[str, Any] | None, *, editor_trusted: bool) -> None:
-        """New editor settings (didChangeConfiguration); the next ``get()`` reloads."""
-        with self._lock:
-            self._editor, self._editor_trusted = editor, editor_trusted
-            self._stamps = None
-
     def _current_stamps(self) -> object:
         # The trust store is watched too: `cq-lsp config trust` must take effect without a restart.
         return (
@@ -278,5 +272,3 @@ def _fallback(root: Path, exc: ConfigError) -> LoadedConfig:
         command_trusted=True,
         warnings=[f"using the default configuration: {exc.message}"],
     )
-
-

@@ -9,7 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cq_lsp.config.edit import write_initial_config
+from cq_lsp.core import autostart, supervisor
+from cq_lsp.core.supervisor import our_process, read_worker_json
 from cq_lsp.errors import UsageError
+from cq_lsp.store.db import Database
+from cq_lsp.store.ledger import JOB_STATES
+from cq_lsp.worktree.project import open_project
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -17,40 +23,9 @@ if TYPE_CHECKING:
     from cq_lsp.core.workspace import EnqueueReport, Workspace
     from cq_lsp.worktree.project import Project
 
-JOB_STATES = ("queued", "running", "done", "failed", "skipped")
-
-
-def ensure_worker(
-    ws: Workspace,
-    report: EnqueueReport | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-) -> str | None:
-    """Auto mode starts a worker when work waits and none runs. Returns what happened.
-
-    Work that waits includes jobs queued earlier (say, before a worker was killed), not only the
-    ones this call added. ``env`` is extra environment for a worker started here (the language
-    server passes the editor's settings this way).
-    """
-    from cq_lsp.core.supervisor import is_running, start_worker
-
-    counts = ws.ledger.counts()
-    waiting = counts["queued"] + counts["running"]
-    if not waiting and not (report and report.result.queued):
-        return None
-    if ws.config.processing.mode != "auto":
-        return "manual mode: run `cq-lsp worker start` or `cq-lsp queue process` to document"
-    if not is_running(ws.project):
-        start_worker(ws.project, env=env)
-        return "worker started"
-    return None
-
 
 def init_project(root: str | Path | None, dataset: str | None = None) -> dict[str, Any]:
     """Create ``.code-query/`` with its config and an empty index; keep an existing config."""
-    from cq_lsp.config.edit import write_initial_config
-    from cq_lsp.store.db import Database
-    from cq_lsp.worktree.project import open_project
 
     project = open_project(root)
     existed = project.config_file.exists()
@@ -88,7 +63,7 @@ def queue_add(
 ) -> tuple[dict[str, Any], EnqueueReport, str | None]:
     """Queue files through the path guard; starts a worker in auto mode."""
     report = ws.enqueue_paths(paths, source=source, base=base, delay_s=delay_s)
-    note = ensure_worker(ws, report, env=env)
+    note = autostart.ensure_worker(ws, report, env=env)
     return report.to_dict(), report, note
 
 
@@ -102,11 +77,8 @@ def queue_remove(
 def queue_clear(ws: Workspace, *, source: str) -> dict[str, Any]:
     """Drop queued jobs; running ones finish. Files documented before keep that documentation
     (dropping a newer version's job must not make an older, good record disappear)."""
-    from cq_lsp.store.ledger import rel_of
-
-    rows = ws.db.query("SELECT path, path_bytes FROM jobs WHERE state='queued'")
-    rels = [rel_of(r["path"], r["path_bytes"]) for r in rows]
-    return {"cleared": cancel_queued(ws, rels, source, op="clear") if rels else 0}
+    rels = ws.ledger.paths_in_state("queued")
+    return {"cleared": ws.ledger.cancel_queued(rels, source=source, op="clear") if rels else 0}
 
 
 def queue_retry(
@@ -116,10 +88,7 @@ def queue_retry(
 
     Returns the result and the enqueue report; the caller decides whether a worker starts.
     """
-    from cq_lsp.store.ledger import rel_of
-
-    rows = ws.db.query("SELECT path, path_bytes FROM jobs WHERE state='failed'")
-    rels = [rel_of(r["path"], r["path_bytes"]) for r in rows]
+    rels = ws.ledger.paths_in_state("failed")
     if not rels:
         return {"queued": 0}, None
     report = ws.enqueue_paths(rels, source=source)
@@ -139,7 +108,6 @@ def queue_history(ws: Workspace, n: int = 20) -> dict[str, Any]:
 
 def worker_cleanup(project: Project) -> dict[str, Any]:
     """Remove worker.json and the heartbeat when no worker of ours runs."""
-    from cq_lsp.core.supervisor import our_process, read_worker_json
 
     info = read_worker_json(project)
     removed: list[str] = []
@@ -155,17 +123,16 @@ def worker_action(
     ws: Workspace, action: str, *, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """start, stop, restart, status or cleanup; returns the ``worker`` status part (or more)."""
-    from cq_lsp.core import supervisor
 
     project = ws.project
     interval = ws.config.processing.worker_check_interval
     if action == "start":
-        ws.config  # validate the configuration before spawning anything  # noqa: B018
+        ws.check_config()
         return supervisor.start_worker(project, env=env)
     if action == "stop":
         return supervisor.stop_worker(project)
     if action == "restart":
-        ws.config  # noqa: B018
+        ws.check_config()
         stopped = supervisor.stop_worker(project)
         return {"stopped": stopped, **supervisor.start_worker(project, env=env)}
     if action == "status":
@@ -175,57 +142,3 @@ def worker_action(
     raise UsageError(
         f"unknown worker action {action!r}", hint="use start, stop, restart, status or cleanup"
     )
-
-
-def job_states(ws: Workspace, rels: Sequence[str]) -> dict[str, int]:
-    """How many of these paths' jobs are in each state (gone rows count as done)."""
-    from cq_lsp.store.ledger import key_of
-
-    keys = [key_of(r)[0] for r in rels]
-    counts = dict.fromkeys(JOB_STATES, 0)
-    seen = 0
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        rows = ws.db.query(
-            "SELECT state, COUNT(*) AS n FROM jobs WHERE path IN "
-            f"({','.join('?' * len(chunk))}) GROUP BY state",
-            tuple(chunk),
-        )
-        for r in rows:
-            counts[r["state"]] = counts.get(r["state"], 0) + r["n"]
-            seen += r["n"]
-    counts["done"] += len(keys) - seen  # removed meanwhile (deleted files): nothing left to do
-    return counts
-
-
-def cancel_queued(ws: Workspace, rels: Sequence[str], source: str, op: str = "cancel") -> int:
-    """Drop the jobs among ``rels`` that are still queued, without losing documentation.
-
-    A file documented before keeps its previous record and goes back to ``done`` at the sha
-    that record describes; its size/mtime are cleared so the next index run hashes it again
-    and queues the newer content. A file never documented loses only its job row.
-    """
-    from cq_lsp.store.ledger import key_of, record_history
-
-    keys = [key_of(r)[0] for r in rels]
-    dropped = 0
-    with ws.db.tx() as conn:
-        for key in keys:
-            row = conn.execute("SELECT state FROM jobs WHERE path = ?", (key,)).fetchone()
-            if row is None or row["state"] != "queued":
-                continue
-            doc = conn.execute(
-                "SELECT content_sha FROM files WHERE filepath = ?", (key,)
-            ).fetchone()
-            if doc is not None and doc["content_sha"]:
-                conn.execute(
-                    "UPDATE jobs SET state='done', sha=?, size=NULL, mtime_ns=NULL, error=NULL, "
-                    "not_before=NULL WHERE path=?",
-                    (doc["content_sha"], key),
-                )
-            else:
-                conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
-            dropped += 1
-        if dropped:
-            record_history(conn, op, dropped, None, source)
-    return dropped

@@ -11,7 +11,8 @@ import sys
 import time
 from typing import Any
 
-from cq_lsp.core.supervisor import is_running, start_worker
+from cq_lsp.core.autostart import Verdict, verdict
+from cq_lsp.core.supervisor import start_worker
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import WorkerError
 
@@ -71,7 +72,7 @@ def wait_for_queue(
         task = progress.add_task("index", total=max(total, 1), rate="")
     try:
         while remaining > 0:
-            if ensure_worker and not is_running(ws.project):
+            if ensure_worker and verdict(ws) is Verdict.START:
                 now = time.monotonic()
                 if now >= next_start_at:
                     if restarts > MAX_RESTARTS:

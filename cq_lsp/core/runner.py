@@ -7,13 +7,22 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from cq_lsp.core.transport import retry_delay
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.documenters.base import DocumentContext, Documenter, DocumenterError
+from cq_lsp.documenters.languages import detect_language
 from cq_lsp.documenters.records import FileRecord
+from cq_lsp.documenters.select import (
+    UntrustedCommand,
+    fallback_record,
+    select_documenter,
+    selection_key,
+)
 from cq_lsp.errors import IndexError_, PathRefused
-from cq_lsp.store.ledger import bump_counter
+from cq_lsp.store.documentation import forget_missing_in, prepare, store
+from cq_lsp.store.ledger import bump_counter, release_in, running_in, skip_in
 from cq_lsp.worktree.git import head_commit
 
 if TYPE_CHECKING:
@@ -68,7 +77,6 @@ class JobRunner:
     @property
     def selection(self) -> Selection:
         """The documenter(s) for the current config; a live config edit or trust takes effect."""
-        from cq_lsp.documenters.select import select_documenter, selection_key
 
         cached = self._selection
         # Three stats per job are nothing next to an LLM call, and trust must be exact there.
@@ -172,9 +180,6 @@ class JobRunner:
         self, outcomes: Sequence[_Outcome], retry_delay_s: float
     ) -> list[tuple[str, str, float]]:
         """Every outcome of a batch in ONE transaction; returns the retries to send."""
-        from cq_lsp.core.transport import retry_delay
-        from cq_lsp.store.documentation import forget_missing_in, store
-        from cq_lsp.store.ledger import release_in, running_in, skip_in
 
         retries: list[tuple[str, str, float]] = []
         calls = failures = 0
@@ -217,7 +222,6 @@ class JobRunner:
         """Run the selected documenter, counting LLM calls into ``outcome`` (committed with it);
         the static record stands in when the command failed for good and ``processor.fallback``
         is "static"."""
-        from cq_lsp.documenters.select import UntrustedCommand, fallback_record
 
         rel, final = outcome.rel, outcome.final
         sel = self.selection
@@ -243,7 +247,6 @@ class JobRunner:
 
     def _prepare(self, outcome: _Outcome, *, dataset: str, commit: str | None) -> None:
         """Read and document one claimed job into ``outcome`` (no transaction is open)."""
-        from cq_lsp.store.documentation import prepare
 
         ws = self.ws
         rel = outcome.rel
@@ -253,7 +256,6 @@ class JobRunner:
         except PathRefused as refusal:
             outcome.refusal = refusal
             return
-        from cq_lsp.documenters.languages import detect_language
 
         language = detect_language(rel)
         record = self._record(outcome, content.text, language)
@@ -280,3 +282,67 @@ class _Outcome:
         self.error: str | None = None
         #: counters to bump with the outcome (LLM calls, failures, fallbacks).
         self.counts: dict[str, int] = {}
+
+
+def document_queued(
+    ws: Workspace,
+    jobs: Sequence[tuple[str, str]] | None = None,
+    *,
+    batch_size: int | None = None,
+    threads: int | None = None,
+    timeout_s: float | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Document jobs in this process — ``queue process``, ``index --wait`` in manual mode, and a
+    git hook's fallback when no worker can run.
+
+    ``jobs`` (rel, sha) default to every queued job, after the ones a dead process left running
+    are queued again. Each batch is claimed and committed as the worker does, on ``threads``
+    threads; no batch starts after ``timeout_s``, and what is left stays queued in the ledger for
+    the next worker. A failure here is final (no retry delay: the caller is waiting). A storage
+    failure (full disk, read-only or locked index.db) is raised: the user must hear it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    if jobs is None:
+        ws.ledger.requeue_dead()
+        jobs = ws.ledger.queued()
+    runner = JobRunner(ws)
+    batch = batch_size or ws.config.processing.batch_size
+    workers = max(1, threads or ws.config.worker.threads)
+    started_at = time.monotonic()
+    deadline = None if timeout_s is None else started_at + timeout_s
+    before = ws.ledger.counts()
+    started = 0
+
+    def run(chunk: Sequence[tuple[str, str]]) -> None:
+        try:
+            runner.run_batch(chunk, retry=False)
+        except IndexError_:
+            raise
+        except Exception as exc:  # the runner recorded each job's failure in the ledger
+            log.warning("a batch failed: %s", one_line(exc))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # One batch per thread at a time, so the deadline is checked between rounds.
+        step = batch * workers
+        for i in range(0, len(jobs), step):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            chunks = [jobs[k : k + batch] for k in range(i, min(i + step, len(jobs)), batch)]
+            list(pool.map(run, chunks))
+            started += sum(len(c) for c in chunks)
+            if on_batch is not None:
+                on_batch(sum(len(c) for c in chunks))
+    after = ws.ledger.counts()
+    elapsed = time.monotonic() - started_at
+    documented = max(0, after["done"] - before["done"])
+    return {
+        "documented": documented,
+        "failed": after["failed"],
+        "newlyFailed": max(0, after["failed"] - before["failed"]),
+        "elapsedS": round(elapsed, 2),
+        "filesPerS": round(documented / elapsed, 1) if documented and elapsed else None,
+        "restarts": 0,
+        "left": len(jobs) - started,
+    }

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from cq_lsp.errors import ConfigError, CqLspError
+from cq_lsp.store.db import _INHERITED
 
 if TYPE_CHECKING:
     from huey import Huey
@@ -183,8 +184,6 @@ class Transport:
         Redis needs nothing: redis-py's pool notices the new pid and reconnects by itself.
         """
         import threading
-
-        from cq_lsp.store.db import _INHERITED
 
         storage = self.huey.storage
         conn = getattr(storage, "_conn", None)

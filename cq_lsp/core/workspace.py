@@ -15,9 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from cq_lsp.errors import PathRefused
+from cq_lsp.config.load import ConfigCache, load_config
+from cq_lsp.core.transport import Transport
+from cq_lsp.errors import CqLspError, PathRefused
 from cq_lsp.store.db import Database
+from cq_lsp.store.documentation import get_record
 from cq_lsp.store.ledger import Change, EnqueueResult, Ledger, key_of
+from cq_lsp.worktree.git import tracked_files
 from cq_lsp.worktree.guard import PathGuard
 from cq_lsp.worktree.project import Project
 
@@ -71,8 +75,6 @@ class Workspace:
         self._loaded = loaded
         self._cache: ConfigCache | None = None
         if live and loaded is None:
-            from cq_lsp.config.load import ConfigCache
-
             self._cache = ConfigCache(
                 project.root, editor=editor_settings, editor_trusted=editor_trusted
             )
@@ -91,8 +93,6 @@ class Workspace:
                 self._cache_checked = (now, self._cache.get())
             return self._cache_checked[1]
         if self._loaded is None:
-            from cq_lsp.config.load import load_config
-
             self._loaded = load_config(
                 self.project.root,
                 editor=self._editor_settings,
@@ -109,6 +109,10 @@ class Workspace:
     @property
     def config(self) -> Config:
         return self.loaded.config
+
+    def check_config(self) -> None:
+        """Raise ConfigError now if the configuration is invalid (before spawning anything)."""
+        self.loaded  # noqa: B018  (loading is the check; it raises on an invalid layer)
 
     @property
     def config_error(self) -> Exception | None:
@@ -134,7 +138,6 @@ class Workspace:
 
     @cached_property
     def transport(self) -> Transport:
-        from cq_lsp.core.transport import Transport
 
         self.project.require_initialized()
         return Transport(self.project, self.config)
@@ -192,7 +195,6 @@ class Workspace:
 
         Files documented before but no longer tracked leave the index.
         """
-        from cq_lsp.worktree.git import tracked_files
 
         report = EnqueueReport(EnqueueResult())
         known = self.ledger.states_by_path()
@@ -259,8 +261,6 @@ class Workspace:
 
     def show(self, raw: str, base: Path | None = None) -> dict[str, Any]:
         """One file's documentation; if there is none, why (queued, failed, refused, unknown)."""
-        from cq_lsp.errors import CqLspError
-        from cq_lsp.store.documentation import get_record
 
         rel = self.guard.to_rel(raw, base=base)
         record = get_record(self.db, rel)
@@ -288,67 +288,3 @@ class Workspace:
             f"{rel}: not documented yet ({job['state']} since {job['queued_at']})",
             hint="`cq-lsp index --wait` waits for the queue to drain",
         )
-
-    def queue_status(self) -> dict[str, Any]:
-        """The ``queue`` part of the status object (``queue status --json``)."""
-        counts = self.ledger.counts()
-        keys = ("queued", "running", "failed", "done", "skipped", "oldestQueuedS")
-        return {k: counts[k] for k in keys}
-
-    def status(self) -> dict[str, Any]:
-        """The status object of docs/architecture.md (also the `cq/status` notification)."""
-        from cq_lsp.core.supervisor import worker_status
-        from cq_lsp.store.documentation import file_count
-
-        worker = worker_status(self.project, self.config.processing.worker_check_interval)
-        queue = self.queue_status()
-        problems: list[str] = []
-        health = "ok"
-        if self.db.rebuilt_from is not None:
-            health = "warning"
-            problems.append(
-                f"index.db was corrupt and has been rebuilt (old copy: {self.db.rebuilt_from.name})"
-            )
-        if queue["failed"]:
-            health = "warning"
-        if self.config.processor.kind == "command" and not self.loaded.command_trusted:
-            health = "warning" if health == "ok" else health
-            problems.append(
-                "processor.command is not trusted: trust the workspace in your editor or run "
-                "`cq-lsp config trust`"
-            )
-        if self.config_error is not None:
-            health = "error"
-            problems.append("config.json is invalid; running on the last good configuration")
-        if worker["state"] in ("crashed", "unresponsive"):
-            health = "error"
-            problems.append(f"worker {worker['state']}")
-        parts: list[str] = []
-        if queue["queued"]:
-            parts.append(f"{queue['queued']} queued")
-        if queue["running"]:
-            parts.append(f"{queue['running']} running")
-        if queue["failed"]:
-            parts.append(f"{queue['failed']} failed")
-        if not parts:
-            parts.append(f"{queue['done']} documented")
-        parts.append(f"worker {worker['state']}")
-        counters = self.ledger.counters()
-        return {
-            "root": str(self.project.root),
-            "health": health,
-            "message": " · ".join(parts + problems),
-            "worker": worker,
-            "queue": queue,
-            "index": {"files": file_count(self.db), "path": str(self.project.index_db)},
-            "documenter": {
-                "kind": self.config.processor.kind,
-                "calls": counters.get("documenter_calls", 0),
-                "failures": counters.get("documenter_failures", 0),
-                "llmCalls": counters.get("llm_calls", 0),
-                "llmFailures": counters.get("llm_failures", 0),
-                "llmFallbacks": counters.get("llm_fallbacks", 0),
-            },
-            "mode": self.config.processing.mode,
-            "at": time.time(),
-        }

@@ -51,6 +51,8 @@ def selection_key(loaded: LoadedConfig) -> tuple[object, ...]:
 
 def select_documenter(loaded: LoadedConfig, *, slots_dir: Path | None = None) -> Selection:
     """The documenter(s) for ``loaded``. ``slots_dir`` holds the concurrency slot files."""
+    # Imported on first use: the static documenter loads tree-sitter and its grammars (tens of
+    # ms), which a process that only checks the configuration must not pay.
     from cq_lsp.documenters.static import StaticDocumenter
 
     processor = loaded.config.processor

@@ -35,7 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cq_lsp.errors import CqLspError
+from cq_lsp.core.logs import rotate_log
+from cq_lsp.errors import CqLspError, WorkerError
 from cq_lsp.githooks.install import DETACHED_ENV, HEAD_ENV, HOOK_NAMES, ORIG_HEAD_ENV, SKIP_ENV
 from cq_lsp.worktree.git import run_git, split_z
 
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
     from cq_lsp.worktree.project import Project
 
 _SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-LOG_MAX_BYTES = 1_000_000
-LOG_KEEP = 2
 # The environment variables git sets that tie a process to one repository (`git rev-parse
 # --local-env-vars`). A hook's background work outlives the git command: a GIT_INDEX_FILE pointing
 # at a temporary index that git has since deleted would make every later git call see no files.
@@ -210,51 +209,6 @@ class HookLog:
             pass
 
 
-def rotate_log(log: Path, max_bytes: int = LOG_MAX_BYTES, keep: int = LOG_KEEP) -> bool:
-    """Keep hooks.log bounded: past ``max_bytes`` it becomes hooks.log.1 (… .``keep``).
-
-    Hooks may run at once, so the rename happens under a lock and after a second look. If this
-    process writes to the old file (the shim opened it), it is pointed at the new one.
-    """
-    try:
-        if log.stat().st_size <= max_bytes:
-            return False
-    except OSError:
-        return False
-    lock = open(log.with_name(log.name + ".lock"), "a+")
-    try:
-        try:
-            import fcntl
-
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - Windows: no shims there anyway
-            pass
-        try:
-            st = log.stat()
-        except OSError:
-            return False
-        if st.st_size <= max_bytes:
-            return False
-        for i in range(keep - 1, 0, -1):
-            older = log.with_name(f"{log.name}.{i}")
-            if older.exists():
-                os.replace(older, log.with_name(f"{log.name}.{i + 1}"))
-        os.replace(log, log.with_name(log.name + ".1"))
-        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            for std in (1, 2):
-                try:
-                    if os.fstat(std).st_ino == st.st_ino:
-                        os.dup2(fd, std)
-                except OSError:
-                    pass
-        finally:
-            os.close(fd)
-        return True
-    finally:
-        lock.close()
-
-
 # -- running a hook ------------------------------------------------------------------------------
 
 
@@ -276,6 +230,8 @@ def run_hook(
 ) -> dict[str, Any]:
     """Queue what ``hook`` changed and see that it gets documented. Logs to stderr; never raises
     for what git did (a problem is logged and returned)."""
+    # The core is imported by the detached process only: the shim's own process, which git
+    # waits for, just reads the arguments and spawns this one.
     from cq_lsp.core.workspace import Workspace
 
     log = HookLog(hook)
@@ -327,23 +283,19 @@ def _see_it_documented(
     ws: Workspace, report: EnqueueReport, sent_error: str | None, log: HookLog
 ) -> str:
     """Auto mode: a worker runs, or one is started, or this process documents the files."""
-    from cq_lsp.core.actions import ensure_worker
+    from cq_lsp.core.autostart import MANUAL_NOTE, Verdict, ensure_worker, verdict
     from cq_lsp.core.supervisor import is_running
-    from cq_lsp.errors import WorkerError
 
     proc = ws.config.processing
-    if proc.mode != "auto":
-        if not report.result.queued:
-            return "manual mode"
-        note = "manual mode: `cq-lsp worker start` or `cq-lsp queue process` documents them"
-        return note + (f" ({sent_error}; the worker re-sends them)" if sent_error else "")
     problem = sent_error
+    decided = verdict(ws, report)
+    if decided is Verdict.NO_WORK:
+        return "nothing waits"
+    if decided is Verdict.MANUAL:
+        return MANUAL_NOTE + (f" ({sent_error}; the worker re-sends them)" if sent_error else "")
     if problem is None:
         try:
-            started = ensure_worker(ws, report)
-            if started:
-                return started
-            return "worker running" if is_running(ws.project) else "nothing waits"
+            return ensure_worker(ws, report) or decided.value
         except WorkerError as exc:
             # Another hook may have started one a moment ago (the loser of the worker lock exits).
             deadline = time.monotonic() + 2.0
@@ -359,30 +311,18 @@ def _see_it_documented(
 
 
 def document_here(ws: Workspace, jobs: Sequence[tuple[str, str, float]], timeout_s: float) -> str:
-    """Document ``jobs`` in this process, ``processing.batch_size`` at a time (each batch claimed
-    and committed as the worker does), starting none after ``timeout_s``. What is left stays
+    """Document ``jobs`` in this process, starting none after ``timeout_s``; what is left stays
     queued in the ledger for the next worker."""
-    from cq_lsp.core.runner import JobRunner
+    from cq_lsp.core.runner import document_queued
 
-    runner = JobRunner(ws)
-    batch = ws.config.processing.batch_size
-    deadline = time.monotonic() + timeout_s
-    started = 0
-    for i in range(0, len(jobs), batch):
-        if time.monotonic() >= deadline:
-            break
-        chunk = [(rel, sha) for rel, sha, _ in jobs[i : i + batch]]
-        try:
-            runner.run_batch(chunk, retry=False)
-        except Exception as exc:  # failures are recorded in the ledger by the runner
-            HookLog("document")(f"a batch failed: {' '.join(str(exc).split())[:200]}")
-        started += len(chunk)
+    pairs = [(rel, sha) for rel, sha, _ in jobs]
+    outcome = document_queued(ws, pairs, threads=1, timeout_s=timeout_s)
     done = sum(
         1
-        for rel, sha, _ in jobs
+        for rel, sha in pairs
         if (j := ws.ledger.job(rel)) and j["sha"] == sha and j["state"] == "done"
     )
-    left = len(jobs) - started
+    left = outcome["left"]
     return f"documented {done} of {len(jobs)} in the hook process" + (
         f"; {left} left queued (queue_timeout {timeout_s:g} s)" if left else ""
     )

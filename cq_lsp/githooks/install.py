@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.atomic import write_bytes_atomic, write_text_atomic
+from cq_lsp.core.logs import last_line
 from cq_lsp.errors import CqLspError
-from cq_lsp.worktree.git import run_git
+from cq_lsp.worktree.git import git_dirs, git_path, run_git
 
 HOOK_NAMES = ("post-commit", "post-merge", "post-checkout", "post-rewrite")
 SHIM_VERSION = 1
@@ -202,19 +203,13 @@ def installing_python() -> str:
 # -- where git looks -----------------------------------------------------------------------------
 
 
-def _git_path(root: Path, *args: str) -> Path:
-    out = run_git(root, "rev-parse", *args).decode("utf-8", "surrogateescape").strip()
-    p = Path(out)
-    return p if p.is_absolute() else (root / p)
-
-
 def hooks_dir(root: Path) -> Path:
     """The directory git runs hooks from (``core.hooksPath`` and linked worktrees honoured)."""
-    return Path(os.path.normpath(_git_path(root, "--git-path", "hooks")))
+    return git_path(root, "--git-path", "hooks")
 
 
 def common_dir(root: Path) -> Path:
-    return Path(os.path.normpath(_git_path(root, "--git-common-dir")))
+    return git_path(root, "--git-common-dir")
 
 
 def private_dir(root: Path) -> Path:
@@ -617,9 +612,8 @@ def _in_work_tree(root: Path, path: Path) -> bool:
     real = path.resolve()
     if not real.is_relative_to(root.resolve()):
         return False
-    gd = _git_dir(root)
-    common = common_dir(root)
-    return not any(d is not None and real.is_relative_to(d.resolve()) for d in (gd, common))
+    dirs = git_dirs(root) or ()
+    return not any(real.is_relative_to(d.resolve()) for d in dirs)
 
 
 def _git_ignores(root: Path, path: Path) -> bool:
@@ -777,7 +771,7 @@ def hooks_status(root: Path) -> dict[str, Any]:
         "skipped": os.environ.get(SKIP_ENV, "") in ("1", "true", "yes"),
         "initialized": (root / ".code-query").is_dir(),
         "log": str(root / ".code-query" / "logs" / "hooks.log"),
-        "lastLog": _last_line(root / ".code-query" / "logs" / "hooks.log"),
+        "lastLog": last_line(root / ".code-query" / "logs" / "hooks.log"),
         "notInitializedNote": str(note) if note is not None else None,
     }
 
@@ -799,28 +793,9 @@ def _shim_state(shim: Path | None, hook: str, py: str, entry: dict[str, Any]) ->
     return "installed"
 
 
-def _git_dir(root: Path) -> Path | None:
-    try:
-        return _git_path(root, "--git-dir")
-    except CqLspError:
-        return None
-
-
 def _not_initialized_note(root: Path) -> Path | None:
-    gd = _git_dir(root)
-    if gd is None:
+    dirs = git_dirs(root)
+    if dirs is None:
         return None
-    note = gd / NOT_INITIALIZED_NOTE
+    note = dirs[0] / NOT_INITIALIZED_NOTE
     return note if note.exists() else None
-
-
-def _last_line(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 4096))
-            lines = fh.read().splitlines()
-    except OSError:
-        return None
-    return lines[-1].decode("utf-8", "replace") if lines else None

@@ -16,51 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.core import editor_env
+from cq_lsp.core.autostart import Verdict, verdict
+from cq_lsp.core.status import add_problem, blank_status, build_status
+from cq_lsp.core.supervisor import (
+    is_running,
+    our_process,
+    read_worker_json,
+    start_worker,
+    stop_worker,
+    worker_status,
+)
 from cq_lsp.core.watchdog import WorkerWatchdog
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import CqLspError, NotAWorkTreeError, PathRefused
+from cq_lsp.worktree.git import git_dirs
 from cq_lsp.worktree.project import Project, find_work_tree
 
 log = logging.getLogger(__name__)
 
 #: Refusals an editor event drops silently: the user did not ask for these files.
 QUIET_REASONS = frozenset({"outside", "internal", "ignored", "excluded", "missing"})
-
-#: Fields that change every second; a change in them alone does not make a notification.
-_VOLATILE = ("uptimeS", "rssBytes", "cpuS", "heartbeatAgeS", "oldestQueuedS", "at")
-
-
-def stable_view(status: Mapping[str, Any]) -> Any:
-    """The status without its ever-changing numbers, for "did anything change?"."""
-    if isinstance(status, Mapping):
-        return {k: stable_view(v) for k, v in status.items() if k not in _VOLATILE}
-    return status
-
-
-def blank_status(root: Path, health: str, message: str, **extra: Any) -> dict[str, Any]:
-    """The status object of a folder that has no index to report on."""
-    return {
-        "root": str(root),
-        "health": health,
-        "message": message,
-        "worker": {
-            "state": "stopped",
-            "pid": None,
-            "uptimeS": None,
-            "restarts": 0,
-            "rssBytes": None,
-        },
-        "queue": {
-            "queued": 0,
-            "running": 0,
-            "failed": 0,
-            "done": 0,
-            "skipped": 0,
-            "oldestQueuedS": None,
-        },
-        "index": {"files": 0},
-        **extra,
-    }
 
 
 class Folder:
@@ -174,7 +149,7 @@ class Folder:
         if not self.initialized:
             return False
         try:
-            version = self.ws.db.query("PRAGMA data_version")[0][0]
+            version = self.ws.db.data_version()
         except Exception:
             version = None
         stamp: list[tuple[int, int] | None] = []
@@ -201,7 +176,7 @@ class Folder:
                 initialized=False,
             )
         ws = self.ws
-        st = ws.status()
+        st = build_status(ws)
         st["initialized"] = True
         st["worker"]["restarts"] = self.watchdog.restarts
         err = ws.config_error
@@ -210,12 +185,10 @@ class Folder:
         if st["worker"]["state"] == "running":
             self.start_error = None
         if self.watchdog.gave_up:
-            st["health"] = "error"
-            st["message"] = f"{st['message']} · {self.watchdog.gave_up}"
+            add_problem(st, "error", self.watchdog.gave_up)
             st["workerError"] = self.watchdog.gave_up
         elif self.start_error:
-            st["health"] = "error"
-            st["message"] = f"{st['message']} · the worker could not start: {self.start_error}"
+            add_problem(st, "error", f"the worker could not start: {self.start_error}")
             st["workerStartError"] = self.start_error
         elif self.user_stopped and st["worker"]["state"] == "stopped":
             if st["queue"]["queued"]:
@@ -230,32 +203,14 @@ class Folder:
         the main repository's.
         """
         if self._git_dirs is None:
-            self._git_dirs = self._find_git_dirs()
+            dot_git = self.root / ".git"
+            self._git_dirs = git_dirs(self.root) or (dot_git, dot_git)
         return self._git_dirs
-
-    def _find_git_dirs(self) -> tuple[Path, Path]:
-        dot_git = self.root / ".git"
-        if dot_git.is_file():
-            try:
-                text = dot_git.read_text(encoding="utf-8").strip()
-            except OSError:
-                return dot_git, dot_git
-            if text.startswith("gitdir:"):
-                git_dir = (self.root / text.partition(":")[2].strip()).resolve()
-                common = git_dir
-                try:
-                    rel = (git_dir / "commondir").read_text(encoding="utf-8").strip()
-                    common = (git_dir / rel).resolve()
-                except OSError:
-                    pass
-                return git_dir, common
-        return dot_git, dot_git
 
     # -- the worker ---------------------------------------------------------------------------
 
     def start_worker(self, env: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Start this folder's worker unless one runs (serialised within this server)."""
-        from cq_lsp.core.supervisor import start_worker
 
         with self._start_lock:
             result = start_worker(self.project, env=self.worker_env() if env is None else env)
@@ -271,7 +226,6 @@ class Folder:
         Only the watchdog (``restart``) replaces a crashed worker — after its backoff, and
         counted — so a start that was already on its way when the worker died stands down.
         """
-        from cq_lsp.core.supervisor import our_process, read_worker_json
 
         try:
             with self._start_lock:
@@ -287,19 +241,11 @@ class Folder:
             self._starting = False
 
     def wants_worker(self, report: Any = None) -> bool:
-        """Auto mode, not held off, work waiting and no worker running."""
-        from cq_lsp.core.supervisor import is_running
+        """The core's verdict is "start", and nothing of the editor's holds it off."""
 
         if self.watchdog.holding_off or self.user_stopped or self._starting:
             return False
-        ws = self.ws
-        if ws.config.processing.mode != "auto":
-            return False
-        counts = ws.ledger.counts()
-        fresh = bool(report is not None and report.result.queued)
-        if not (counts["queued"] or counts["running"] or fresh):
-            return False
-        return not is_running(self.project)
+        return verdict(self.ws, report) is Verdict.START
 
     def ensure_worker(self, report: Any = None) -> None:
         """Auto mode: a worker for waiting work, started on this (io) thread."""
@@ -310,7 +256,6 @@ class Folder:
     def stop_if_ours(self) -> None:
         """At shutdown or folder removal: stop the worker this server started, if it is still
         that one and nothing waits for it; otherwise it finishes and exits when idle."""
-        from cq_lsp.core.supervisor import stop_worker, worker_status
 
         if self.started_pid is None or not self.initialized:
             return
@@ -329,7 +274,6 @@ class Folder:
 
     def restart_for_settings(self) -> None:
         """The editor's settings or trust changed: a running worker restarts to get them."""
-        from cq_lsp.core.supervisor import is_running, stop_worker
 
         if not self.initialized or not is_running(self.project):
             return
@@ -360,7 +304,6 @@ class Folder:
         steps: list[Callable[[], Any]] = []
 
         def stop() -> None:
-            from cq_lsp.core.supervisor import stop_worker
 
             steps.append(lambda: stop_worker(self.project, grace_s=2.0))
 

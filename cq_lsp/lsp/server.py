@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,17 +20,20 @@ from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
-from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from cq_lsp import __version__
-from cq_lsp.core import actions as ops
+from cq_lsp.commands.table import COMMANDS
+from cq_lsp.config.json_locate import locate
+from cq_lsp.core.status import add_problem, blank_status, stable_view
 from cq_lsp.errors import CqLspError, UsageError
-from cq_lsp.lsp.commands import COMMANDS, parse_arguments
-from cq_lsp.lsp.folders import Folder, stable_view
+from cq_lsp.lsp.folders import Folder
+from cq_lsp.lsp.progress import catch_up
+from cq_lsp.lsp.session import command_handler
 from cq_lsp.lsp.settings import EditorSettings, merge_section, parse_settings
 from cq_lsp.lsp.symbols import SymbolTable, hover_markdown, word_at
+from cq_lsp.lsp.watchers import moves_head, pull_configuration, register_watchers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,9 +63,9 @@ class CqLanguageServer(LanguageServer):
         self._pending: dict[Path, dict[str, float]] = {}  # folder root -> path -> due time
         self._git_due: dict[Path, float] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._dirty: set[Path] = set()
-        self._symbols: dict[Path, SymbolTable] = {}
-        self._closed = False
+        self.dirty: set[Path] = set()
+        self.symbol_tables: dict[Path, SymbolTable] = {}
+        self.closed = False
         self._shown: set[str] = set()
         #: after `initialized`: messages to the user may be shown from now on.
         self.ready = False
@@ -107,7 +109,7 @@ class CqLanguageServer(LanguageServer):
             return existing
         folder.configure(self.settings.editor_layer(), self.settings.trusted)
         self.folders[folder.root] = folder
-        self._dirty.add(folder.root)
+        self.dirty.add(folder.root)
         log.info("workspace folder %s -> work tree %s", path, folder.root)
         return folder
 
@@ -117,7 +119,7 @@ class CqLanguageServer(LanguageServer):
                 # Out of the map first (no more status for it), then stopped and closed on the
                 # status thread, after whatever it is doing with the folder's databases.
                 del self.folders[root]
-                self._symbols.pop(root, None)
+                self.symbol_tables.pop(root, None)
                 self._pending.pop(root, None)
 
                 def retire(folder: Folder = folder) -> None:
@@ -160,7 +162,7 @@ class CqLanguageServer(LanguageServer):
             raise UsageError(
                 "no workspace folder is open", hint="open a folder of a git repository"
             )
-        if "root" in args:
+        if args.get("root"):
             root = Path(args["root"]).expanduser()
             folder = self.folders.get(root.resolve()) or self.folder_for_path(root)
             if folder is None:
@@ -171,7 +173,7 @@ class CqLanguageServer(LanguageServer):
             return folder
         for key in ("path", "paths"):
             value = args.get(key)
-            first = value[0] if isinstance(value, list) and value else value
+            first = value[0] if isinstance(value, (list, tuple)) and value else value
             if isinstance(first, str) and os.path.isabs(first):
                 folder = self.folder_for_path(Path(first))
                 if folder is not None:
@@ -187,7 +189,7 @@ class CqLanguageServer(LanguageServer):
             logging.getLogger("cq_lsp").setLevel(settings.log_level.upper())
         for folder in self.folders.values():
             changed = folder.configure(settings.editor_layer(), settings.trusted)
-            self._dirty.add(folder.root)
+            self.dirty.add(folder.root)
             if changed and self.ready:
                 # A running worker holds the old settings in its environment.
                 self._submit(self.io, folder.restart_for_settings)
@@ -238,7 +240,7 @@ class CqLanguageServer(LanguageServer):
         except RuntimeError:
             return  # the io pool shut down: cleanup() flushes what is pending
         finally:
-            if not self._closed:
+            if not self.closed:
                 self._arm_flush()
 
     def _enqueue(self, folder: Folder, paths: list[str], source: str) -> None:
@@ -252,14 +254,14 @@ class CqLanguageServer(LanguageServer):
                 log.info(
                     "queued %d file(s) in %s (%s)", len(report.result.queued), folder.root, source
                 )
-            self._maybe_start(folder, report)
+            self.maybe_start(folder, report)
         except CqLspError as exc:
             log.warning("could not queue %d file(s): %s", len(paths), exc)
         except Exception:
             # Not lost: the ledger has them or not; the next save or index run tries again.
             log.exception("queueing %d file(s) in %s failed", len(paths), folder.root)
         finally:
-            self._dirty.add(folder.root)
+            self.dirty.add(folder.root)
 
     def _enqueue_git(self, folder: Folder) -> None:
         """HEAD or refs moved (commit, checkout, merge, rebase): reconcile with git's index."""
@@ -270,15 +272,15 @@ class CqLanguageServer(LanguageServer):
                 log.info(
                     "git changed %s: %d queued, %d removed", folder.root, len(r.queued), r.removed
                 )
-            self._maybe_start(folder, report)
+            self.maybe_start(folder, report)
         except CqLspError as exc:
             log.warning("could not reconcile %s with git: %s", folder.root, exc)
         except Exception:
             log.exception("reconciling %s with git failed", folder.root)
         finally:
-            self._dirty.add(folder.root)
+            self.dirty.add(folder.root)
 
-    def _maybe_start(self, folder: Folder, report: Any) -> None:
+    def maybe_start(self, folder: Folder, report: Any) -> None:
         if self.settings.worker.auto_start:
             folder.ensure_worker(report)
 
@@ -287,7 +289,7 @@ class CqLanguageServer(LanguageServer):
     async def status_loop(self) -> None:
         last_full = 0.0
         last_parent_check = 0.0
-        while not self._closed:
+        while not self.closed:
             now = time.monotonic()
             full = now - last_full >= FULL_REFRESH_S
             if full:
@@ -329,7 +331,7 @@ class CqLanguageServer(LanguageServer):
 
     def _due_folders(self, full: bool) -> list[Folder]:
         """Folders whose status may have changed (on the loop thread; cheap)."""
-        dirty, self._dirty = self._dirty, set()
+        dirty, self.dirty = self.dirty, set()
         due = []
         for folder in list(self.folders.values()):
             try:
@@ -367,19 +369,16 @@ class CqLanguageServer(LanguageServer):
             status = folder.status()
         except Exception as exc:  # a broken index must not silence the others
             log.exception("status of %s failed", folder.root)
-            from cq_lsp.lsp.folders import blank_status
-
             status = blank_status(folder.root, "error", f"status failed: {exc}")
         if folder.supervise(
             status,
             auto_start=self.settings.worker.auto_start,
             submit=lambda fn: self._submit(self.io, fn),
         ):
-            self._dirty.add(folder.root)  # show the new worker on a later tick
+            self.dirty.add(folder.root)  # show the new worker on a later tick
         if self.settings_error:
             status["settingsError"] = self.settings_error
-            if status["health"] == "ok":
-                status["health"] = "warning"
+            add_problem(status, "warning")
         view = stable_view(status)
         now = time.monotonic()
         if view != folder.last_sent or now - folder.last_sent_at >= VOLATILE_RESEND_S:
@@ -401,8 +400,6 @@ class CqLanguageServer(LanguageServer):
         uri = from_fs_path(str(folder.project.config_file)) or ""
         diagnostics: list[types.Diagnostic] = []
         if error is not None:
-            from cq_lsp.config.json_locate import locate
-
             try:
                 text = folder.project.config_file.read_text(encoding="utf-8", errors="replace")
             except OSError:
@@ -426,7 +423,7 @@ class CqLanguageServer(LanguageServer):
     def _check_parent(self) -> None:
         """The editor died without shutting us down: clean up rather than linger."""
         pid = self.process_id
-        if not pid or self._closed:
+        if not pid or self.closed:
             return
         import psutil
 
@@ -440,9 +437,9 @@ class CqLanguageServer(LanguageServer):
     def cleanup(self) -> None:
         """Queue saves still inside their debounce, then stop the workers this server started
         if nothing waits for them (others finish and exit when idle); idempotent."""
-        if self._closed:
+        if self.closed:
             return
-        self._closed = True
+        self.closed = True
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         # Let running status and queue work finish before touching the databases again.
@@ -473,11 +470,6 @@ class CqLanguageServer(LanguageServer):
 def _fs_path(uri: str) -> Path | None:
     path = to_fs_path(uri)
     return Path(path) if path else None
-
-
-def _rpc_error(exc: CqLspError) -> JsonRpcException:
-    message = str(exc.message) + (f" — {exc.hint}" if exc.hint else "")
-    return JsonRpcException(code=exc.jsonrpc_code, message=message, data=exc.to_dict())
 
 
 def create_server() -> CqLanguageServer:
@@ -517,13 +509,13 @@ def create_server() -> CqLanguageServer:
         ls.ready = True
         if ls.settings_error:
             ls.notify_user(types.MessageType.Error, f"cq-lsp: {ls.settings_error}", once=True)
-        ls.spawn(_register_watchers(ls, list(ls.folders.values()), everything=True))
+        ls.spawn(register_watchers(ls, list(ls.folders.values()), everything=True))
         if get_capability(ls.client_capabilities, "workspace.configuration", False):
-            ls.spawn(_pull_configuration(ls))
+            ls.spawn(pull_configuration(ls))
         ls.spawn(ls.status_loop())
         for folder in list(ls.folders.values()):
             if folder.initialized:
-                ls.spawn(_catch_up(ls, folder))
+                ls.spawn(catch_up(ls, folder))
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CqLanguageServer, *args: Any) -> None:
@@ -548,10 +540,6 @@ def create_server() -> CqLanguageServer:
         if path is not None:
             ls.schedule(path, 0.0)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: CqLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-        return None
-
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched(ls: CqLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
         for change in params.changes:
@@ -560,7 +548,7 @@ def create_server() -> CqLanguageServer:
                 continue
             git_folder = ls.folder_for_git_path(path)
             if git_folder is not None:
-                if git_folder.initialized and _moves_head(path, git_folder):
+                if git_folder.initialized and moves_head(path, git_folder):
                     ls.schedule_git(git_folder)
                 continue
             folder = ls.folder_for_path(path)
@@ -573,7 +561,7 @@ def create_server() -> CqLanguageServer:
             if rel_parts[:1] == (".git",):
                 continue  # objects, logs, locks: nothing to document
             if rel_parts[:1] == (".code-query",):
-                ls._dirty.add(folder.root)
+                ls.dirty.add(folder.root)
                 continue
             debounce = folder.ws.config.processing.debounce_ms / 1000.0
             ls.schedule(path, debounce)
@@ -586,7 +574,7 @@ def create_server() -> CqLanguageServer:
         if isinstance(settings, dict) and "cq" in settings:
             ls.apply_settings(merge_section(ls.settings_raw, settings["cq"]))
         elif get_capability(ls.client_capabilities, "workspace.configuration", False):
-            await _pull_configuration(ls)
+            await pull_configuration(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_folders(
@@ -600,9 +588,9 @@ def create_server() -> CqLanguageServer:
             path = _fs_path(f.uri)
             if path is not None:
                 folder = ls.add_folder(path)
-                ls.spawn(_register_watchers(ls, [folder], everything=False))
+                ls.spawn(register_watchers(ls, [folder], everything=False))
                 if folder.initialized:
-                    ls.spawn(_catch_up(ls, folder))
+                    ls.spawn(catch_up(ls, folder))
 
     @server.feature(types.WORKSPACE_SYMBOL)
     async def workspace_symbol(
@@ -633,230 +621,10 @@ def create_server() -> CqLanguageServer:
             return None
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
 
-    for name in COMMANDS:
-        server.command(name)(_command_handler(name))
+    for command in COMMANDS.values():
+        server.command(command.name)(command_handler(command))
 
     return server
-
-
-def _command_handler(name: str) -> Callable[..., Any]:
-    async def handler(ls: CqLanguageServer, *arguments: Any) -> Any:
-        try:
-            args = parse_arguments(name, list(arguments))
-            return await _run_command(ls, name, args)
-        except CqLspError as exc:
-            raise _rpc_error(exc) from exc
-
-    handler.__name__ = name.replace(".", "_")
-    return handler
-
-
-async def _run_command(ls: CqLanguageServer, name: str, args: dict[str, Any]) -> Any:
-    if name == "cq.status" and args.get("all"):
-        statuses = [
-            await ls.loop.run_in_executor(ls.status_thread, f.status) for f in ls.folders.values()
-        ]
-        return {"folders": statuses}
-    folder = ls.folder_for_args(args)
-    if name == "cq.init":
-        result = await ls.blocking(_init, ls, folder, args)
-    elif name == "cq.index":
-        result = await _index(ls, folder, args)
-    else:
-        result = await ls.blocking(_dispatch, ls, folder, name, args)
-    ls._dirty.add(folder.root)
-    if isinstance(result, dict):
-        result.setdefault("root", str(folder.root))
-    return result
-
-
-def _init(ls: CqLanguageServer, folder: Folder, args: dict[str, Any]) -> dict[str, Any]:
-    result = ops.init_project(folder.root, args.get("dataset"))
-    if args.get("hooks"):
-        result["hooks"] = _hooks(folder, "install")
-    folder.configure(ls.settings.editor_layer(), ls.settings.trusted)
-    return result
-
-
-def _hooks(folder: Folder, action: str) -> dict[str, Any]:
-    """`cq-lsp hooks install|uninstall|status` for this folder's work tree."""
-    from cq_lsp.githooks import install as githooks
-
-    fn = {
-        "install": githooks.install_hooks,
-        "uninstall": githooks.uninstall_hooks,
-        "status": githooks.hooks_status,
-    }[action]
-    return fn(folder.root)
-
-
-def _dispatch(ls: CqLanguageServer, folder: Folder, name: str, args: dict[str, Any]) -> Any:
-    if name == "cq.status":
-        return folder.status()
-    if name.startswith("cq.hooks."):
-        return _hooks(folder, name.rsplit(".", 1)[1])
-    ws = folder.ws
-    env = folder.worker_env()
-    if name == "cq.search":
-        from cq_lsp.store.search import search
-
-        return search(ws.db, args["query"], limit=args.get("limit", 10))
-    if name == "cq.show":
-        return ws.show(args["path"])
-    if name.startswith("cq.worker."):
-        return _worker_command(folder, name.rsplit(".", 1)[1], env)
-    if name == "cq.queue.list":
-        return ops.queue_list(ws, args.get("state"), args.get("limit"))
-    if name == "cq.queue.add":
-        report = ws.enqueue_paths(args["paths"], source="editor")
-        folder.user_stopped = False
-        ls._maybe_start(folder, report)
-        return report.to_dict()
-    if name == "cq.queue.remove":
-        return ops.queue_remove(ws, args["paths"], source="editor")
-    if name == "cq.queue.clear":
-        return ops.queue_clear(ws, source="editor")
-    if name == "cq.queue.retry":
-        result, retried = ops.queue_retry(ws, source="editor")
-        folder.user_stopped = False
-        ls._maybe_start(folder, retried)
-        return result
-    if name == "cq.queue.cleanup":
-        return ops.queue_cleanup(ws, source="editor")
-    if name == "cq.queue.history":
-        return ops.queue_history(ws, args.get("n", 20))
-    raise UsageError(f"unknown command {name}")
-
-
-def _worker_command(folder: Folder, action: str, env: dict[str, str]) -> dict[str, Any]:
-    """What the supervisor did, plus the ``worker`` part of the status object afterwards."""
-    from cq_lsp.core.supervisor import worker_status
-
-    ws = folder.ws
-    if action == "stop":
-        # Respected: nothing here starts it again until the user starts it, indexes or
-        # queues files (a git hook in another process still may, in auto mode).
-        folder.user_stopped = True
-        result = ops.worker_action(ws, "stop")
-    else:
-        ws.config  # validate before spawning anything  # noqa: B018
-        folder.watchdog.reset()  # the user asked: forget earlier crashes
-        if action == "restart":
-            stopped = ops.worker_action(ws, "stop")
-            result = {"stopped": stopped, **folder.start_worker(env)}
-        else:
-            result = folder.start_worker(env)
-    worker = worker_status(folder.project, ws.config.processing.worker_check_interval)
-    worker["restarts"] = folder.watchdog.restarts
-    return {**result, "worker": worker}
-
-
-async def _index(ls: CqLanguageServer, folder: Folder, args: dict[str, Any]) -> dict[str, Any]:
-    """Queue everything (or ``paths``) and report work-done progress until the queue drains."""
-
-    def enqueue() -> tuple[dict[str, Any], list[str]]:
-        ws = folder.ws
-        if args.get("paths"):
-            report = ws.enqueue_paths(args["paths"], source="editor")
-        else:
-            report = ws.enqueue_all(source="editor")
-        folder.user_stopped = False
-        ls._maybe_start(folder, report)
-        # Follow work queued earlier too (by a hook, a save, a crashed worker), as `index --wait`.
-        waiting = [j["path"] for j in ws.ledger.jobs(states=["queued", "running"])]
-        return report.to_dict(), waiting
-
-    result, queued = await ls.blocking(enqueue)
-    if queued:
-        follow = _follow_progress(ls, folder, queued, "cq-lsp: documenting")
-        if args.get("wait"):
-            result["wait"] = await follow
-        else:
-            ls.spawn(follow)
-    return result
-
-
-async def _catch_up(ls: CqLanguageServer, folder: Folder) -> None:
-    """At startup: queue what changed while no editor was open, with progress."""
-
-    def enqueue() -> list[str]:
-        report = folder.ws.enqueue_all(source="startup")
-        ls._maybe_start(folder, report)
-        return [rel for rel, _sha, *_ in report.result.queued]
-
-    try:
-        queued = await ls.blocking(enqueue)
-    except CqLspError as exc:
-        log.warning("catching up %s failed: %s", folder.root, exc)
-        return
-    ls._dirty.add(folder.root)
-    if queued:
-        await _follow_progress(ls, folder, queued, "cq-lsp: catching up")
-
-
-async def _follow_progress(
-    ls: CqLanguageServer, folder: Folder, rels: list[str], title: str
-) -> dict[str, Any]:
-    """$/progress for a set of jobs until none is queued or running; cancel drops the ones
-    that have not started (their files keep their previous documentation)."""
-    total = len(rels)
-    token: str | None = None
-    if get_capability(ls.client_capabilities, "window.work_done_progress", False):
-        token = f"cq-{uuid.uuid4().hex[:12]}"
-        try:
-            await ls.work_done_progress.create_async(token)
-            ls.work_done_progress.begin(
-                token,
-                types.WorkDoneProgressBegin(
-                    title=title, cancellable=True, message=f"0/{total}", percentage=0
-                ),
-            )
-        except Exception as exc:
-            log.info("the client refused a progress token: %s", exc)
-            token = None
-    started = time.monotonic()
-    last = -1
-    cancelled = False
-    outcome: dict[str, Any] = {}
-    while not ls._closed:
-        counts = await ls.blocking(_progress_counts, folder, rels)
-        left = counts["queued"] + counts["running"]
-        done = total - left
-        if token is not None and done != last:
-            ls.work_done_progress.report(
-                token,
-                types.WorkDoneProgressReport(
-                    message=f"{done}/{total}"
-                    + (f" · {counts['failed']} failed" if counts["failed"] else ""),
-                    percentage=int(100 * done / total) if total else 100,
-                ),
-            )
-            last = done
-        if left == 0:
-            outcome = counts
-            break
-        fut = ls.work_done_progress.tokens.get(token) if token is not None else None
-        if fut is not None and fut.cancelled():
-            dropped = await ls.blocking(ops.cancel_queued, folder.ws, rels, "editor")
-            outcome = {**counts, "cancelled": dropped}
-            cancelled = True
-            break
-        await asyncio.sleep(0.25)
-    elapsed = round(time.monotonic() - started, 2)
-    if token is not None:
-        message = (
-            f"cancelled: {outcome.get('cancelled', 0)} job(s) dropped"
-            if cancelled
-            else f"{total} file(s) in {elapsed} s"
-            + (f" · {outcome.get('failed', 0)} failed" if outcome.get("failed") else "")
-        )
-        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-    ls._dirty.add(folder.root)
-    return {**outcome, "total": total, "elapsedS": elapsed, "cancelledByUser": cancelled}
-
-
-def _progress_counts(folder: Folder, rels: list[str]) -> dict[str, int]:
-    return ops.job_states(folder.ws, rels)
 
 
 def _workspace_symbols(ls: CqLanguageServer, query: str) -> list[types.SymbolInformation]:
@@ -893,10 +661,10 @@ def _workspace_symbols(ls: CqLanguageServer, query: str) -> list[types.SymbolInf
 
 
 def _table(ls: CqLanguageServer, folder: Folder) -> SymbolTable:
-    table = ls._symbols.get(folder.root)
+    table = ls.symbol_tables.get(folder.root)
     if table is None or table.db is not folder.ws.db:
         table = SymbolTable(folder.ws.db)
-        ls._symbols[folder.root] = table
+        ls.symbol_tables[folder.root] = table
     return table
 
 
@@ -906,70 +674,3 @@ def _hover_text(ls: CqLanguageServer, folder: Folder, path: Path, name: str) -> 
     except CqLspError:
         rel = None
     return hover_markdown(_table(ls, folder), name, rel)
-
-
-def _moves_head(path: Path, folder: Folder) -> bool:
-    """A change to HEAD, ORIG_HEAD, a ref or git's index: a commit, checkout, merge or rebase."""
-    git_dir, common = folder.git_dirs()
-    for base in (git_dir, common):
-        try:
-            parts = path.relative_to(base).parts
-        except ValueError:
-            continue
-        if parts[:1] in (("HEAD",), ("ORIG_HEAD",), ("refs",), ("index",), ("packed-refs",)):
-            return True
-    return False
-
-
-async def _register_watchers(
-    ls: CqLanguageServer, folders: list[Folder], *, everything: bool
-) -> None:
-    """Watch files changed outside the editor, and each folder's git HEAD and refs (commits,
-    checkouts, merges, rebases) wherever its git dir lives (linked worktrees too)."""
-    caps = ls.client_capabilities
-    if not get_capability(caps, "workspace.did_change_watched_files.dynamic_registration", False):
-        log.info("the client cannot watch files for us; saves and commands still queue work")
-        return
-    watchers = [types.FileSystemWatcher(glob_pattern="**/*")] if everything else []
-    for folder in folders:
-        if folder.git_error is not None:
-            continue
-        git_dir, common = folder.git_dirs()
-        globs = {f"{git_dir.as_posix()}/{name}" for name in ("HEAD", "ORIG_HEAD", "index")}
-        globs |= {f"{common.as_posix()}/refs/**", f"{common.as_posix()}/packed-refs"}
-        watchers.extend(types.FileSystemWatcher(glob_pattern=g) for g in sorted(globs))
-    if not watchers:
-        return
-    registrations = [
-        types.Registration(
-            id=f"cq-watch-{uuid.uuid4().hex[:8]}",
-            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-            register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers),
-        )
-    ]
-    if everything and get_capability(
-        caps, "workspace.did_change_configuration.dynamic_registration", False
-    ):
-        registrations.append(
-            types.Registration(
-                id=f"cq-config-{uuid.uuid4().hex[:8]}",
-                method=types.WORKSPACE_DID_CHANGE_CONFIGURATION,
-            )
-        )
-    try:
-        await ls.client_register_capability_async(types.RegistrationParams(registrations))
-    except Exception as exc:
-        log.info("the client did not accept file watchers (%s); saves still queue work", exc)
-
-
-async def _pull_configuration(ls: CqLanguageServer) -> None:
-    try:
-        result = await ls.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section="cq")])
-        )
-    except Exception as exc:
-        log.info("workspace/configuration failed: %s", exc)
-        return
-    section = result[0] if result else None
-    if isinstance(section, dict) and section:
-        ls.apply_settings(merge_section(ls.settings_raw, section))

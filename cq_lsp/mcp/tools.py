@@ -18,7 +18,8 @@ from typing import Any
 
 import attrs
 
-from cq_lsp.core import actions
+from cq_lsp.core import actions, autostart
+from cq_lsp.core.status import build_status
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import CqLspError, PathRefused, UsageError
 from cq_lsp.mcp.catchup import files_needing_catchup, is_fresh
@@ -289,7 +290,7 @@ def tool_get_status(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
     targets = [roots.pick(a["root"])] if a.get("root") else roots.workspaces
     statuses = []
     for ws in targets:
-        st = ws.status()
+        st = build_status(ws)
         st["dataset_name"] = ws.config.dataset_name
         if a["catchup"]:
             catchup = files_needing_catchup(ws, limit=0)
@@ -309,7 +310,7 @@ def tool_index(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
     else:
         report = ws.enqueue_all(source="mcp")
         result = report.to_dict()
-        note = actions.ensure_worker(ws, report)
+        note = autostart.ensure_worker(ws, report)
     out: dict[str, Any] = {"root": str(ws.project.root), **result}
     out["refused"] = out.get("refused", [])[:50]
     if note:
@@ -321,10 +322,23 @@ def tool_index(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _job_states(ws: Workspace, rels: list[str]) -> dict[str, int]:
+    """How many of these paths' jobs are in each state (a row gone meanwhile counts as done:
+    the file was deleted and left the index). Many paths: the whole queue's counts."""
+    if len(rels) > 200:
+        counts = ws.ledger.counts()
+        return {k: counts[k] for k in ("queued", "running", "done", "failed", "skipped")}
+    states = dict.fromkeys(("queued", "running", "done", "failed", "skipped"), 0)
+    for rel in rels:
+        job = ws.ledger.job(rel)
+        states[job["state"] if job else "done"] += 1
+    return states
+
+
 def _wait(ws: Workspace, rels: list[str], wait_s: float) -> dict[str, Any]:
     started = time.monotonic()
     while True:
-        states = actions.job_states(ws, rels)
+        states = _job_states(ws, rels)
         pending = states["queued"] + states["running"]
         elapsed = time.monotonic() - started
         if not pending or elapsed >= wait_s:

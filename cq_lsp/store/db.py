@@ -7,6 +7,7 @@ caller is told so (``Database.rebuilt_from``).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -15,12 +16,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from cq_lsp.documenters.records import FileRecord, derive_symbols
 from cq_lsp.errors import IndexError_
+from cq_lsp.store.identifiers import file_role, file_stem, normalize
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: index on files(filepath)
+# 2: index on files(filepath); 3: symbols and file_roles tables, porter-stemmed files_fts
+SCHEMA_VERSION = 3
 
 
 # How long a writer waits for another process's transaction before the user hears about it
@@ -89,7 +94,7 @@ CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
     {", ".join(FTS_COLUMNS)},
     content='files', content_rowid='id',
-    tokenize="unicode61 remove_diacritics 2"
+    tokenize="porter unicode61 remove_diacritics 2"
 );
 
 -- External-content triggers must hand FTS5 the OLD values with the 'delete' command; deleting by
@@ -107,6 +112,36 @@ CREATE TRIGGER IF NOT EXISTS files_au AFTER UPDATE ON files BEGIN
     VALUES ('delete', old.id, {", ".join("old." + c for c in FTS_COLUMNS)});
     INSERT INTO files_fts (rowid, {", ".join(FTS_COLUMNS)})
     VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
+END;
+
+-- Every definition of a documented file, a row each; written and deleted with its file.
+CREATE TABLE IF NOT EXISTS symbols (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    norm TEXT NOT NULL,        -- identifiers.normalize(name): any spelling finds it
+    kind TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    container TEXT,
+    signature TEXT,
+    doc TEXT
+);
+CREATE INDEX IF NOT EXISTS symbols_name ON symbols (name);
+CREATE INDEX IF NOT EXISTS symbols_norm ON symbols (norm);
+CREATE INDEX IF NOT EXISTS symbols_file ON symbols (file_id);
+
+-- What kind of file each documented file is (the ranking's prior) and its normalized stem.
+-- Kept apart from files: a column after full_content would make every ranked row read it.
+CREATE TABLE IF NOT EXISTS file_roles (
+    file_id INTEGER PRIMARY KEY,
+    role TEXT NOT NULL,
+    stem TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS file_roles_stem ON file_roles (stem);
+
+CREATE TRIGGER IF NOT EXISTS files_symbols_ad AFTER DELETE ON files BEGIN
+    DELETE FROM symbols WHERE file_id = old.id;
+    DELETE FROM file_roles WHERE file_id = old.id;
 END;
 
 -- The ledger: the truth about every job (principle 1). Huey only carries (path, sha).
@@ -341,6 +376,21 @@ class Database:
         finally:
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: a cheap "did anything change?"."""
+        return int(self.query("PRAGMA data_version")[0][0])
+
+    def shrink_memory(self) -> None:
+        """Give this connection's page cache back (an idle worker keeps its RSS low)."""
+        self.conn().execute("PRAGMA shrink_memory")
+
+    def integrity_check(self) -> tuple[str, int]:
+        """(SQLite's quick_check verdict, documented files); reads the FTS index too."""
+        verdict = str(self.query("PRAGMA quick_check")[0][0])
+        files = int(self.query("SELECT COUNT(*) FROM files")[0][0])
+        self.query("SELECT COUNT(*) FROM files_fts")
+        return verdict, files
+
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         try:
             return self.conn().execute(sql, params).fetchall()
@@ -390,8 +440,16 @@ class Database:
             conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
             return
         with self.tx() as c:
+            if row[0]:
+                # An older index: its FTS table had another tokenizer; rebuilt from files below.
+                for name in ("files_ai", "files_ad", "files_au"):
+                    c.execute(f"DROP TRIGGER IF EXISTS {name}")
+                c.execute("DROP TABLE IF EXISTS files_fts")
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
+            if row[0]:
+                c.execute("INSERT INTO files_fts (files_fts) VALUES ('rebuild')")
+                _backfill_symbols(c)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _rebuild(self, exc: Exception) -> None:
@@ -411,6 +469,63 @@ class Database:
         log.warning("%s was corrupt (%s); moved to %s and rebuilt", self.path, exc, aside)
         self.rebuilt_from = aside
         self._create()
+
+
+INSERT_SYMBOL_SQL = (
+    "INSERT INTO symbols (file_id, name, norm, kind, line, container, signature, doc) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_ROLE_SQL = "INSERT OR REPLACE INTO file_roles (file_id, role, stem) VALUES (?, ?, ?)"
+
+
+def symbol_rows(file_id: int, symbols: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """``symbols`` rows of one file, from a record's symbol dicts (malformed entries skipped)."""
+    rows: list[tuple[Any, ...]] = []
+    for s in symbols:
+        name = s.get("name") if isinstance(s, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        line = s.get("line")
+        container = s.get("container")
+        rows.append(
+            (
+                file_id,
+                name,
+                normalize(name),
+                str(s.get("kind") or "symbol"),
+                line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else 1,
+                container if isinstance(container, str) and container else None,
+                str(s.get("signature") or ""),
+                str(s.get("doc") or ""),
+            )
+        )
+    return rows
+
+
+def _json(value: Any) -> Any:
+    try:
+        return json.loads(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _backfill_symbols(conn: sqlite3.Connection) -> None:
+    """Symbols and roles of files documented before schema 3, from their stored fields."""
+    rows = conn.execute(
+        "SELECT id, filepath, filename, language, functions, types_interfaces_classes, "
+        "constants, full_content FROM files"
+    ).fetchall()
+    for r in rows:
+        record = FileRecord(path=r[1], filename=r[2] or "", language=r[3] or "")
+        for field, value in (("functions", r[4]), ("types_interfaces_classes", r[5])):
+            data = _json(value)
+            if isinstance(data, dict):
+                setattr(record, field, data)
+        constants = _json(r[6])
+        if isinstance(constants, dict):
+            record.constants = constants
+        conn.executemany(INSERT_SYMBOL_SQL, symbol_rows(r[0], derive_symbols(record)))
+        conn.execute(INSERT_ROLE_SQL, (r[0], file_role(r[1], r[7] or ""), file_stem(r[1])))
 
 
 def _split_sql(script: str) -> list[str]:

@@ -7,10 +7,10 @@ import sqlite3
 import time
 from typing import Any
 
-from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, symbol_names
-from cq_lsp.store.db import Database
-from cq_lsp.store.identifiers import content_words, symbol_words
-from cq_lsp.store.ledger import bump_counter, key_of, record_history, storable
+from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, derive_symbols, symbol_names
+from cq_lsp.store.db import INSERT_ROLE_SQL, INSERT_SYMBOL_SQL, Database, symbol_rows
+from cq_lsp.store.identifiers import content_words, file_role, file_stem, symbol_words
+from cq_lsp.store.ledger import key_of, record_history, storable
 from cq_lsp.worktree.guard import FileContent
 
 # The record fields stored as JSON text (all but the two plain strings).
@@ -25,16 +25,26 @@ class Prepared:
     inside the transaction they held index.db's write lock while the other worker waited.
     """
 
-    __slots__ = ("key", "mtime_ns", "size", "task_sha", "values")
+    __slots__ = ("key", "mtime_ns", "role", "size", "symbols", "task_sha", "values")
 
     def __init__(
-        self, key: str, task_sha: str, values: dict[str, Any], size: int, mtime_ns: int
+        self,
+        key: str,
+        task_sha: str,
+        values: dict[str, Any],
+        size: int,
+        mtime_ns: int,
+        symbols: list[tuple[Any, ...]],
+        role: tuple[str, str],
     ) -> None:
         self.key = key
         self.task_sha = task_sha
         self.values = values
         self.size = size
         self.mtime_ns = mtime_ns
+        # symbols rows without their file id (known only inside the transaction), and the role.
+        self.symbols = symbols
+        self.role = role
 
 
 def prepare(
@@ -46,7 +56,12 @@ def prepare(
     commit: str | None,
 ) -> Prepared:
     key, _ = key_of(record.path)
-    symbols = symbol_words(symbol_names(record)) + " " + content_words(content.text)
+    defined = derive_symbols(record)
+    role = file_role(key, content.text)
+    names = symbol_names(record) + [str(s.get("name") or "") for s in defined]
+    # A data file's camelCase-looking runs (base64, path data) are not words anyone searches.
+    words = "" if role == "data" else content_words(content.text)
+    symbols = symbol_words(n for n in names if n) + " " + words
     values: dict[str, Any] = {
         "dataset_id": dataset,
         "filepath": key,
@@ -64,7 +79,10 @@ def prepare(
     }
     # Documenters repeat a non-UTF-8 file name in filename and free text.
     values = {k: storable(v) if isinstance(v, str) else v for k, v in values.items()}
-    return Prepared(key, task_sha, values, content.size, content.mtime_ns)
+    rows = [r[1:] for r in symbol_rows(0, defined)]
+    return Prepared(
+        key, task_sha, values, content.size, content.mtime_ns, rows, (role, file_stem(key))
+    )
 
 
 # The files columns a job writes, in the order of the schema (named parameters of prepare()).
@@ -108,30 +126,20 @@ def store(conn: sqlite3.Connection, job: Prepared) -> bool:
     )
     # ON CONFLICT ... DO UPDATE fires the update trigger; INSERT OR REPLACE would not.
     conn.execute(_UPSERT_SQL, job.values)
+    file_id = conn.execute(
+        "SELECT id FROM files WHERE dataset_id = ? AND filepath = ?",
+        (job.values["dataset_id"], job.key),
+    ).fetchone()[0]
+    # The file's definitions are replaced with it, in the same transaction (never half-updated).
+    conn.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
+    conn.executemany(INSERT_SYMBOL_SQL, [(file_id, *row) for row in job.symbols])
+    conn.execute(INSERT_ROLE_SQL, (file_id, *job.role))
     conn.execute(
         "UPDATE jobs SET state='done', sha=?, size=?, mtime_ns=?, error=NULL, reason=NULL, "
         "finished_at=? WHERE path=?",
         (job.values["content_sha"], job.size, job.mtime_ns, time.time(), job.key),
     )
     return True
-
-
-def commit_job(
-    db: Database,
-    *,
-    dataset: str,
-    task_sha: str,
-    record: FileRecord,
-    content: FileContent,
-    commit: str | None,
-) -> bool:
-    """Store one job's documentation and mark it done in ONE transaction (see :func:`store`)."""
-    job = prepare(dataset=dataset, task_sha=task_sha, record=record, content=content, commit=commit)
-    with db.tx() as conn:
-        stored = store(conn, job)
-        if stored:
-            bump_counter(conn, "documenter_calls")
-    return stored
 
 
 def forget_missing_in(conn: sqlite3.Connection, rel: str, task_sha: str) -> bool:
@@ -145,12 +153,6 @@ def forget_missing_in(conn: sqlite3.Connection, rel: str, task_sha: str) -> bool
     conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
     record_history(conn, "remove-deleted", 1, key, "worker")
     return True
-
-
-def forget_missing(db: Database, rel: str, task_sha: str) -> bool:
-    """A file deleted between enqueue and processing leaves the index (if the job is current)."""
-    with db.tx() as conn:
-        return forget_missing_in(conn, rel, task_sha)
 
 
 def get_record(db: Database, rel: str) -> dict[str, Any] | None:

@@ -168,6 +168,10 @@ def running_in(conn: sqlite3.Connection, rel: str, sha: str) -> bool:
     return row is not None and row["sha"] == sha and row["state"] == "running"
 
 
+# Every state a job can be in; `queue list --state` takes these.
+JOB_STATES = ("queued", "running", "done", "failed", "skipped")
+
+
 class Ledger:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -251,10 +255,6 @@ class Ledger:
 
     # -- the worker ---------------------------------------------------------------------------
 
-    def claim(self, rel: str, sha: str, pid: int) -> bool:
-        """Mark the job running if the task is still the current one for its path."""
-        return bool(self.claim_many([(rel, sha)], pid))
-
     def claim_many(self, jobs: Sequence[tuple[str, str]], pid: int) -> list[tuple[str, str, int]]:
         """Claim a batch in one transaction: (rel, sha, attempts) of the jobs that were still
         current and queued, now running under ``pid``. The others were superseded, removed or
@@ -277,17 +277,65 @@ class Ledger:
                 claimed.append((rel, sha, row["attempts"] + 1))
         return claimed
 
-    def release(
-        self, rel: str, sha: str, error: str, *, final: bool, retry_in_s: float = 0.0
-    ) -> None:
-        """A failed attempt: back to queued for the retry, or failed for good with the reason."""
-        with self.db.tx() as conn:
-            release_in(conn, rel, sha, error, final=final, retry_in_s=retry_in_s)
+    def paths_in_state(self, state: str) -> list[str]:
+        """Every path whose job is in ``state`` (queued, failed, ...)."""
+        rows = self.db.query("SELECT path, path_bytes FROM jobs WHERE state = ?", (state,))
+        return [rel_of(r["path"], r["path_bytes"]) for r in rows]
 
-    def is_current(self, rel: str, sha: str) -> bool:
-        key, _ = key_of(rel)
-        row = self.db.query("SELECT sha, state FROM jobs WHERE path = ?", (key,))
-        return bool(row) and row[0]["sha"] == sha and row[0]["state"] == "running"
+    def queued(self) -> list[tuple[str, str]]:
+        """(rel, sha) of every queued job, oldest first (non-UTF-8 names round-trip)."""
+        rows = self.db.query(
+            "SELECT path, path_bytes, sha FROM jobs WHERE state = 'queued' AND sha IS NOT NULL "
+            "ORDER BY queued_at, path"
+        )
+        return [(rel_of(r["path"], r["path_bytes"]), r["sha"]) for r in rows]
+
+    def state_counts(self, rels: Sequence[str]) -> dict[str, int]:
+        """How many of these paths' jobs are in each state (gone rows count as done)."""
+        keys = [key_of(r)[0] for r in rels]
+        counts = dict.fromkeys(JOB_STATES, 0)
+        seen = 0
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            rows = self.db.query(
+                "SELECT state, COUNT(*) AS n FROM jobs WHERE path IN "
+                f"({','.join('?' * len(chunk))}) GROUP BY state",
+                tuple(chunk),
+            )
+            for r in rows:
+                counts[r["state"]] = counts.get(r["state"], 0) + r["n"]
+                seen += r["n"]
+        counts["done"] += len(keys) - seen  # removed meanwhile (deleted files): nothing left to do
+        return counts
+
+    def cancel_queued(self, rels: Sequence[str], *, source: str, op: str = "cancel") -> int:
+        """Drop the jobs among ``rels`` that are still queued, without losing documentation.
+
+        A file documented before keeps its previous record and goes back to ``done`` at the sha
+        that record describes; its size/mtime are cleared so the next index run hashes it again
+        and queues the newer content. A file never documented loses only its job row.
+        """
+        dropped = 0
+        with self.db.tx() as conn:
+            for key in (key_of(r)[0] for r in rels):
+                row = conn.execute("SELECT state FROM jobs WHERE path = ?", (key,)).fetchone()
+                if row is None or row["state"] != "queued":
+                    continue
+                doc = conn.execute(
+                    "SELECT content_sha FROM files WHERE filepath = ?", (key,)
+                ).fetchone()
+                if doc is not None and doc["content_sha"]:
+                    conn.execute(
+                        "UPDATE jobs SET state='done', sha=?, size=NULL, mtime_ns=NULL, "
+                        "error=NULL, not_before=NULL WHERE path=?",
+                        (doc["content_sha"], key),
+                    )
+                else:
+                    conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
+                dropped += 1
+            if dropped:
+                record_history(conn, op, dropped, None, source)
+        return dropped
 
     # -- recovery -----------------------------------------------------------------------------
 

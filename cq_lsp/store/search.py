@@ -1,9 +1,23 @@
-"""Ranked search over the index: natural language and identifiers, or raw FTS5 for power users.
+"""Ranked search: one query, several match tiers, best first.
 
-A plain query is split into terms (identifiers into their words). Files matching ALL terms come
-first; if that leaves room, files matching ANY term (prefix-matched) follow, so a query is never
-empty while one of its terms matches. A query using FTS5 syntax (quotes, ``*``, ``AND``/``OR``/
-``NOT``/``NEAR``, ``column:``, parentheses) goes to SQLite as written.
+1. **definition** — a file that defines the queried identifier (``ServeHTTP``, ``Engine.ServeHTTP``,
+   ``app.listen``), from the ``symbols`` rows;
+2. **symbol** — a definition whose name is the query's words in another spelling, or starts with
+   them (``parse invoice`` → ``parseInvoice``, ``render`` → ``render_page``);
+3. **path** — a file whose name is the query (``base64`` → ``base64.py``);
+4. **text** — weighted full text (BM25F: symbol names, file names and the overview above the
+   content), files matching every required term before those matching some. Identifiers are
+   searched as themselves and as their split words; English words are stemmed (porter);
+   stop words ("where", "are", "how") are never required.
+
+Within every tier, file priors apply: tests, fixtures, examples, vendored, generated and docs
+files rank below source files of the same match strength unless the query names them (``test``,
+``docs``...), and data files (SVG, lock files, minified bundles, blobs) below everything.
+
+A query in FTS5 syntax (quotes, ``*``, ``AND``/``OR``/``NOT``/``NEAR``, ``column:``) goes to SQLite
+as written; one that does not parse is searched as plain words (``"syntax": "plain"``). Only an
+empty query is an error. The score is the tier plus a fraction for the strength inside it, so
+scores fall in rank order.
 """
 
 from __future__ import annotations
@@ -12,9 +26,19 @@ import re
 import sqlite3
 from typing import Any
 
-from cq_lsp.errors import SearchSyntaxError, UsageError
+import attrs
+
+from cq_lsp.errors import UsageError
 from cq_lsp.store.db import FTS_COLUMNS, Database
-from cq_lsp.store.identifiers import identifier_phrases, query_terms
+from cq_lsp.store.identifiers import (
+    ROLE_PRIOR,
+    ROLE_WORDS,
+    STOP_WORDS,
+    normalize,
+    query_terms,
+    split_identifier,
+)
+from cq_lsp.store.symbols import Match, lookup
 
 # bm25 weight per FTS column (same order as FTS_COLUMNS): names and overview above content.
 WEIGHTS = {
@@ -38,27 +62,40 @@ _BM25 = "bm25(files_fts, " + ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS) + "
 _FTS_SYNTAX = re.compile(
     r'["*^(){}]|\b(?:AND|OR|NOT|NEAR)\b|\b(?i:' + "|".join(FTS_COLUMNS) + r")\s*:"
 )
-# Signs the user meant FTS5 (so a malformed query is reported rather than searched as words).
+# A query that uses only brackets as "syntax" is pasted code: parseInvoice(), app.route("/").
 _EXPLICIT_FTS = re.compile(
     r'["*^]|\b(?:AND|OR|NOT|NEAR)\b|\b(?i:' + "|".join(FTS_COLUMNS) + r")\s*:"
 )
 _FTS_WORDS = frozenset({"and", "or", "not", "near", *FTS_COLUMNS})
+_IDENT = re.compile(r"[^\W\d]\w*(?:(?:\.|::|->|#)[^\W\d]\w*)*")
+# An identifier a person would not type as prose: snake_case, camelCase, dotted, with digits.
+_CODE_LIKE = re.compile(r"_|\.|::|->|#|[a-z][A-Z]|[A-Z]{2}[a-z]|\d")
 MAX_LIMIT = 500
 # The any-term fallback matches terms of this many letters as prefixes (invoice → invoices).
 # Shorter ones stay exact: "test"* alone expands to thousands of words in CPython's Lib/
 # (testcase, testing, ...) and cost 12 ms to rank, the whole p99 budget's half.
 PREFIX_MIN = 5
 OPEN, CLOSE = "«", "»"
-
-# Rank inside the FTS table alone: snippet() here would run for EVERY matching row before the
-# LIMIT, re-reading each whole file (900 ms for a common term on CPython's Lib/). Snippets are made
-# in Python for the top rows only.
-_RANK_SQL = f"""
-SELECT rowid AS id, -{_BM25} AS score FROM files_fts
-WHERE files_fts MATCH ? ORDER BY {_BM25} LIMIT ?
-"""
-_ROWS_SQL = "SELECT id, filepath, overview, language, full_content FROM files WHERE id IN ({})"
 SNIPPET_CHARS = 160
+TIER_NAMES = ("text", "path", "symbol", "definition")  # index = the tier's score floor
+_KIND_WEIGHT = {"method": 0.95, "constant": 0.9, "variable": 0.85, "field": 0.85}
+
+_ROWS_SQL = "SELECT id, filepath, overview, language, full_content FROM files WHERE id IN ({})"
+
+
+def _rank_sql(factors: dict[str, float]) -> str:
+    """Rank inside the FTS table, weighted by each file's role prior.
+
+    snippet() here would run for EVERY matching row before the LIMIT, re-reading each whole file
+    (900 ms for a common term on CPython's Lib/): snippets are made in Python for the top rows.
+    """
+    cases = " ".join(f"WHEN '{role}' THEN {f!r}" for role, f in factors.items() if f != 1.0)
+    prior = f"(CASE coalesce(r.role, 'source') {cases} ELSE 1.0 END)" if cases else "1.0"
+    return (
+        f"SELECT files_fts.rowid AS id, -{_BM25} * {prior} AS score FROM files_fts "
+        "LEFT JOIN file_roles r ON r.file_id = files_fts.rowid "
+        "WHERE files_fts MATCH ? ORDER BY score DESC LIMIT ?"
+    )
 
 
 class Highlighter:
@@ -101,15 +138,30 @@ def _highlighter(terms: list[str]) -> Highlighter | None:
 
 def make_snippet(text: str | None, highlighter: Highlighter | None) -> str | None:
     """A window of ``text`` around the first match, every match marked «like this»."""
-    if not text or highlighter is None:
+    found = snippet_at(text, highlighter)
+    return found[0] if found else None
+
+
+def snippet_at(
+    text: str | None, highlighter: Highlighter | None, at: int | None = None
+) -> tuple[str, int] | None:
+    """(snippet, offset of the first match); ``at``: a window from that offset instead."""
+    if not text or (highlighter is None and at is None):
         return None
-    m = highlighter.first(text)
-    if m is None:
-        return None
-    start = max(0, m.start() - 50)
+    if at is None:
+        assert highlighter is not None
+        m = highlighter.first(text)
+        if m is None:
+            return None
+        at = m.start()
+    start = max(0, at - 50) if at > 50 and text.rfind("\n", 0, at) < at - 50 else at
+    if at and start == at:
+        start = text.rfind("\n", 0, at) + 1  # a definition's window starts at its line
     end = min(len(text), start + SNIPPET_CHARS)
-    window = highlighter.pattern.sub(lambda x: f"{OPEN}{x.group(0)}{CLOSE}", text[start:end])
-    return ("…" if start else "") + " ".join(window.split()) + ("…" if end < len(text) else "")
+    window = text[start:end]
+    if highlighter is not None:
+        window = highlighter.pattern.sub(lambda x: f"{OPEN}{x.group(0)}{CLOSE}", window)
+    return ("…" if start else "") + " ".join(window.split()) + ("…" if end < len(text) else ""), at
 
 
 def is_fts_syntax(query: str) -> bool:
@@ -120,95 +172,220 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _run(db: Database, match: str, limit: int) -> list[tuple[int, float]]:
-    conn = db.conn()
-    return [(r["id"], r["score"]) for r in conn.execute(_RANK_SQL, (match, limit))]
+@attrs.define
+class _Hit:
+    """One file's best reason to be in the results so far."""
+
+    tier: int  # index into TIER_NAMES
+    strength: float  # 0..1 inside the tier
+    match: str  # how: definition, symbol, path, identifier, all, any, fts
+    why: list[str]
+    symbol: Match | None = None
+
+    def key(self) -> tuple[int, float]:
+        return (self.tier, self.strength)
 
 
-def _results(
-    db: Database, ranked: list[tuple[int, float]], match: str, terms: list[str]
-) -> list[dict[str, Any]]:
-    if not ranked:
-        return []
-    ids = [i for i, _ in ranked]
-    sql = _ROWS_SQL.format(",".join("?" * len(ids)))
-    rows = {r["id"]: r for r in db.conn().execute(sql, ids)}
-    pattern = _highlighter(terms)
-    out = []
-    for rowid, score in ranked:
-        row = rows.get(rowid)
-        if row is None:  # deleted between the two statements
-            continue
-        snippet = make_snippet(row["full_content"], pattern)
-        if snippet is None:
-            snippet = make_snippet(row["overview"], pattern) or row["overview"] or ""
-        out.append(
-            {
-                "path": row["filepath"],
-                "score": round(float(score), 6),
-                "snippet": snippet,
-                "overview": row["overview"],
-                "language": row["language"],
-                "match": match,
-            }
-        )
-    return out
+class _Query:
+    """A query taken apart once: its terms, identifiers, the roles it asks for."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        terms = query_terms(text)
+        # One-letter words (the `n` of `nLine`) match most files and only slow the query down.
+        self.terms = [t for t in terms if len(t) > 1] or terms
+        self.required = [t for t in self.terms if t not in STOP_WORDS] or self.terms
+        self.idents = list(dict.fromkeys(m.group(0) for m in _IDENT.finditer(text)))
+        words = set(self.terms)
+        asked = {role for role, names in ROLE_WORDS.items() if words & names}
+        self.factors = {
+            role: 1.0 if role in asked else f for role, f in ROLE_PRIOR.items() if role != "source"
+        }
+
+    def factor(self, role: str) -> float:
+        return self.factors.get(role, 1.0)
+
+    def lookups(self) -> list[str]:
+        """Names looked up as definitions: code-like identifiers, and a short query's words."""
+        plain = [i for i in self.idents if i.lower() not in STOP_WORDS]
+        short = len(plain) <= 2
+        return [i for i in plain if short or _CODE_LIKE.search(i)][:8]
+
+    def groups(self) -> list[str]:
+        """FTS5 groups, one per required identifier or word: an identifier matches as itself or
+        as its words in order (``ServeHTTP`` → ``servehttp`` or ``"serve http"``)."""
+        out: list[str] = []
+        covered: set[str] = set()
+        for ident in self.idents:
+            parts = split_identifier(ident)
+            if len(parts) < 2 or not any(p in self.required for p in parts):
+                continue
+            words = " AND ".join(_quote(p) for p in dict.fromkeys(parts))
+            if re.fullmatch(r"[A-Za-z0-9]+", ident):  # camelCase: also one token as written
+                out.append(f"({_quote(ident.lower())} OR ({words}))")
+            else:
+                out.append(f"({words})")
+            covered.update(parts)
+        out.extend(_quote(t) for t in self.required if t not in covered)
+        return out
+
+
+def _run(db: Database, sql: str, match: str, limit: int) -> list[tuple[int, float]]:
+    return [(r["id"], r["score"]) for r in db.conn().execute(sql, (match, limit))]
 
 
 def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
-    """``search --json``'s object: ``{"query", "results": [{path, score, snippet, overview}]}``."""
+    """``search --json``'s object: ``{"query", "syntax", "results": [...]}``, best first."""
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise UsageError(f"--limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
     text = query.strip()
     if not text:
         raise UsageError("the search query is empty", hint='try e.g. cq-lsp search "parse invoice"')
-    if is_fts_syntax(text):
+    q = _Query(text)
+    if is_fts_syntax(text) and (_EXPLICIT_FTS.search(text) or not q.terms):
         try:
-            ranked = _run(db, text, limit)
-        except sqlite3.OperationalError as exc:
-            # `parseInvoice()` or `foo(` is someone pasting code, not FTS5: search its words.
-            # Quotes or operators mean the user meant FTS5, so they hear what was wrong.
-            if not _EXPLICIT_FTS.search(text) and query_terms(text):
-                return _terms_search(db, query, text, limit)
-            raise SearchSyntaxError(
-                f"invalid search syntax in {text!r}: {str(exc).removeprefix('fts5: ')}",
-                hint='quote the whole query as a phrase ("...") or drop the special characters '
-                '(* " ^ : ( ) AND OR NOT NEAR)',
-            ) from None
-        phrases = [" ".join(p.split()) for p in re.findall(r'"([^"]+)"', text)]
-        words = phrases + [t for t in query_terms(text) if t not in _FTS_WORDS]
-        return {"query": query, "mode": "fts", "results": _results(db, ranked, "fts", words)}
-
-    return _terms_search(db, query, text, limit)
+            ranked = _run(db, _rank_sql(q.factors), text, limit)
+        except sqlite3.OperationalError:
+            pass  # not FTS5 after all (an unclosed quote, a pasted expression): plain words
+        else:
+            phrases = [" ".join(p.split()) for p in re.findall(r'"([^"]+)"', text)]
+            words = phrases + [t for t in q.terms if t not in _FTS_WORDS]
+            hits = {
+                i: _Hit(0, _squash(sc), "fts", [f"FTS5 query, bm25 {sc:.2f}"]) for i, sc in ranked
+            }
+            return _finish(db, query, "fts", hits, limit, words)
+    return _finish(db, query, "plain", _plain(db, q, limit), limit, q.terms)
 
 
-def _terms_search(db: Database, query: str, text: str, limit: int) -> dict[str, Any]:
-    terms = query_terms(text)
-    # One-letter words (the `n` of `nLine`) match most files and only slow the query down.
-    terms = [t for t in terms if len(t) > 1] or terms
-    if not terms:
-        return {"query": query, "mode": "terms", "results": []}
-    results: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    phrases = identifier_phrases(text)
-    if phrases:
-        # A pasted identifier first matches as itself: its words in order, digits included.
-        exact = _run(db, " AND ".join(_quote(" ".join(p)) for p in phrases), limit)
-        results = _results(db, exact, "identifier", terms)
-        seen = {i for i, _ in exact}
-    if len(results) < limit:
-        ranked = [
-            (i, sc)
-            for i, sc in _run(db, " AND ".join(_quote(t) for t in terms), limit + len(seen))
-            if i not in seen
-        ]
-        results.extend(_results(db, ranked[: limit - len(results)], "all", terms))
-        seen |= {i for i, _ in ranked}
-    prefixed = [_quote(t) + ("*" if len(t) >= PREFIX_MIN else "") for t in terms]
+def _squash(score: float) -> float:
+    """A bm25 score (0..∞) as a strength inside a tier (0..1), order kept."""
+    return max(score, 0.0) / (max(score, 0.0) + 10.0)
+
+
+def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
+    hits: dict[int, _Hit] = {}
+
+    def offer(file_id: int, hit: _Hit) -> None:
+        old = hits.get(file_id)
+        if old is None or hit.key() > old.key():
+            hits[file_id] = hit
+
+    # 1. definitions of the queried identifiers
+    for ident in q.lookups():
+        for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False):
+            if m.tier > 2:
+                break
+            base = (1.0, 0.9, 0.8)[m.tier] * _KIND_WEIGHT.get(m.kind, 1.0)
+            why = [f"defines {m.qualified} ({m.kind}, {m.how} match)"]
+            if m.role != "source":
+                why.append(f"{m.role} file: ×{q.factor(m.role)}")
+            offer(m.file_id, _Hit(3, base * q.factor(m.role), "definition", why, m))
+    # 2. definitions spelled with the query's words, or starting with them
+    joined = "_".join(q.required)
+    if len(normalize(joined)) >= 3:
+        for m in lookup(db, joined, limit=max(limit, 20) * 2, fuzzy=False):
+            if m.file_id in hits and hits[m.file_id].tier == 3:
+                continue
+            exactish = m.tier <= 3
+            base = 0.9 if exactish else 0.7 * len(normalize(joined)) / max(len(m.name), 1)
+            why = [f"symbol {m.qualified} ({m.kind}) {'is' if exactish else 'starts with'} "
+                   f"the query's words"]  # fmt: skip
+            if m.role != "source":
+                why.append(f"{m.role} file: ×{q.factor(m.role)}")
+            offer(m.file_id, _Hit(2, base * q.factor(m.role), "symbol", why, m))
+    # 3. file names
+    stems = {normalize(joined)} | {normalize(i) for i in q.idents if len(normalize(i)) >= 3}
+    stems.discard("")
+    if stems:
+        marks = ",".join("?" * len(stems))
+        for r in db.query(
+            f"SELECT file_id, role FROM file_roles WHERE stem IN ({marks})", tuple(stems)
+        ):
+            why = ["file name is the query"]
+            if r["role"] != "source":
+                why.append(f"{r['role']} file: ×{q.factor(r['role'])}")
+            offer(r["file_id"], _Hit(1, 0.9 * q.factor(r["role"]), "path", why))
+    # 4. weighted full text: every required term, then any term
+    groups = q.groups()
+    if not groups:
+        return hits
+    sql = _rank_sql(q.factors)
+    want = limit + len(hits)
+    all_terms = _run(db, sql, " AND ".join(groups), want)
+    for i, sc in all_terms:
+        why = [f"all of {', '.join(q.required)} in text (bm25F {sc:.2f})"]
+        offer(i, _Hit(0, 0.5 + 0.5 * _squash(sc), "all", why))
+    loose = [_quote(t) + ("*" if len(t) >= PREFIX_MIN else "") for t in q.required]
     # One short term: the looser query would be the same query again.
-    if len(results) < limit and (len(terms) > 1 or prefixed[0].endswith("*")):
-        # The fallback is looser: any term, and longer terms as prefixes (invoice → invoices).
-        anyq = " OR ".join(prefixed)
-        more = [(i, sc) for i, sc in _run(db, anyq, limit + len(seen)) if i not in seen]
-        results.extend(_results(db, more[: limit - len(results)], "any", terms))
-    return {"query": query, "mode": "terms", "terms": terms, "results": results}
+    if len(hits) < limit and (len(loose) > 1 or loose[0].endswith("*") or groups != loose):
+        for i, sc in _run(db, sql, " OR ".join(loose), want + len(all_terms)):
+            why = [f"some of {', '.join(q.required)} in text (bm25F {sc:.2f})"]
+            offer(i, _Hit(0, 0.5 * _squash(sc), "any", why))
+    return hits
+
+
+def _finish(
+    db: Database, query: str, syntax: str, hits: dict[int, _Hit], limit: int, words: list[str]
+) -> dict[str, Any]:
+    ranked = sorted(hits.items(), key=lambda kv: kv[1].key(), reverse=True)[:limit]
+    if not ranked:
+        return {"query": query, "syntax": syntax, "mode": _mode(syntax), "results": []}
+    ids = [i for i, _ in ranked]
+    rows = {r["id"]: r for r in db.conn().execute(_ROWS_SQL.format(",".join("?" * len(ids))), ids)}
+    highlighter = _highlighter(words)
+    results = []
+    for rowid, hit in ranked:
+        row = rows.get(rowid)
+        if row is not None:  # None: deleted between the two statements
+            results.append(_result(row, hit, highlighter))
+    out: dict[str, Any] = {"query": query, "syntax": syntax, "mode": _mode(syntax)}
+    if syntax == "plain":
+        out["terms"] = words
+    out["results"] = results
+    return out
+
+
+def _mode(syntax: str) -> str:
+    return "fts" if syntax == "fts" else "terms"  # the field's older name and values
+
+
+def _result(row: Any, hit: _Hit, highlighter: Highlighter | None) -> dict[str, Any]:
+    """The one place a result's fields are assembled (a face adds its own, e.g. ``fresh``)."""
+    content = row["full_content"]
+    line: int | None = None
+    snippet: str | None = None
+    if hit.symbol is not None and content:
+        # The definition's own line: its offset is found by counting lines, once.
+        offset = _line_offset(content, hit.symbol.line)
+        found = snippet_at(content, highlighter, offset) if offset is not None else None
+        if found is not None:
+            snippet, line = found[0], hit.symbol.line
+    if snippet is None:
+        found = snippet_at(content, highlighter)
+        if found is not None:
+            snippet = found[0]
+            line = content.count("\n", 0, found[1]) + 1
+    if snippet is None:
+        snippet = make_snippet(row["overview"], highlighter) or row["overview"] or ""
+    score = hit.tier + min(hit.strength, 0.999999)
+    return {
+        "path": row["filepath"],
+        "score": round(score, 6),
+        "snippet": snippet,
+        "overview": row["overview"],
+        "line": line,
+        "kind": TIER_NAMES[hit.tier],
+        "symbol": hit.symbol.qualified if hit.symbol is not None else None,
+        "why": hit.why,
+        "language": row["language"],
+        "match": hit.match,
+    }
+
+
+def _line_offset(text: str, line: int) -> int | None:
+    pos = 0
+    for _ in range(line - 1):
+        pos = text.find("\n", pos) + 1
+        if pos == 0:
+            return None
+    return pos

@@ -15,9 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
+from cq_lsp.core.runner import JobRunner
 from cq_lsp.core.supervisor import HEARTBEAT_EVERY_S, read_worker_json, write_worker_json
+from cq_lsp.core.transport import import_huey
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import WorkerError
+from cq_lsp.store import documentation as index  # noqa: F401  (imported by every commit)
 from cq_lsp.worker.orphans import die_with_parent
 
 if TYPE_CHECKING:
@@ -77,8 +80,6 @@ def run_worker(
     ws: Workspace, *, threads: int | None = None, idle_exit_s: float | None = None
 ) -> int:
     """Run the consumer until a signal, or until idle for ``idle_exit_s`` (0: never)."""
-    from cq_lsp.core.runner import JobRunner
-    from cq_lsp.core.transport import import_huey
 
     cfg = ws.config
     import_huey(cfg.queue.backend)
@@ -112,6 +113,7 @@ def run_worker(
 
                 gc.collect()
                 gc.freeze()
+
             def after_fork() -> None:
                 # The parent keeps using both databases (heartbeat, reconcile, the inline
                 # scheduler) and may fork again to replace a dead worker process.
@@ -167,9 +169,7 @@ def run_worker(
     return 0
 
 
-def _consumer_class(
-    release: Callable[[], None], after_fork: Callable[[], None]
-) -> type[Consumer]:
+def _consumer_class(release: Callable[[], None], after_fork: Callable[[], None]) -> type[Consumer]:
     """Huey's consumer, whose workers call ``release`` when their queue runs dry after work
     and ``after_fork`` first thing in each forked child."""
     from huey.consumer import Consumer, Scheduler, Worker
@@ -259,7 +259,7 @@ def _release_memory(ws: Workspace) -> None:
     import gc
 
     gc.collect()
-    ws.db.conn().execute("PRAGMA shrink_memory")
+    ws.db.shrink_memory()
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -273,8 +273,6 @@ def _warm_up(runner: JobRunner) -> None:
     """Import and build what documenting needs (grammars, queries, the index code) once, before
     the consumer forks: each worker process then starts at once and shares those pages."""
     try:
-        from cq_lsp.store import documentation as index  # noqa: F401  (imported by every commit)
-
         if runner.selection.uses_llm or runner.selection.refusal is not None:
             return  # never call a program just to warm up
         sample = '"""Warm-up."""\n\nimport os\n\n\ndef f(x: int) -> int:\n    return x\n'

@@ -48,23 +48,47 @@ def is_tracked(root: Path, rel: str) -> bool:
     return bool(out.strip(b"\0"))
 
 
-def _git_dir(root: Path) -> Path | None:
+def git_dirs(root: Path) -> tuple[Path, Path] | None:
+    """(this work tree's git dir, the common dir), read from files — no subprocess.
+
+    HEAD and the index live in the first, refs and hooks in the second. A linked worktree's (or
+    submodule's) ``.git`` is a file naming its git dir, whose ``commondir`` names the main one.
+    """
     dotgit = root / ".git"
     if dotgit.is_dir():
-        return dotgit
-    if dotgit.is_file():  # linked worktree or submodule: "gitdir: <path>"
-        text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
-        if text.startswith("gitdir:"):
-            gd = Path(text[len("gitdir:") :].strip())
-            return gd if gd.is_absolute() else (root / gd).resolve()
-    return None
+        git_dir = dotgit
+    elif dotgit.is_file():
+        try:
+            text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            return None
+        if not text.startswith("gitdir:"):
+            return None
+        git_dir = (root / text[len("gitdir:") :].strip()).resolve()
+    else:
+        return None
+    common = git_dir
+    try:
+        rel = (git_dir / "commondir").read_text(encoding="utf-8").strip()
+        common = (git_dir / rel).resolve()
+    except OSError:
+        pass
+    return git_dir, common
+
+
+def git_path(root: Path, *rev_parse_args: str) -> Path:
+    """A path git reports (``--git-path hooks``, ``--git-common-dir``…), absolute."""
+    out = run_git(root, "rev-parse", *rev_parse_args).decode("utf-8", "surrogateescape").strip()
+    p = Path(out)
+    return Path(os.path.normpath(p if p.is_absolute() else root / p))
 
 
 def head_commit(root: Path) -> str | None:
     """HEAD's commit sha, read from files (no subprocess: the worker asks once per job)."""
-    gd = _git_dir(root)
-    if gd is None:
+    dirs = git_dirs(root)
+    if dirs is None:
         return None
+    gd, common = dirs
     try:
         head = (gd / "HEAD").read_text(encoding="utf-8").strip()
     except OSError:
@@ -72,10 +96,6 @@ def head_commit(root: Path) -> str | None:
     if not head.startswith("ref:"):
         return head or None
     ref = head[4:].strip()
-    common = gd
-    commondir = gd / "commondir"
-    if commondir.is_file():
-        common = (gd / commondir.read_text(encoding="utf-8").strip()).resolve()
     for base in (gd, common):
         try:
             return (base / ref).read_text(encoding="utf-8").strip()

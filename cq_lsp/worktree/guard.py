@@ -18,7 +18,7 @@ from pathlib import Path, PurePath, PurePosixPath
 import attrs
 
 from cq_lsp.errors import PathRefused
-from cq_lsp.worktree.git import blob_sha
+from cq_lsp.worktree.git import blob_sha, is_tracked
 
 INTERNAL_DIRS = frozenset({".git", ".code-query"})
 BINARY_SNIFF_BYTES = 8192
@@ -256,8 +256,6 @@ class PathGuard:
         if source is None:
             return
         if tracked is None:
-            from cq_lsp.worktree.git import is_tracked
-
             try:
                 if is_tracked(self.root, rel):
                     return

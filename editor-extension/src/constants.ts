@@ -27,7 +27,7 @@ export const CMD = {
   showActions: "cqLsp.showActions",
 } as const;
 
-/** The server's workspace/executeCommand ids (LSP_CONTRACT.md). */
+/** The server's workspace/executeCommand ids: each must be in cq_lsp/commands/table.py (tests/test_commands.py checks). */
 export const SERVER_CMD = {
   status: "cq.status",
   search: "cq.search",

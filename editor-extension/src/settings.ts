@@ -1,5 +1,5 @@
 // The `cq.*` settings as the server receives them: in initializationOptions, in
-// workspace/didChangeConfiguration and as the answer to workspace/configuration (LSP_CONTRACT.md).
+// workspace/didChangeConfiguration and as the answer to workspace/configuration (docs/architecture.md).
 
 export type NotificationLevel = "off" | "onError" | "onWarning" | "always";
 export type LogLevel = "error" | "warning" | "info" | "debug";

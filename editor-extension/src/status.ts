@@ -24,7 +24,7 @@ export interface QueueStatus {
   oldestQueuedS?: number | null;
 }
 
-/** The `cq/status` notification (DESIGN.md "Language server"); unknown fields are kept. */
+/** The `cq/status` notification (docs/architecture.md "Language server"); unknown fields are kept. */
 export interface CqStatus {
   root: string;
   health: Health;

@@ -12,7 +12,7 @@ import {
   tooltipMarkdown,
 } from "../../src/status";
 
-/** A status object shaped like the server's (DESIGN.md), with overrides. */
+/** A status object shaped like the server's (docs/architecture.md), with overrides. */
 function status(over: Record<string, unknown> = {}): CqStatus {
   const raw = {
     root: "/work/shop",

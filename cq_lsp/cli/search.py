@@ -1,0 +1,93 @@
+"""``cq-lsp search``, ``symbol`` and ``eval``: kept to the store's imports, so a search answers
+in well under 100 ms."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cq_lsp.cli.output import emit_json, highlight, style
+from cq_lsp.store.db import Database
+from cq_lsp.store.evaluate import evaluate
+from cq_lsp.store.search import search
+from cq_lsp.store.symbols import find_symbols
+from cq_lsp.worktree.project import Project, open_project
+
+
+def _db(args: argparse.Namespace) -> tuple[Project, Database]:
+    project = open_project(args.root)
+    project.require_initialized()
+    return project, Database(project.index_db)
+
+
+def _where(r: dict[str, Any]) -> str:
+    """``path:line``, which terminals and editors open at the line."""
+    return f"{r['path']}:{r['line']}" if r.get("line") else r["path"]
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    _, db = _db(args)
+    result = search(db, " ".join(args.query), limit=args.limit)
+    if args.json:
+        emit_json(result)
+        return 0
+    if not result["results"]:
+        print(f"no results for {result['query']!r}")
+        return 0
+    for i, r in enumerate(result["results"], 1):
+        score = style(f"{r['score']:.2f}", "2")
+        kind = style(r["kind"], "2")
+        print(f"{i:>2}. {style(_where(r), '1')}  {score}  {kind}")
+        if r["snippet"]:
+            print(f"    {highlight(r['snippet'][:240])}")
+        if getattr(args, "explain", False):
+            for why in r["why"]:
+                print(f"      · {why}")
+    return 0
+
+
+def cmd_symbol(args: argparse.Namespace) -> int:
+    _, db = _db(args)
+    name = " ".join(args.name)
+    symbols = find_symbols(db, name, kind=args.kind, limit=args.limit)
+    if args.json:
+        emit_json({"query": name, "symbols": symbols})
+        return 0
+    if not symbols:
+        print(f"no definition of {name!r}")
+        return 0
+    for s in symbols:
+        owner = f"{s['container']}." if s["container"] else ""
+        head = f"{owner}{s['name']}"
+        print(f"{style(_where(s), '1')}  {head}  {style(s['kind'], '2')}")
+        if s["signature"]:
+            print(f"    {s['signature'][:200]}")
+    return 0
+
+
+def _figures(m: dict[str, Any]) -> str:
+    def f(v: float | None) -> str:
+        return "   –  " if v is None else f"{v:6.3f}"
+
+    return f"{m['n']:>5}  {f(m['recall@1'])}  {f(m['recall@5'])}  {f(m['mrr'])}"
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    project, db = _db(args)
+    result = evaluate(db, project.root, limit=args.limit)
+    if args.json:
+        emit_json(result)
+        return 0
+    print(f"{'task':<11} {'engine':<7} {'n':>5}  {'R@1':>6}  {'R@5':>6}  {'MRR':>6}")
+    for task in ("definition", "history"):
+        print(f"{task:<11} {'cq-lsp':<7} {_figures(result[task])}")
+        for name in ("bm25", "grep"):
+            print(f"{'':<11} {name:<7} {_figures(result['baselines'][name][task])}")
+    misses = result["misses"]
+    if misses:
+        print(f"\nfirst misses ({len(misses)} listed with --json):")
+        for m in misses[:10]:
+            rank = f"rank {m['rank']}" if m["rank"] else "not in top 10"
+            got = m["got"][0] if m["got"] else "nothing"
+            print(f"  {m['task']}: {m['query'][:60]!r} → {m['expected']} ({rank}; first: {got})")
+    return 0

@@ -1,0 +1,1 @@
+"""The one command table every face dispatches from, and its typed arguments."""

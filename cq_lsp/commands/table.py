@@ -1,0 +1,207 @@
+"""The one command table: every shared command, its typed arguments and its action.
+
+The language server registers exactly these names for ``workspace/executeCommand`` (the VS Code
+extension calls them), the CLI runs the same actions and prints their result, and the MCP face
+builds its tools on them. A face differs only in its ``Session``: where a work tree comes from,
+and what the face adds when work is queued or the worker is started or stopped (the language
+server remembers that the user stopped the worker; the CLI starts one per the core's policy).
+Each action returns the CLI's ``--json`` object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from cq_lsp.commands import arguments as a
+from cq_lsp.core import actions
+from cq_lsp.core.supervisor import worker_status
+from cq_lsp.core.workspace import EnqueueReport, Workspace
+from cq_lsp.githooks import install as githooks
+from cq_lsp.store.search import search
+
+
+class Session(Protocol):
+    """What a face provides to the shared actions."""
+
+    #: Recorded in the ledger's history as who asked: "cli", "editor", "mcp".
+    source: str
+    #: Relative paths are taken from here (the CLI's current directory); None: the work tree.
+    base: Path | None
+
+    def workspace(self, root: str | None) -> Workspace: ...
+
+    def work_tree(self, root: str | None) -> Path:
+        """The work tree, initialized or not (for ``cq.init`` and the hooks)."""
+        ...
+
+    def initialized(self, root: Path) -> None:
+        """``.code-query/`` was just created (the server starts serving that folder)."""
+        ...
+
+    def statuses(self, args: a.StatusArgs) -> list[dict[str, Any]]: ...
+
+    def queued(self, ws: Workspace, report: EnqueueReport | None) -> str | None:
+        """Work was queued: start a worker if the face's policy says so; say what happened."""
+        ...
+
+    def start_worker(self, ws: Workspace) -> dict[str, Any]: ...
+
+    def stop_worker(self, ws: Workspace) -> dict[str, Any]: ...
+
+    def worker_restarts(self, ws: Workspace) -> int: ...
+
+
+@attrs.frozen
+class Command:
+    name: str  # the language server's command id, e.g. "cq.queue.add"
+    summary: str
+    args: type
+    run: Callable[[Session, Any], dict[str, Any]]
+
+    def __call__(self, session: Session, raw: Any) -> dict[str, Any]:
+        return self.run(session, a.parse(self.name, self.args, raw))
+
+
+# -- the actions ---------------------------------------------------------------------------------
+
+
+def _status(s: Session, args: a.StatusArgs) -> dict[str, Any]:
+    found = s.statuses(args)
+    return {"folders": found} if args.all else found[0]
+
+
+def _search(s: Session, args: a.SearchArgs) -> dict[str, Any]:
+
+    return search(s.workspace(args.root).db, args.query, limit=args.limit)
+
+
+def _show(s: Session, args: a.ShowArgs) -> dict[str, Any]:
+    return s.workspace(args.root).show(args.path, base=s.base)
+
+
+def _index(s: Session, args: a.IndexArgs) -> dict[str, Any]:
+    """Queue the paths (or every tracked file). Waiting is the face's: the CLI draws a progress
+    bar, the language server reports $/progress."""
+    ws = s.workspace(args.root)
+    if args.paths:
+        report = ws.enqueue_paths(args.paths, source=s.source, base=s.base)
+    else:
+        report = ws.enqueue_all(source=s.source)
+    return _after_queueing(s, ws, report)
+
+
+def _after_queueing(s: Session, ws: Workspace, report: EnqueueReport) -> dict[str, Any]:
+    """The enqueue report, and what the face did about a worker ("worker started")."""
+    result = report.to_dict()
+    note = s.queued(ws, report)
+    if note:
+        result["note"] = note
+    return result
+
+
+def _init(s: Session, args: a.InitArgs) -> dict[str, Any]:
+    root = s.work_tree(args.root)
+    result = actions.init_project(root, args.dataset)
+    if args.hooks:
+        result["hooks"] = githooks.install_hooks(Path(result["root"]))
+    s.initialized(Path(result["root"]))
+    return result
+
+
+def _worker(action: str) -> Callable[[Session, a.NoArgs], dict[str, Any]]:
+    def run(s: Session, args: a.NoArgs) -> dict[str, Any]:
+        """What the supervisor did, plus the ``worker`` part of the status object afterwards."""
+        ws = s.workspace(args.root)
+        if action == "stop":
+            result = s.stop_worker(ws)
+        else:
+            ws.check_config()  # an invalid configuration is reported before anything spawns
+            if action == "restart":
+                result = {"stopped": s.stop_worker(ws), **s.start_worker(ws)}
+            else:
+                result = s.start_worker(ws)
+        worker = worker_status(ws.project, ws.config.processing.worker_check_interval)
+        worker["restarts"] = s.worker_restarts(ws)
+        return {**result, "worker": worker}
+
+    return run
+
+
+def _queue_list(s: Session, args: a.QueueListArgs) -> dict[str, Any]:
+    return actions.queue_list(s.workspace(args.root), args.state, args.limit)
+
+
+def _queue_add(s: Session, args: a.PathsArgs) -> dict[str, Any]:
+    ws = s.workspace(args.root)
+    return _after_queueing(s, ws, ws.enqueue_paths(args.paths, source=s.source, base=s.base))
+
+
+def _queue_remove(s: Session, args: a.PathsArgs) -> dict[str, Any]:
+    return actions.queue_remove(s.workspace(args.root), args.paths, source=s.source, base=s.base)
+
+
+def _queue_clear(s: Session, args: a.NoArgs) -> dict[str, Any]:
+    return actions.queue_clear(s.workspace(args.root), source=s.source)
+
+
+def _queue_retry(s: Session, args: a.NoArgs) -> dict[str, Any]:
+    ws = s.workspace(args.root)
+    result, report = actions.queue_retry(ws, source=s.source)
+    if report is not None:
+        note = s.queued(ws, report)
+        if note:
+            result["note"] = note
+    return result
+
+
+def _queue_cleanup(s: Session, args: a.NoArgs) -> dict[str, Any]:
+    return actions.queue_cleanup(s.workspace(args.root), source=s.source)
+
+
+def _queue_history(s: Session, args: a.HistoryArgs) -> dict[str, Any]:
+    return actions.queue_history(s.workspace(args.root), args.n)
+
+
+def _hooks(fn: Callable[[Path], dict[str, Any]]) -> Callable[[Session, a.NoArgs], dict[str, Any]]:
+    def run(s: Session, args: a.NoArgs) -> dict[str, Any]:
+        return fn(s.work_tree(args.root))
+
+    return run
+
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        Command("cq.status", "worker, queue and index in one object", a.StatusArgs, _status),
+        Command("cq.search", "ranked results with snippets", a.SearchArgs, _search),
+        Command("cq.show", "one file's documentation", a.ShowArgs, _show),
+        Command("cq.index", "queue every tracked file (or paths)", a.IndexArgs, _index),
+        Command("cq.init", "create .code-query/ and its config", a.InitArgs, _init),
+        Command("cq.worker.start", "start the worker", a.NoArgs, _worker("start")),
+        Command("cq.worker.stop", "stop the worker gracefully", a.NoArgs, _worker("stop")),
+        Command("cq.worker.restart", "stop, then start the worker", a.NoArgs, _worker("restart")),
+        Command("cq.queue.list", "jobs, optionally by state", a.QueueListArgs, _queue_list),
+        Command("cq.queue.add", "queue files", a.PathsArgs, _queue_add),
+        Command("cq.queue.remove", "forget files and their jobs", a.PathsArgs, _queue_remove),
+        Command("cq.queue.clear", "drop queued jobs", a.NoArgs, _queue_clear),
+        Command("cq.queue.retry", "queue failed jobs again", a.NoArgs, _queue_retry),
+        Command("cq.queue.cleanup", "forget jobs of deleted files", a.NoArgs, _queue_cleanup),
+        Command("cq.queue.history", "recent queue operations", a.HistoryArgs, _queue_history),
+        Command(
+            "cq.hooks.install", "install the git hooks", a.NoArgs, _hooks(githooks.install_hooks)
+        ),
+        Command(
+            "cq.hooks.uninstall",
+            "remove the git hooks",
+            a.NoArgs,
+            _hooks(githooks.uninstall_hooks),
+        ),
+        Command(
+            "cq.hooks.status", "what is installed where", a.NoArgs, _hooks(githooks.hooks_status)
+        ),
+    )
+}

@@ -1,0 +1,122 @@
+"""The status object — ``cq-lsp status --json``, ``cq/status``, MCP ``get_status`` — built here
+and nowhere else; faces only add their own findings through ``add_problem``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cq_lsp.core.supervisor import worker_status
+from cq_lsp.core.workspace import Workspace
+from cq_lsp.store.documentation import file_count
+
+_HEALTH_ORDER = ("ok", "warning", "error")
+#: Fields that change every second; a change in them alone does not make a notification.
+_VOLATILE = ("uptimeS", "rssBytes", "cpuS", "heartbeatAgeS", "oldestQueuedS", "at")
+
+
+def queue_part(ws: Workspace) -> dict[str, Any]:
+    """The ``queue`` part of the status object (``queue status --json``)."""
+    counts = ws.ledger.counts()
+    keys = ("queued", "running", "failed", "done", "skipped", "oldestQueuedS")
+    return {k: counts[k] for k in keys}
+
+
+def build_status(ws: Workspace) -> dict[str, Any]:
+    """The status object: ``cq-lsp status --json`` and the ``cq/status`` notification."""
+
+    worker = worker_status(ws.project, ws.config.processing.worker_check_interval)
+    queue = queue_part(ws)
+    problems: list[str] = []
+    health = "ok"
+    if ws.db.rebuilt_from is not None:
+        health = "warning"
+        problems.append(
+            f"index.db was corrupt and has been rebuilt (old copy: {ws.db.rebuilt_from.name})"
+        )
+    if queue["failed"]:
+        health = "warning"
+    if ws.config.processor.kind == "command" and not ws.loaded.command_trusted:
+        health = "warning" if health == "ok" else health
+        problems.append(
+            "processor.command is not trusted: trust the workspace in your editor or run "
+            "`cq-lsp config trust`"
+        )
+    if ws.config_error is not None:
+        health = "error"
+        problems.append("config.json is invalid; running on the last good configuration")
+    if worker["state"] in ("crashed", "unresponsive"):
+        health = "error"
+        problems.append(f"worker {worker['state']}")
+    parts: list[str] = []
+    if queue["queued"]:
+        parts.append(f"{queue['queued']} queued")
+    if queue["running"]:
+        parts.append(f"{queue['running']} running")
+    if queue["failed"]:
+        parts.append(f"{queue['failed']} failed")
+    if not parts:
+        parts.append(f"{queue['done']} documented")
+    parts.append(f"worker {worker['state']}")
+    counters = ws.ledger.counters()
+    return {
+        "root": str(ws.project.root),
+        "health": health,
+        "message": " · ".join(parts + problems),
+        "worker": worker,
+        "queue": queue,
+        "index": {"files": file_count(ws.db), "path": str(ws.project.index_db)},
+        "documenter": {
+            "kind": ws.config.processor.kind,
+            "calls": counters.get("documenter_calls", 0),
+            "failures": counters.get("documenter_failures", 0),
+            "llmCalls": counters.get("llm_calls", 0),
+            "llmFailures": counters.get("llm_failures", 0),
+            "llmFallbacks": counters.get("llm_fallbacks", 0),
+        },
+        "mode": ws.config.processing.mode,
+        "at": time.time(),
+    }
+
+
+def add_problem(status: dict[str, Any], health: str, message: str | None = None) -> None:
+    """Raise the status's health to at least ``health`` and say why in its message."""
+    if _HEALTH_ORDER.index(health) > _HEALTH_ORDER.index(status["health"]):
+        status["health"] = health
+    if message:
+        status["message"] = f"{status['message']} · {message}"
+
+
+def blank_status(root: Path, health: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The status object of a work tree that has no index to report on."""
+    return {
+        "root": str(root),
+        "health": health,
+        "message": message,
+        "worker": {
+            "state": "stopped",
+            "pid": None,
+            "uptimeS": None,
+            "restarts": 0,
+            "rssBytes": None,
+        },
+        "queue": {
+            "queued": 0,
+            "running": 0,
+            "failed": 0,
+            "done": 0,
+            "skipped": 0,
+            "oldestQueuedS": None,
+        },
+        "index": {"files": 0},
+        **extra,
+    }
+
+
+def stable_view(status: Mapping[str, Any]) -> Any:
+    """The status without its ever-changing numbers, for "did anything change?"."""
+    if isinstance(status, Mapping):
+        return {k: stable_view(v) for k, v in status.items() if k not in _VOLATILE}
+    return status

@@ -1,0 +1,201 @@
+"""Definition lookup over the ``symbols`` rows: ``cq-lsp symbol``, ``cq.symbol``, MCP
+``find_symbol``, workspace/symbol, hover, and the definition tier of search.
+
+Matches come in tiers, best first: the exact name (case-sensitive, then in any letter case), a
+dotted name (``Engine.ServeHTTP``, ``app.listen``, ``fmt::Println``) by its container, the same
+words in another spelling (``parse_invoice`` for ``parseInvoice``), a prefix, a substring, then a
+fuzzy subsequence. Within a tier a source file's definition comes before a test's (the role
+priors of search), types and functions before methods, short names before long ones.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from cq_lsp.store.db import Database
+from cq_lsp.store.identifiers import ROLE_PRIOR, normalize
+
+# Separators of a qualified name as languages write them: Engine.ServeHTTP, fmt::Println,
+# Foo#bar (Ruby docs), Foo->bar (PHP).
+_QUALIFIED = re.compile(r"\s*(?:\.|::|#|->)\s*")
+_KIND_ORDER = {
+    "class": 0, "struct": 0, "interface": 0, "enum": 0, "type": 0, "trait": 0, "function": 0,
+    "module": 1, "method": 1, "macro": 1, "constant": 2, "export": 2, "variable": 3, "field": 3,
+}  # fmt: skip
+
+TIERS = ("exact", "exact-nocase", "dotted", "same-words", "prefix", "substring", "fuzzy")
+
+_SELECT = (
+    "SELECT s.name, s.kind, f.filepath, s.line, s.container, s.signature, s.doc, s.norm, "
+    "s.file_id, coalesce(r.role, 'source') AS role FROM symbols s "
+    "JOIN files f ON f.id = s.file_id LEFT JOIN file_roles r ON r.file_id = s.file_id "
+)
+# Prefix and substring scans stop here: a one-letter prefix matches half the index.
+_SCAN_CAP = 2000
+
+
+@attrs.frozen
+class Match:
+    """One definition found, with how it matched (the ``why`` of search)."""
+
+    tier: int  # index into TIERS
+    name: str
+    kind: str
+    path: str
+    line: int
+    container: str | None
+    signature: str
+    doc: str
+    role: str
+    file_id: int
+
+    @property
+    def how(self) -> str:
+        return TIERS[self.tier]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.container}.{self.name}" if self.container else self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "path": self.path,
+            "line": self.line,
+            "container": self.container,
+            "signature": self.signature,
+            "doc": self.doc,
+        }
+
+    def order(self) -> tuple[Any, ...]:
+        return (
+            self.tier,
+            -ROLE_PRIOR.get(self.role, 1.0),
+            _KIND_ORDER.get(self.kind, 2),
+            len(self.name),
+            self.path,
+            self.line,
+        )
+
+
+def _match(row: Any, tier: int) -> Match:
+    return Match(
+        tier=tier,
+        name=row["name"],
+        kind=row["kind"],
+        path=row["filepath"],
+        line=row["line"],
+        container=row["container"],
+        signature=row["signature"] or "",
+        doc=row["doc"] or "",
+        role=row["role"],
+        file_id=row["file_id"],
+    )
+
+
+def _container_matches(container: str | None, head: str) -> bool:
+    """``Engine`` matches container ``Engine``, ``*Engine``, ``gin.Engine``; any letter case."""
+    if not container:
+        return False
+    parts = [normalize(p) for p in _QUALIFIED.split(container) if p]
+    want = normalize(_QUALIFIED.split(head)[-1])
+    return bool(parts) and (parts[-1] == want or normalize(container) == normalize(head))
+
+
+def _is_subsequence(needle: str, hay: str) -> bool:
+    it = iter(hay)
+    return all(ch in it for ch in needle)
+
+
+def lookup(
+    db: Database, query: str, *, kind: str | None = None, limit: int = 20, fuzzy: bool = True
+) -> list[Match]:
+    """Definitions of ``query``, best first (see the module's docstring for the tiers)."""
+    text = query.strip().strip("()[]{};,:'\"`")
+    if not text or limit < 1:
+        return []
+    parts = [p for p in _QUALIFIED.split(text) if p]
+    if not parts:
+        return []
+    tail = parts[-1]
+    head = ".".join(parts[:-1])
+    norm = normalize(tail)
+    if not norm:
+        return []
+    found: dict[tuple[int, str, int], Match] = {}
+
+    def add(m: Match) -> None:
+        if kind is not None and m.kind != kind:
+            return
+        key = (m.file_id, m.name, m.line)
+        old = found.get(key)
+        if old is None or m.tier < old.tier:
+            found[key] = m
+
+    conn = db.conn()
+    # One indexed read serves the exact, dotted and same-words tiers: they share the norm.
+    for row in conn.execute(_SELECT + "WHERE s.norm = ?", (norm,)):
+        name = row["name"]
+        if head:
+            if _container_matches(row["container"], head):
+                add(_match(row, 0 if name == tail else 1))
+            elif name.lower() == tail.lower():
+                add(_match(row, 2))  # the method, but the container was not recorded
+            else:
+                add(_match(row, 3))
+        elif name == tail:
+            add(_match(row, 0))
+        elif name.lower() == tail.lower():
+            add(_match(row, 1))
+        else:
+            add(_match(row, 3))
+    if len(found) < limit:
+        rows = conn.execute(
+            _SELECT + "WHERE s.norm > ? AND s.norm < ? LIMIT ?",
+            (norm, norm + "\U0010ffff", _SCAN_CAP),
+        )
+        for row in rows:
+            add(_match(row, 4))
+    if fuzzy and len(found) < limit and len(norm) >= 2:
+        # Substring, then subsequence: a scan of the distinct names, kept in Python.
+        names = conn.execute("SELECT DISTINCT norm FROM symbols").fetchall()
+        sub = [n[0] for n in names if norm in n[0] and not n[0].startswith(norm)]
+        seq = [
+            n[0]
+            for n in names
+            if len(n[0]) > len(norm) and norm not in n[0] and _is_subsequence(norm, n[0])
+        ]
+        for tier, norms in ((5, sub), (6, seq)):
+            if len(found) >= limit:
+                break
+            norms.sort(key=len)
+            for chunk_start in range(0, min(len(norms), _SCAN_CAP), 500):
+                chunk = norms[chunk_start : chunk_start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(_SELECT + f"WHERE s.norm IN ({marks})", chunk):
+                    add(_match(row, tier))
+                if len(found) >= limit:
+                    break
+    return sorted(found.values(), key=Match.order)[:limit]
+
+
+def find_symbols(
+    db: Database, query: str, *, kind: str | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Definitions matching ``query``, best first: dicts with name, kind, path, line, container,
+    signature and doc (the ``symbol --json`` entries)."""
+    return [m.to_dict() for m in lookup(db, query, kind=kind, limit=limit)]
+
+
+def definitions(db: Database, name: str) -> list[Match]:
+    """Exact definitions of ``name`` (case-sensitive), for hover."""
+    return [m for m in lookup(db, name, limit=50, fuzzy=False) if m.tier == 0]
+
+
+def overview(db: Database, path: str) -> str:
+    rows = db.query("SELECT overview FROM files WHERE filepath = ?", (path,))
+    return str(rows[0][0] or "") if rows else ""
