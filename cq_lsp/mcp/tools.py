@@ -18,9 +18,11 @@ from typing import Any
 
 import attrs
 
-from cq_lsp.core import actions, autostart
+from cq_lsp.commands.arguments import StatusArgs
+from cq_lsp.commands.table import COMMANDS
+from cq_lsp.core import autostart, supervisor
 from cq_lsp.core.status import build_status
-from cq_lsp.core.workspace import Workspace
+from cq_lsp.core.workspace import EnqueueReport, Workspace
 from cq_lsp.errors import CqLspError, PathRefused, UsageError
 from cq_lsp.mcp.catchup import files_needing_catchup, is_fresh
 from cq_lsp.mcp.documenting import RECORD_PROPERTIES, check_dataset, write_documentation
@@ -72,6 +74,36 @@ class Roots:
     def close(self) -> None:
         for ws in self.workspaces:
             ws.close()
+
+    # -- the command table's Session (cq_lsp.commands.table): the MCP face's side ------------
+
+    source = "mcp"
+    base: Path | None = None  # an agent's relative paths are relative to the work tree
+
+    def workspace(self, root: str | None) -> Workspace:
+        return self.pick(root)
+
+    def work_tree(self, root: str | None) -> Path:
+        return self.pick(root).project.root
+
+    def initialized(self, root: Path) -> None:
+        pass
+
+    def statuses(self, args: StatusArgs) -> list[dict[str, Any]]:
+        targets = self.workspaces if args.all else [self.pick(args.root)]
+        return [build_status(ws) for ws in targets]
+
+    def queued(self, ws: Workspace, report: EnqueueReport | None) -> str | None:
+        return autostart.ensure_worker(ws, report)
+
+    def start_worker(self, ws: Workspace) -> dict[str, Any]:
+        return supervisor.start_worker(ws.project)
+
+    def stop_worker(self, ws: Workspace) -> dict[str, Any]:
+        return supervisor.stop_worker(ws.project)
+
+    def worker_restarts(self, ws: Workspace) -> int:
+        return 0  # no watchdog here: the worker is the language server's or the CLI's
 
 
 Handler = Callable[[Roots, dict[str, Any]], dict[str, Any]]
@@ -187,11 +219,11 @@ def _kind_of(hit: dict[str, Any], terms: Sequence[str]) -> str:
 
 
 def _search(
-    ws: Workspace, query: str, limit: int, kind: str | None = None
+    roots: Roots, root: str | None, query: str, limit: int, kind: str | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     # A kind filter drops hits after ranking: ask for more so the page stays full.
     fetch = min(MAX_LIMIT, limit * 4) if kind else limit
-    result = search(ws.db, query, limit=fetch)
+    result = COMMANDS["cq.search"](roots, {"query": query, "limit": fetch, "root": root})
     terms = result.get("terms") or [w for w in query.lower().split() if w]
     hits: list[dict[str, Any]] = []
     for r in result["results"]:
@@ -212,7 +244,7 @@ def _search(
 
 def tool_search(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
     ws = roots.pick(a.get("root"))
-    result, hits = _search(ws, a["query"], a["limit"], a.get("kind"))
+    result, hits = _search(roots, a.get("root"), a["query"], a["limit"], a.get("kind"))
     for hit in hits:
         hit.pop("match", None)
         _with_freshness(ws, hit["path"], hit)
@@ -280,62 +312,62 @@ def tool_get_file(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
             hint="pass path (or code-query's filepath): the file's repo-relative path",
         )
     rel = _resolve_path(ws, raw, a["limit"])
-    record = ws.show(rel)
+    record = COMMANDS["cq.show"](roots, {"path": rel, "root": a.get("root")})
     record["filepath"] = record["path"]  # code-query's name
     record.update(is_fresh(ws, record["path"], record.get("content_sha")))
     return record
 
 
 def tool_get_status(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
-    targets = [roots.pick(a["root"])] if a.get("root") else roots.workspaces
-    statuses = []
-    for ws in targets:
-        st = build_status(ws)
+    root = a.get("root")
+    several = root is None and len(roots.workspaces) > 1
+    found = COMMANDS["cq.status"](roots, {"root": root, "all": several})
+    statuses = found["folders"] if several else [found]
+    for st in statuses:
+        ws = roots.pick(st["root"])
         st["dataset_name"] = ws.config.dataset_name
         if a["catchup"]:
             catchup = files_needing_catchup(ws, limit=0)
             st.setdefault("index", {})["stale"] = catchup["total"]
             st["index"]["staleByReason"] = catchup["byReason"]
-        statuses.append(st)
-    if len(statuses) == 1:
+    if not several:
         return statuses[0]
-    return {"roots": [str(w.project.root) for w in targets], "folders": statuses}
+    return {"roots": [str(w.project.root) for w in roots.workspaces], "folders": statuses}
 
 
 def tool_index(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
     ws = roots.pick(a.get("root"))
     paths: list[str] = a.get("paths") or []
-    if paths:
-        result, report, note = actions.queue_add(ws, paths, source="mcp")
-    else:
-        report = ws.enqueue_all(source="mcp")
-        result = report.to_dict()
-        note = autostart.ensure_worker(ws, report)
-    out: dict[str, Any] = {"root": str(ws.project.root), **result}
+    out = COMMANDS["cq.index"](roots, {"paths": paths, "root": a.get("root")})
+    out = {"root": str(ws.project.root), **out}
     out["refused"] = out.get("refused", [])[:50]
-    if note:
-        out["note"] = note
     wait_s = min(float(a["wait_s"]), MAX_WAIT_S)
-    rels = [q[0] for q in report.result.queued]
-    if wait_s > 0 and rels:
-        out["wait"] = _wait(ws, rels, wait_s)
+    if wait_s > 0 and out.get("queued"):
+        rels = []
+        for p in paths:
+            try:
+                rels.append(ws.guard.to_rel(p))
+            except PathRefused:
+                continue  # reported in "refused"
+        out["wait"] = _wait(ws, rels or None, wait_s)
     return out
 
 
-def _job_states(ws: Workspace, rels: list[str]) -> dict[str, int]:
+def _job_states(ws: Workspace, rels: list[str] | None) -> dict[str, int]:
     """How many of these paths' jobs are in each state (a row gone meanwhile counts as done:
-    the file was deleted and left the index). Many paths: the whole queue's counts."""
-    if len(rels) > 200:
+    the file was deleted and left the index); None or many paths: the whole queue's counts."""
+    keys = ("queued", "running", "done", "failed", "skipped")
+    if rels is None or len(rels) > 200:
         counts = ws.ledger.counts()
-        return {k: counts[k] for k in ("queued", "running", "done", "failed", "skipped")}
-    states = dict.fromkeys(("queued", "running", "done", "failed", "skipped"), 0)
+        return {k: counts[k] for k in keys}
+    states = dict.fromkeys(keys, 0)
     for rel in rels:
         job = ws.ledger.job(rel)
         states[job["state"] if job else "done"] += 1
     return states
 
 
-def _wait(ws: Workspace, rels: list[str], wait_s: float) -> dict[str, Any]:
+def _wait(ws: Workspace, rels: list[str] | None, wait_s: float) -> dict[str, Any]:
     started = time.monotonic()
     while True:
         states = _job_states(ws, rels)
@@ -369,7 +401,7 @@ def tool_search_files(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
     """code-query's metadata search: its argument and field names."""
     ws = roots.pick(a.get("root"))
     check_dataset(ws, a.get("dataset_name"))
-    _result, hits = _search(ws, a["query"], a["limit"])
+    _result, hits = _search(roots, a.get("root"), a["query"], a["limit"])
     out = []
     for hit in hits:
         record = get_record(ws.db, hit["path"]) or {}
