@@ -54,17 +54,12 @@ class Roots:
         if root is None:
             return self.workspaces[0]
         want = Path(root).expanduser()
-        for ws in self.workspaces:
-            if want in (ws.project.root, ws.project.root.resolve()) or str(want) == str(
-                ws.project.root
-            ):
-                return ws
         try:
             resolved = want.resolve()
         except OSError:
             resolved = want
         for ws in self.workspaces:
-            if resolved == ws.project.root.resolve():
+            if want == ws.project.root or resolved == ws.project.root.resolve():
                 return ws
         raise UsageError(
             f"root {root!r} is not served by this MCP server",
@@ -201,39 +196,17 @@ def _match_line(text: str, snippet: str) -> int | None:
     return text.count("\n", 0, found.start()) + 1 if found else None
 
 
-_WHY = {
-    "identifier": "the query matched as an identifier (its words in order)",
-    "all": "every query term matched",
-    "any": "some query terms matched (looser fallback)",
-    "fts": "matched the FTS5 query as written",
-}
-
-
-def _kind_of(hit: dict[str, Any], terms: Sequence[str]) -> str:
-    if hit.get("kind"):
-        return str(hit["kind"])
-    name = posixpath.basename(hit["path"]).lower()
-    if terms and all(t.lower() in name for t in terms):
-        return "path"
-    return "symbol" if hit.get("match") == "identifier" else "text"
-
-
 def _search(
     roots: Roots, root: str | None, query: str, limit: int, kind: str | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     # A kind filter drops hits after ranking: ask for more so the page stays full.
     fetch = min(MAX_LIMIT, limit * 4) if kind else limit
     result = COMMANDS["cq.search"](roots, {"query": query, "limit": fetch, "root": root})
-    terms = result.get("terms") or [w for w in query.lower().split() if w]
     hits: list[dict[str, Any]] = []
     for r in result["results"]:
-        hit = dict(r)
-        hit["kind"] = _kind_of(hit, terms)
-        if kind and hit["kind"] != kind:
+        if kind and r.get("kind") != kind:
             continue
-        if "why" not in hit and hit.get("match") in _WHY:
-            hit["why"] = [_WHY[hit["match"]]]
-        hits.append(hit)
+        hits.append(dict(r))
         if len(hits) >= limit:
             break
     return result, hits
