@@ -5,8 +5,8 @@ repository, committed, and documented with ``cq-lsp index --wait`` (default conf
 The server is the real program on stdio, spoken to in raw newline-delimited JSON-RPC (MCP's stdio
 framing), so the client's own cost is not in the figures.
 
-Budgets (docs/architecture.md, issue 17): start → initialize ≤ 300 ms; search round trip p50 ≤ 20 ms;
-idle RSS ≤ 60 MB. Printed, never asserted; exit status 1 only when something failed.
+Budgets (docs/architecture.md, issue 17): start → initialize ≤ 300 ms; search round trip
+p50 ≤ 20 ms; idle RSS ≤ 60 MB. Printed, never asserted; exit status 1 only when something failed.
 
     .venv/bin/python bench/bench_mcp.py [--quick] [--json] [--runs N] [--calls N] [--keep]
 """
