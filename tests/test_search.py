@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cq_lsp.documenters.records import FileRecord
-from cq_lsp.errors import SearchSyntaxError, UsageError
+from cq_lsp.errors import UsageError
 from cq_lsp.store.db import Database
 from cq_lsp.store.ledger import Change, Ledger
 from cq_lsp.store.search import MAX_LIMIT, is_fts_syntax, search
@@ -120,8 +120,8 @@ def test_identifier_queries_find_camel_and_snake(db: Database, query: str) -> No
     assert res["terms"] == ["parse", "invoice"] or res["terms"] == ["invoice", "parse"]
     top = paths(res)[:3]
     assert set(top) == {"billing/camel.ts", "billing/snake.py", "billing/dotted.py"}
-    # The words in the query's order match first as the identifier itself, the rest as all-terms.
-    assert all(r["match"] in ("identifier", "all") for r in res["results"][:3])
+    # Definitions and symbols spelled with the same words come first, then the text.
+    assert all(r["match"] in ("definition", "symbol", "all") for r in res["results"][:3])
 
 
 # -- natural language and ranking ------------------------------------------------------------------
@@ -135,7 +135,9 @@ def test_both_terms_rank_above_one_term(db: Database) -> None:
     one = {"web/render.py", "tools/tokenize.py"}
     assert set(order[:3]) == both
     assert set(order[3:5]) == one
-    assert [r["match"] for r in res["results"]] == ["all"] * 3 + ["any"] * 2
+    # parse_invoice and parseInvoice are the query's words as one symbol: above the text tier.
+    assert [r["kind"] for r in res["results"]] == ["symbol"] * 2 + ["text"] * 3
+    assert [r["match"] for r in res["results"]][2:] == ["all"] + ["any"] * 2
 
 
 def test_both_terms_rank_above_a_strong_single_term_file(project: Project, db: Database) -> None:
@@ -276,26 +278,14 @@ def test_or_and_parentheses(db: Database) -> None:
     assert set(paths(res)) == {"tools/tokenize.py", "web/render.py"}
 
 
-@pytest.mark.parametrize(
-    ("query", "detail"),
-    [
-        ('"unclosed', "unterminated string"),
-        ("AND AND", 'syntax error near "AND"'),
-        ("(", "syntax error"),
-        ("filepath: (", "syntax error"),
-    ],
-)
-def test_malformed_syntax_is_a_helpful_error(db: Database, query: str, detail: str) -> None:
-    with pytest.raises(SearchSyntaxError) as info:
-        search(db, query)
-    err = info.value
-    assert err.message.startswith(f"invalid search syntax in {query!r}: ")
-    assert detail in err.message
-    assert "fts5:" not in err.message
-    assert err.hint and "quote the whole query" in err.hint
-    assert err.exit_code == 2
-    # The connection is still usable afterwards.
-    assert paths(search(db, '"exact phrase"')) == ["docs/phrase.md"]
+@pytest.mark.parametrize("query", ['"unclosed', "AND AND", "(", "filepath: (", 'parseInvoice( "x'])
+def test_text_that_does_not_parse_as_fts5_is_searched_as_words(db: Database, query: str) -> None:
+    res = search(db, query)
+    assert res["syntax"] == "plain"
+    assert isinstance(res["results"], list)
+    # The connection is still usable afterwards, and real FTS5 still is FTS5.
+    again = search(db, '"exact phrase"')
+    assert again["syntax"] == "fts" and paths(again) == ["docs/phrase.md"]
 
 
 # -- arguments and result shape --------------------------------------------------------------------
@@ -391,7 +381,8 @@ def test_search_after_update_finds_new_words_only(project: Project, db: Database
             )
         },
     )
-    assert "tools/tokenize.py" not in paths(search(db, "tokens", limit=50))
+    assert "tools/tokenize.py" not in paths(search(db, "full_content:tokens", limit=50))
+    assert "tools/tokenize.py" not in paths(search(db, "overview:tokens", limit=50))
     assert paths(search(db, "split words")) == ["tools/tokenize.py"]
 
 
@@ -434,13 +425,10 @@ def test_cli_search_json_stdout_is_only_json(cli_repo: Path, cq: Cq) -> None:
     assert "«exact phrase»" in out["results"][0]["snippet"]
 
 
-def test_cli_search_syntax_error_exits_2(cli_repo: Path, cq: Cq) -> None:
-    proc = cq.run("search", '"unclosed', check=False)
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    assert "invalid search syntax" in proc.stderr
-    assert "unterminated string" in proc.stderr
-    assert "hint:" in proc.stderr
+def test_cli_search_of_broken_fts_syntax_searches_words(cli_repo: Path, cq: Cq) -> None:
+    out = cq.json("search", '"unclosed phrase')
+    assert out["syntax"] == "plain"
+    assert "docs/phrase.md" in [r["path"] for r in out["results"]]
 
 
 def test_cli_search_bad_limit_exits_2(cli_repo: Path, cq: Cq) -> None:
@@ -457,11 +445,9 @@ def test_cli_search_without_init_exits_2(repo: Path, cq: Cq) -> None:
 
 def test_pasted_code_with_brackets_searches_its_words(db: Database) -> None:
     res = search(db, "parseInvoice()", limit=20)
-    assert res["mode"] == "terms"
-    assert "billing/camel.ts" in paths(res)
-    # With quotes, operators or a column filter the user meant FTS5: a malformed query is reported.
-    with pytest.raises(SearchSyntaxError):
-        search(db, 'parseInvoice( "x')
+    assert res["syntax"] == "plain"
+    assert paths(res)[0] == "billing/camel.ts"
+    assert res["results"][0]["kind"] == "definition"
 
 
 def test_a_pasted_identifier_with_digits_finds_itself_first(project: Project) -> None:
@@ -478,7 +464,7 @@ def test_a_pasted_identifier_with_digits_finds_itself_first(project: Project) ->
         for i in (0, 10, 1000):
             res = search(d, f"crash_probe_{i}")
             assert res["results"][0]["path"] == f"gen/m{i}.py", res["results"][:3]
-            assert res["results"][0]["match"] == "identifier"
+            assert res["results"][0]["kind"] == "definition"
             # The others still follow: the words match them all.
             assert len(res["results"]) == 5
     finally:
