@@ -33,7 +33,8 @@ FILES = {
     "src/render.py": "class Render:\n    pass\n\n\ndef render(page):\n    return page\n",
     "src/pages.py": "def render_page(p):\n    return p\n\n\ndef parse_invoice(t):\n    return t\n",
     "tests/test_pages.py": "def render_page(p):\n    return p\n\n\ndef test_render():\n    pass\n",
-    "web/app.ts": "export class Application {\n  listen(port: number) {\n    return port;\n  }\n}\n",
+    "web/app.ts": "export class Application {\n  listen(port: number) {\n"
+    "    return port;\n  }\n}\n",
 }
 
 
@@ -138,8 +139,11 @@ def test_an_index_of_schema_2_gets_its_symbols_back(project: Project, db: Databa
     again = Database(project.index_db)
     try:
         assert where(find_symbols(again, "Engine.ServeHTTP"))[0] == "gin.go:7"
-        assert again.query("SELECT role FROM file_roles JOIN files ON id = file_id "
-                           "WHERE filepath = 'tests/test_pages.py'")[0]["role"] == "test"  # fmt: skip
+        roles = again.query(
+            "SELECT role FROM file_roles JOIN files ON id = file_id WHERE filepath = ?",
+            ("tests/test_pages.py",),
+        )
+        assert roles[0]["role"] == "test"
     finally:
         again.close()
 
@@ -163,6 +167,6 @@ def test_cli_symbol_prints_path_and_line(cli_repo: Path, cq: Cq) -> None:
     assert out.splitlines()[0].startswith("gin.go:7  Engine.ServeHTTP  method")
     data = cq.json("symbol", "render", "--kind", "function")
     assert data["query"] == "render"
-    assert [s["path"] for s in data["symbols"]][0] == "src/render.py"
+    assert data["symbols"][0]["path"] == "src/render.py"
     assert {s["kind"] for s in data["symbols"]} == {"function"}
     assert cq.run("symbol", "nothingnamedso").stdout.startswith("no definition of")

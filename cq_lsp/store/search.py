@@ -297,7 +297,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
                 break
             base = (1.0, 0.9, 0.8)[m.tier] * _KIND_WEIGHT.get(m.kind, 1.0)
             why = [f"defines {m.qualified} ({m.kind}, {m.how} match)"]
-            if m.role != "source":
+            if q.factor(m.role) != 1.0:
                 why.append(f"{m.role} file: ×{q.factor(m.role)}")
             offer(m.file_id, _Hit(3, base * q.factor(m.role), "definition", why, m))
     # 2. definitions spelled with the query's words, or starting with them
@@ -310,7 +310,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
             base = 0.9 if exactish else 0.7 * len(normalize(joined)) / max(len(m.name), 1)
             why = [f"symbol {m.qualified} ({m.kind}) {'is' if exactish else 'starts with'} "
                    f"the query's words"]  # fmt: skip
-            if m.role != "source":
+            if q.factor(m.role) != 1.0:
                 why.append(f"{m.role} file: ×{q.factor(m.role)}")
             offer(m.file_id, _Hit(2, base * q.factor(m.role), "symbol", why, m))
     # 3. file names
@@ -322,7 +322,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
             f"SELECT file_id, role FROM file_roles WHERE stem IN ({marks})", tuple(stems)
         ):
             why = ["file name is the query"]
-            if r["role"] != "source":
+            if q.factor(r["role"]) != 1.0:
                 why.append(f"{r['role']} file: ×{q.factor(r['role'])}")
             offer(r["file_id"], _Hit(1, 0.9 * q.factor(r["role"]), "path", why))
     # 4. weighted full text: every required term, then any term
