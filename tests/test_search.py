@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cq_lsp.documenters.records import FileRecord
-from cq_lsp.errors import SearchSyntaxError, UsageError
+from cq_lsp.errors import UsageError
 from cq_lsp.store.db import Database
 from cq_lsp.store.ledger import Change, Ledger
 from cq_lsp.store.search import MAX_LIMIT, is_fts_syntax, search
 from cq_lsp.worktree.guard import PathGuard
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
-from tests.store_helpers import claim, commit_job
+from tests.store_helpers import claim, commit_job, document_tree
 
 # Unrelated files, so that bm25's IDF is meaningful (a word in more than half of the documents
 # gets almost no weight) and every test searches a realistic mix.
@@ -120,8 +121,8 @@ def test_identifier_queries_find_camel_and_snake(db: Database, query: str) -> No
     assert res["terms"] == ["parse", "invoice"] or res["terms"] == ["invoice", "parse"]
     top = paths(res)[:3]
     assert set(top) == {"billing/camel.ts", "billing/snake.py", "billing/dotted.py"}
-    # The words in the query's order match first as the identifier itself, the rest as all-terms.
-    assert all(r["match"] in ("identifier", "all") for r in res["results"][:3])
+    # Definitions and symbols spelled with the same words come first, then the text.
+    assert all(r["match"] in ("definition", "symbol", "all") for r in res["results"][:3])
 
 
 # -- natural language and ranking ------------------------------------------------------------------
@@ -135,7 +136,9 @@ def test_both_terms_rank_above_one_term(db: Database) -> None:
     one = {"web/render.py", "tools/tokenize.py"}
     assert set(order[:3]) == both
     assert set(order[3:5]) == one
-    assert [r["match"] for r in res["results"]] == ["all"] * 3 + ["any"] * 2
+    # parse_invoice and parseInvoice are the query's words as one symbol: above the text tier.
+    assert [r["kind"] for r in res["results"]] == ["symbol"] * 2 + ["text"] * 3
+    assert [r["match"] for r in res["results"]][2:] == ["all"] + ["any"] * 2
 
 
 def test_both_terms_rank_above_a_strong_single_term_file(project: Project, db: Database) -> None:
@@ -276,26 +279,14 @@ def test_or_and_parentheses(db: Database) -> None:
     assert set(paths(res)) == {"tools/tokenize.py", "web/render.py"}
 
 
-@pytest.mark.parametrize(
-    ("query", "detail"),
-    [
-        ('"unclosed', "unterminated string"),
-        ("AND AND", 'syntax error near "AND"'),
-        ("(", "syntax error"),
-        ("filepath: (", "syntax error"),
-    ],
-)
-def test_malformed_syntax_is_a_helpful_error(db: Database, query: str, detail: str) -> None:
-    with pytest.raises(SearchSyntaxError) as info:
-        search(db, query)
-    err = info.value
-    assert err.message.startswith(f"invalid search syntax in {query!r}: ")
-    assert detail in err.message
-    assert "fts5:" not in err.message
-    assert err.hint and "quote the whole query" in err.hint
-    assert err.exit_code == 2
-    # The connection is still usable afterwards.
-    assert paths(search(db, '"exact phrase"')) == ["docs/phrase.md"]
+@pytest.mark.parametrize("query", ['"unclosed', "AND AND", "(", "filepath: (", 'parseInvoice( "x'])
+def test_text_that_does_not_parse_as_fts5_is_searched_as_words(db: Database, query: str) -> None:
+    res = search(db, query)
+    assert res["syntax"] == "plain"
+    assert isinstance(res["results"], list)
+    # The connection is still usable afterwards, and real FTS5 still is FTS5.
+    again = search(db, '"exact phrase"')
+    assert again["syntax"] == "fts" and paths(again) == ["docs/phrase.md"]
 
 
 # -- arguments and result shape --------------------------------------------------------------------
@@ -391,7 +382,8 @@ def test_search_after_update_finds_new_words_only(project: Project, db: Database
             )
         },
     )
-    assert "tools/tokenize.py" not in paths(search(db, "tokens", limit=50))
+    assert "tools/tokenize.py" not in paths(search(db, "full_content:tokens", limit=50))
+    assert "tools/tokenize.py" not in paths(search(db, "overview:tokens", limit=50))
     assert paths(search(db, "split words")) == ["tools/tokenize.py"]
 
 
@@ -434,13 +426,10 @@ def test_cli_search_json_stdout_is_only_json(cli_repo: Path, cq: Cq) -> None:
     assert "«exact phrase»" in out["results"][0]["snippet"]
 
 
-def test_cli_search_syntax_error_exits_2(cli_repo: Path, cq: Cq) -> None:
-    proc = cq.run("search", '"unclosed', check=False)
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    assert "invalid search syntax" in proc.stderr
-    assert "unterminated string" in proc.stderr
-    assert "hint:" in proc.stderr
+def test_cli_search_of_broken_fts_syntax_searches_words(cli_repo: Path, cq: Cq) -> None:
+    out = cq.json("search", '"unclosed phrase')
+    assert out["syntax"] == "plain"
+    assert "docs/phrase.md" in [r["path"] for r in out["results"]]
 
 
 def test_cli_search_bad_limit_exits_2(cli_repo: Path, cq: Cq) -> None:
@@ -457,11 +446,9 @@ def test_cli_search_without_init_exits_2(repo: Path, cq: Cq) -> None:
 
 def test_pasted_code_with_brackets_searches_its_words(db: Database) -> None:
     res = search(db, "parseInvoice()", limit=20)
-    assert res["mode"] == "terms"
-    assert "billing/camel.ts" in paths(res)
-    # With quotes, operators or a column filter the user meant FTS5: a malformed query is reported.
-    with pytest.raises(SearchSyntaxError):
-        search(db, 'parseInvoice( "x')
+    assert res["syntax"] == "plain"
+    assert paths(res)[0] == "billing/camel.ts"
+    assert res["results"][0]["kind"] == "definition"
 
 
 def test_a_pasted_identifier_with_digits_finds_itself_first(project: Project) -> None:
@@ -478,8 +465,271 @@ def test_a_pasted_identifier_with_digits_finds_itself_first(project: Project) ->
         for i in (0, 10, 1000):
             res = search(d, f"crash_probe_{i}")
             assert res["results"][0]["path"] == f"gen/m{i}.py", res["results"][:3]
-            assert res["results"][0]["match"] == "identifier"
+            assert res["results"][0]["kind"] == "definition"
             # The others still follow: the words match them all.
             assert len(res["results"]) == 5
     finally:
         d.close()
+
+
+# -- match tiers and priors on real repositories documented by the static documenter ---------------
+
+
+CALLS = 6  # callers and tests mention the name more often than its definition does
+
+LANGUAGES: dict[str, tuple[str, dict[str, str]]] = {
+    "python": (
+        "make_response",
+        {
+            "src/flask/helpers.py": '"""Helpers."""\n\n\ndef make_response(*args):\n'
+            '    """Build a response object."""\n    return args\n',
+            "src/flask/app.py": "from .helpers import make_response\n\n"
+            + "".join(f"r{i} = make_response({i})\n" for i in range(CALLS)),
+            "tests/test_helpers.py": "from flask import make_response\n\n"
+            + "".join(
+                f"def test_make_response_{i}():\n    assert make_response({i})\n\n"
+                for i in range(CALLS)
+            ),
+        },
+    ),
+    "typescript": (
+        "acceptsLanguages",
+        {
+            "lib/request.ts": "export class Request {\n  acceptsLanguages(l: string) {\n"
+            "    return l;\n  }\n}\n",
+            "lib/router.ts": "".join(f"req.acceptsLanguages('l{i}');\n" for i in range(CALLS)),
+            "test/req.acceptsLanguages.test.ts": "".join(
+                f"it('x{i}', () => req.acceptsLanguages('en'));\n" for i in range(CALLS)
+            ),
+        },
+    ),
+    "javascript": (
+        "sendFile",
+        {
+            "lib/response.js": "function sendFile(path) {\n  return path;\n}\n"
+            "module.exports = sendFile;\n",
+            "lib/static.js": "".join(f"res.sendFile('f{i}');\n" for i in range(CALLS)),
+            "test/res.sendFile.spec.js": "".join(
+                f"it('s{i}', () => res.sendFile('a'));\n" for i in range(CALLS)
+            ),
+        },
+    ),
+    "go": (
+        "ServeHTTP",
+        {
+            "gin.go": "package gin\n\ntype Engine struct{}\n\n"
+            "func (engine *Engine) ServeHTTP(w int, r int) {\n}\n",
+            "routergroup.go": "package gin\n\nfunc f(e *Engine) {\n"
+            + "".join(f"\te.ServeHTTP({i}, 0)\n" for i in range(CALLS))
+            + "}\n",
+            "gin_test.go": "package gin\n\nfunc TestServe(t *T) {\n"
+            + "".join(f"\tengine.ServeHTTP({i}, 1)\n" for i in range(CALLS))
+            + "}\n",
+        },
+    ),
+    "rust": (
+        "strbuf_addf",
+        {
+            "src/strbuf.rs": "pub fn strbuf_addf(buf: &mut String) {\n    buf.push('x');\n}\n",
+            "src/log.rs": "fn log(b: &mut String) {\n"
+            + "".join("    strbuf_addf(b);\n" for _ in range(CALLS))
+            + "}\n",
+            "tests/strbuf_test.rs": "#[test]\nfn adds() {\n"
+            + "".join("    strbuf_addf(&mut s);\n" for _ in range(CALLS))
+            + "}\n",
+        },
+    ),
+    "java": (
+        "acceptsEncoding",
+        {
+            "src/main/java/web/Request.java": "package web;\n\npublic class Request {\n"
+            "    public String acceptsEncoding(String e) { return e; }\n}\n",
+            "src/main/java/web/Router.java": "package web;\n\nclass Router {\n"
+            "  void r(Request q) {\n"
+            + "".join(f'    q.acceptsEncoding("e{i}");\n' for i in range(CALLS))
+            + "  }\n}\n",
+            "src/test/java/web/RequestTest.java": "package web;\n\nclass RequestTest {\n"
+            "  void t(Request q) {\n"
+            + "".join(f'    q.acceptsEncoding("t{i}");\n' for i in range(CALLS))
+            + "  }\n}\n",
+        },
+    ),
+}
+
+
+@pytest.fixture
+def tree(tmp_path: Path, isolated_env: dict[str, str]) -> Iterator[tuple[Path, Database]]:
+    root = make_repo(tmp_path / "tree", {})
+    Project(root).ensure_state_dir()
+    d = Database(Project(root).index_db)
+    # Filler, so that bm25's IDF means something.
+    document_tree(root, d, FILLER_TEXT)
+    yield root, d
+    d.close()
+
+
+FILLER_TEXT = {
+    f"misc/m{i}.py": f'"""Module {i} of arithmetic."""\n\n\n'
+    f"def helper_{i}(v):\n    return v * {i}\n"
+    for i in range(10)
+}
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_the_definition_beats_its_callers_and_tests(
+    tree: tuple[Path, Database], language: str
+) -> None:
+    root, d = tree
+    name, files = LANGUAGES[language]
+    document_tree(root, d, files)
+    defining = next(iter(files))
+    res = search(d, name)
+    top = res["results"][0]
+    assert top["path"] == defining, [(r["path"], r["why"]) for r in res["results"]]
+    assert top["kind"] == "definition" and top["symbol"].endswith(name)
+    assert isinstance(top["line"], int) and name in top["snippet"].replace("«", "").replace("»", "")
+    assert set(paths(res)[1:3]) == set(list(files)[1:]), "callers and tests still follow"
+    assert [r["score"] for r in res["results"]] == sorted(
+        (r["score"] for r in res["results"]), reverse=True
+    )
+
+
+def test_dotted_and_pasted_names_find_the_definition(tree: tuple[Path, Database]) -> None:
+    root, d = tree
+    document_tree(root, d, LANGUAGES["go"][1] | LANGUAGES["typescript"][1])
+    assert paths(search(d, "Engine.ServeHTTP"))[0] == "gin.go"
+    assert paths(search(d, "engine.ServeHTTP(w, req)"))[0] == "gin.go"
+    assert paths(search(d, "Request.acceptsLanguages"))[0] == "lib/request.ts"
+    res = search(d, 'app.route("/")')
+    assert res["syntax"] == "plain"
+
+
+def test_a_file_named_as_the_query_comes_before_files_that_mention_it(
+    tree: tuple[Path, Database],
+) -> None:
+    root, d = tree
+    document_tree(
+        root,
+        d,
+        {
+            "lib/base64.py": '"""Encodings."""\n\n\ndef b64encode(s):\n    return s\n',
+            "lib/mail.py": "import base64\n" + "x = base64.b64encode(b'a')\n" * 8,
+        },
+    )
+    res = search(d, "base64")
+    assert paths(res)[:2] == ["lib/base64.py", "lib/mail.py"]
+    assert res["results"][0]["kind"] == "path"
+
+
+def test_prose_with_stop_words_and_stems(tree: tuple[Path, Database]) -> None:
+    root, d = tree
+    document_tree(
+        root,
+        d,
+        {
+            "src/sessions.py": '"""Signed cookie sessions."""\n\n\n'
+            "def save_session(response):\n"
+            '    """Sign the cookie and set it on the response."""\n    return response\n',
+            "docs/config.rst": "Configuration\n=============\n\nWhere are the settings? "
+            "How are they read? Here are the cookies settings, where they are documented.\n",
+        },
+    )
+    res = search(d, "where are cookies signed")
+    assert paths(res)[0] == "src/sessions.py", [(r["path"], r["why"]) for r in res["results"]]
+    assert res["terms"][:2] == ["where", "are"]  # searched, yet never required
+    # "rendered" finds "render" (porter stemming), and scores come out in rank order.
+    document_tree(root, d, {"web/view.py": "def render(page):\n    return page\n"})
+    assert "web/view.py" in paths(search(d, "page rendered"))
+
+
+def test_tests_and_docs_rank_below_source_unless_asked_for(tree: tuple[Path, Database]) -> None:
+    root, d = tree
+    document_tree(
+        root,
+        d,
+        {
+            "src/ledger.py": "def balance(entries):\n    return sum(entries)  # ledger\n",
+            "tests/test_ledger.py": "def balance(entries):\n    return sum(entries)  # ledger\n",
+            "docs/ledger.md": "# balance\n\nThe ledger balance.\n",
+        },
+    )
+    order = paths(search(d, "balance"))
+    assert order.index("src/ledger.py") < order.index("tests/test_ledger.py")
+    asked = {r["path"]: r for r in search(d, "balance tests")["results"]}
+    plain = {r["path"]: r for r in search(d, "balance")["results"]}
+    assert not any("test file" in w for w in asked["tests/test_ledger.py"]["why"])
+    assert any("test file" in w for w in plain["tests/test_ledger.py"]["why"])
+
+
+def test_data_files_do_not_flood_results(tree: tuple[Path, Database]) -> None:
+    root, d = tree
+    path_data = " ".join(f"c{i} {i}.5 render{i % 3} {i} l{i} z" for i in range(400))
+    files = {f"icons/i{i}.svg": f'<svg><path d="M0 0 {path_data}"/></svg>\n' for i in range(8)}
+    files["package-lock.json"] = '{"render": "1.0.0", "c": "render"}\n' * 50
+    files["web/page.py"] = "def show(page):\n    # render the page\n    return page\n"
+    document_tree(root, d, files)
+    res = search(d, "render")
+    assert paths(res)[0] == "web/page.py", [(r["path"], r["why"]) for r in res["results"]]
+    res = search(d, "c++")
+    assert all(r["score"] < 0.5 for r in res["results"] if r["path"].endswith(".svg"))
+
+
+FUZZ_PASTES = [
+    'app.route("/")',
+    "ignore/types: add *.svelte.ts to Svelte file type glob",
+    'fn main() { println!("{}", x); }',
+    "SELECT * FROM files WHERE id = 1;",
+    "if (a && b || !c) { return -1; }",
+    "std::vector<int> v;",
+    '"unclosed AND (',
+    "NEAR(a b",
+    "filepath: (",
+    "^start",
+    "-x",
+    "a - b",
+    "foo:bar:baz",
+    "*",
+    '"',
+    "AND",
+    "()",
+    "{}",
+    "é ñ 中文 ✓",
+    "\x00\x01",
+]
+
+
+def test_no_typed_text_is_an_error(tree: tuple[Path, Database]) -> None:
+    """10,000 random strings, pasted code and commit subjects: results, never an exception."""
+    root, d = tree
+    document_tree(root, d, LANGUAGES["python"][1])
+    rng = random.Random(13)
+    alphabet = "abcXYZ019 _-.:/*\"^()[]{}+!?,;<>=&|#@$%~`'\\\t\né中"
+    queries = list(FUZZ_PASTES)
+    queries += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))) for _ in range(10_000)
+    ]
+    queries += [
+        " ".join(rng.choice(["AND", "OR", "NOT", "NEAR", "make", "response", '"', "(", ")", "*"])
+                 for _ in range(rng.randint(1, 6)))
+        for _ in range(300)
+    ]  # fmt: skip
+    for q in queries:
+        if not q.strip():
+            with pytest.raises(UsageError):
+                search(d, q)
+            continue
+        res = search(d, q, limit=5)
+        assert res["syntax"] in ("fts", "plain")
+        scores = [r["score"] for r in res["results"]]
+        assert scores == sorted(scores, reverse=True), q
+
+
+def test_cli_never_exits_2_on_typed_text(cli_repo: Path, cq: Cq) -> None:
+    for q in ['app.route("/")', "ignore/types: add *.svelte.ts to Svelte", '"unclosed', "("]:
+        proc = cq.run("search", q, check=False)
+        assert proc.returncode == 0, (q, proc.stderr)
+    out = cq.run("search", "parseInvoice", "--explain").stdout
+    assert out.splitlines()[0].split()[1] == "billing/camel.ts:1"
+    assert "· defines parseInvoice" in out
+    proc = cq.run("search", " ", check=False)
+    assert proc.returncode == 2 and "empty" in proc.stderr

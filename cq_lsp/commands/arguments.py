@@ -104,6 +104,20 @@ class SearchArgs:
 
 
 @attrs.frozen(kw_only=True)
+class SymbolArgs:
+    name: str = _arg("text", main=True)
+    kind: str | None = _arg("text", None)
+    limit: int = _arg("limit", 20)
+    root: str | None = _arg("text", None)
+
+
+@attrs.frozen(kw_only=True)
+class EvalArgs:
+    limit: int = _arg("limit", 200)
+    root: str | None = _arg("text", None)
+
+
+@attrs.frozen(kw_only=True)
 class ShowArgs:
     path: str = _arg("text", main=True)
     root: str | None = _arg("text", None)
@@ -179,6 +193,8 @@ def _converter() -> Any:
         NoArgs,
         StatusArgs,
         SearchArgs,
+        SymbolArgs,
+        EvalArgs,
         ShowArgs,
         IndexArgs,
         PathsArgs,

@@ -21,7 +21,9 @@ from cq_lsp.core import actions
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import EnqueueReport, Workspace
 from cq_lsp.githooks import install as githooks
+from cq_lsp.store.evaluate import evaluate
 from cq_lsp.store.search import search
+from cq_lsp.store.symbols import find_symbols
 
 
 class Session(Protocol):
@@ -77,6 +79,19 @@ def _status(s: Session, args: a.StatusArgs) -> dict[str, Any]:
 def _search(s: Session, args: a.SearchArgs) -> dict[str, Any]:
 
     return search(s.workspace(args.root).db, args.query, limit=args.limit)
+
+
+def _symbol(s: Session, args: a.SymbolArgs) -> dict[str, Any]:
+    db = s.workspace(args.root).db
+    return {
+        "query": args.name,
+        "symbols": find_symbols(db, args.name, kind=args.kind, limit=args.limit),
+    }
+
+
+def _eval(s: Session, args: a.EvalArgs) -> dict[str, Any]:
+    ws = s.workspace(args.root)
+    return evaluate(ws.db, ws.project.root, limit=args.limit)
 
 
 def _show(s: Session, args: a.ShowArgs) -> dict[str, Any]:
@@ -178,6 +193,8 @@ COMMANDS: dict[str, Command] = {
     for c in (
         Command("cq.status", "worker, queue and index in one object", a.StatusArgs, _status),
         Command("cq.search", "ranked results with snippets", a.SearchArgs, _search),
+        Command("cq.symbol", "definitions of a name, best first", a.SymbolArgs, _symbol),
+        Command("cq.eval", "search quality on this repository", a.EvalArgs, _eval),
         Command("cq.show", "one file's documentation", a.ShowArgs, _show),
         Command("cq.index", "queue every tracked file (or paths)", a.IndexArgs, _index),
         Command("cq.init", "create .code-query/ and its config", a.InitArgs, _init),

@@ -46,6 +46,11 @@ _SKIP_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _NON_SOURCE_ROLES = ("docs", "data", "generated", "vendor")
+# Languages of prose and configuration: a commit touching only one of them is not a code change.
+_NOT_CODE = frozenset(
+    {"markdown", "restructuredtext", "text", "json", "yaml", "toml", "ini", "xml", "gitignore",
+     "csv", "asciidoc", "properties", "svg", "lock", "plaintext", "org"}
+)  # fmt: skip
 
 
 def _cq_search(db: Database, query: str, limit: int) -> list[str]:
@@ -115,9 +120,10 @@ def history_tasks(db: Database, root: Path, limit: int) -> list[tuple[str, str]]
     roles = {
         r["filepath"]: r["role"]
         for r in db.query(
-            "SELECT f.filepath, coalesce(r.role, 'source') AS role FROM files f "
+            "SELECT f.filepath, f.language, coalesce(r.role, 'source') AS role FROM files f "
             "LEFT JOIN file_roles r ON r.file_id = f.id"
         )
+        if r["language"] not in _NOT_CODE
     }
     try:
         out = run_git(
@@ -128,7 +134,7 @@ def history_tasks(db: Database, root: Path, limit: int) -> list[tuple[str, str]]
     tasks: list[tuple[str, str]] = []
     seen: set[str] = set()
     for chunk in out.decode("utf-8", "replace").split("\x1e")[1:]:
-        subject, _, rest = chunk.partition("\n")
+        subject, _, rest = chunk.partition("\0")
         files = [p.strip("\n") for p in rest.split("\0") if p.strip("\n")]
         subject = subject.strip()
         if len(files) != 1 or not subject or subject in seen or _SKIP_SUBJECT.search(subject):

@@ -92,7 +92,8 @@ def _rank_sql(factors: dict[str, float]) -> str:
     cases = " ".join(f"WHEN '{role}' THEN {f!r}" for role, f in factors.items() if f != 1.0)
     prior = f"(CASE coalesce(r.role, 'source') {cases} ELSE 1.0 END)" if cases else "1.0"
     return (
-        f"SELECT files_fts.rowid AS id, -{_BM25} * {prior} AS score FROM files_fts "
+        f"SELECT files_fts.rowid AS id, -{_BM25} * {prior} AS score, f.filepath AS path "
+        "FROM files_fts JOIN files f ON f.id = files_fts.rowid "
         "LEFT JOIN file_roles r ON r.file_id = files_fts.rowid "
         "WHERE files_fts MATCH ? ORDER BY score DESC LIMIT ?"
     )
@@ -208,8 +209,7 @@ class _Query:
     def lookups(self) -> list[str]:
         """Names looked up as definitions: code-like identifiers, and a short query's words."""
         plain = [i for i in self.idents if i.lower() not in STOP_WORDS]
-        short = len(plain) <= 2
-        return [i for i in plain if short or _CODE_LIKE.search(i)][:8]
+        return [i for i in plain if len(plain) == 1 or _CODE_LIKE.search(i)][:8]
 
     def groups(self) -> list[str]:
         """FTS5 groups, one per required identifier or word: an identifier matches as itself or
@@ -232,6 +232,26 @@ class _Query:
 
 def _run(db: Database, sql: str, match: str, limit: int) -> list[tuple[int, float]]:
     return [(r["id"], r["score"]) for r in db.conn().execute(sql, (match, limit))]
+
+
+def _run_paths(db: Database, sql: str, match: str, limit: int) -> list[tuple[int, float, str]]:
+    return [(r["id"], r["score"], r["path"]) for r in db.conn().execute(sql, (match, limit))]
+
+
+_PATH_PARTS = re.compile(r"[/._\-\s]+")
+PATH_BOOST = 0.6  # per query word that names the file or one of its folders
+RERANK = 3  # text candidates fetched per result wanted, for the path boost to reorder
+
+
+def _same_word(a: str, b: str) -> bool:
+    return a == b or a.rstrip("s") == b.rstrip("s")
+
+
+def _path_words(q: _Query, path: str) -> list[str]:
+    """The query's words that name the file or a folder on its path (``setup: ...`` → setup.sh,
+    ``tests/store: ...`` → tests/store/...): commit subjects and questions name the area."""
+    parts = {w for p in _PATH_PARTS.split(path) for w in split_identifier(p) if len(w) >= 3}
+    return [t for t in q.required if len(t) >= 3 and any(_same_word(t, p) for p in parts)]
 
 
 def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
@@ -277,7 +297,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
                 break
             base = (1.0, 0.9, 0.8)[m.tier] * _KIND_WEIGHT.get(m.kind, 1.0)
             why = [f"defines {m.qualified} ({m.kind}, {m.how} match)"]
-            if m.role != "source":
+            if q.factor(m.role) != 1.0:
                 why.append(f"{m.role} file: ×{q.factor(m.role)}")
             offer(m.file_id, _Hit(3, base * q.factor(m.role), "definition", why, m))
     # 2. definitions spelled with the query's words, or starting with them
@@ -290,11 +310,11 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
             base = 0.9 if exactish else 0.7 * len(normalize(joined)) / max(len(m.name), 1)
             why = [f"symbol {m.qualified} ({m.kind}) {'is' if exactish else 'starts with'} "
                    f"the query's words"]  # fmt: skip
-            if m.role != "source":
+            if q.factor(m.role) != 1.0:
                 why.append(f"{m.role} file: ×{q.factor(m.role)}")
             offer(m.file_id, _Hit(2, base * q.factor(m.role), "symbol", why, m))
     # 3. file names
-    stems = {normalize(joined)} | {normalize(i) for i in q.idents if len(normalize(i)) >= 3}
+    stems = {normalize(joined)} | {normalize(i) for i in q.lookups() if len(normalize(i)) >= 3}
     stems.discard("")
     if stems:
         marks = ",".join("?" * len(stems))
@@ -302,7 +322,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
             f"SELECT file_id, role FROM file_roles WHERE stem IN ({marks})", tuple(stems)
         ):
             why = ["file name is the query"]
-            if r["role"] != "source":
+            if q.factor(r["role"]) != 1.0:
                 why.append(f"{r['role']} file: ×{q.factor(r['role'])}")
             offer(r["file_id"], _Hit(1, 0.9 * q.factor(r["role"]), "path", why))
     # 4. weighted full text: every required term, then any term
@@ -310,17 +330,26 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
     if not groups:
         return hits
     sql = _rank_sql(q.factors)
-    want = limit + len(hits)
-    all_terms = _run(db, sql, " AND ".join(groups), want)
-    for i, sc in all_terms:
-        why = [f"all of {', '.join(q.required)} in text (bm25F {sc:.2f})"]
-        offer(i, _Hit(0, 0.5 + 0.5 * _squash(sc), "all", why))
+    want = (limit + len(hits)) * RERANK
+
+    def text_hit(score: float, path: str, all_: bool) -> _Hit:
+        named = _path_words(q, path)
+        boosted = score * (1 + PATH_BOOST * min(len(named), 3))
+        which = "all" if all_ else "some"
+        why = [f"{which} of {', '.join(q.required)} in text (bm25F {score:.2f})"]
+        if named:
+            why.append(f"path names {', '.join(named)}: ×{1 + PATH_BOOST * min(len(named), 3):.1f}")
+        strength = 0.5 + 0.5 * _squash(boosted) if all_ else 0.5 * _squash(boosted)
+        return _Hit(0, strength, "all" if all_ else "any", why)
+
+    all_terms = _run_paths(db, sql, " AND ".join(groups), want)
+    for i, sc, path in all_terms:
+        offer(i, text_hit(sc, path, True))
     loose = [_quote(t) + ("*" if len(t) >= PREFIX_MIN else "") for t in q.required]
     # One short term: the looser query would be the same query again.
     if len(hits) < limit and (len(loose) > 1 or loose[0].endswith("*") or groups != loose):
-        for i, sc in _run(db, sql, " OR ".join(loose), want + len(all_terms)):
-            why = [f"some of {', '.join(q.required)} in text (bm25F {sc:.2f})"]
-            offer(i, _Hit(0, 0.5 * _squash(sc), "any", why))
+        for i, sc, path in _run_paths(db, sql, " OR ".join(loose), want + len(all_terms)):
+            offer(i, text_hit(sc, path, False))
     return hits
 
 
