@@ -180,6 +180,7 @@ def measure_jobs(instant: Path, tmp: Path, runs: int) -> list[float]:
     os.environ.update(env)  # the workspace reads the user config through these
     try:
         from cq_lsp.core.runner import JobRunner
+        from cq_lsp.core.status import build_status
         from cq_lsp.core.workspace import Workspace
         from cq_lsp.worktree.project import Project
 

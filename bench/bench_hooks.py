@@ -3,8 +3,8 @@
 1. ``git commit`` in a repository with cq-lsp's hooks installed (``cq-lsp init`` defaults: auto
    mode, ``delay_seconds`` 300) against a twin repository without hooks, and a third twin whose
    hooks are bare ``#!/bin/sh`` + ``true`` (the floor any hook pays), interleaved round-robin in
-   one run (the order rotates each round). Budget (docs/architecture.md): the median of the per-round
-   differences to the twin without hooks ≤ +5 ms.
+   one run (the order rotates each round). Budget (docs/architecture.md): the median of the
+   per-round differences to the twin without hooks ≤ +5 ms.
 2. With ``delay_seconds`` 0: from ``git commit`` returning until an in-process ``search()`` finds
    the committed file, with the worker already running (warm) and with no worker (cold: the hook
    starts it). Budget: ≤ 2 s.

@@ -345,7 +345,7 @@ def measure_enqueue(runner: Runner, res: Results, files: Sequence[str], samples:
         if len(report.result.queued) != QUEUED:
             raise BenchError(f"bulk enqueue queued {len(report.result.queued)} of {QUEUED}")
         queued_now = ws.ledger.counts()["queued"]
-        delay_s = ws.config.processing.debounce_ms / 1000  # saves are debounced (processing.debounce_ms)
+        delay_s = ws.config.processing.debounce_ms / 1000  # saves are debounced
         rng = random.Random(SEED)
         targets = rng.sample(list(files), min(samples, len(files)))
         runner.log(f"{len(targets)} single-file enqueues (didSave) with {queued_now:,} queued")
