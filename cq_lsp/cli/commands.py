@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from cq_lsp.cli.hooks import print_changes, print_hooks_status
-from cq_lsp.cli.output import emit_json, fmt_age, print_status, print_worker, style
+from cq_lsp.cli.output import (
+    ellipsize,
+    emit_json,
+    fmt_age,
+    print_status,
+    print_worker,
+    stale_note,
+    style,
+)
 from cq_lsp.cli.session import CliSession, open_workspace
 from cq_lsp.commands.table import COMMANDS
 from cq_lsp.config import edit, load, schema
@@ -152,11 +160,15 @@ def cmd_hooks(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    record = ws.show(args.path, base=Path.cwd())
+    session = CliSession(args.root)
+    session._ws = ws
+    record = _run("cq.show", args, session, path=args.path)
     if args.json:
         emit_json(record)
         return 0
     print(style(record["path"], "1") + f"  [{record['language']}] {record['processor']}")
+    if record.get("fresh") is False:
+        print(style(f"  {stale_note(record)}", "33"))
     print(f"  {record['overview']}")
     sections = (
         ("functions", "functions"),
@@ -203,7 +215,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    st = build_status(ws)
+    st = build_status(ws, catch_up=True)
     if args.json:
         emit_json(st)
     else:
@@ -270,6 +282,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 f"{result['queued']} queued · {result['running']} running · "
                 f"{result['failed']} failed · {result['done']} done · {result['skipped']} "
                 f"skipped · oldest queued {fmt_age(result['oldestQueuedS'])}"
+                + (f" · {result['delayed']} delayed" if result.get("delayed") else "")
             )
     elif action == "list":
         state = list(args.state) if args.state else None
@@ -334,32 +347,34 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 
 def _print_jobs(jobs: list[dict[str, Any]]) -> None:
+    """One line per job, fitted to the terminal: long paths lose their middle, not their name."""
     if not jobs:
         print("no jobs")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for col in ("state", "path", "sha", "tries", "age", "error"):
-        table.add_column(col, overflow="fold")
-    colors = {
-        "failed": "red",
-        "queued": "yellow",
-        "running": "cyan",
-        "done": "green",
-        "skipped": "dim",
-    }
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    colors = {"failed": "31", "queued": "33", "delayed": "36", "running": "36", "skipped": "2"}
+    rows = []
     for j in jobs:
-        table.add_row(
-            f"[{colors.get(j['state'], '')}]{j['state']}[/]",
-            j["path"],
-            (j["sha"] or "-")[:10],
-            str(j["attempts"]),
-            fmt_age(j["ageS"]),
-            j["error"] or "",
+        when = f"due {j['due_at'][11:19]}" if j.get("due_at") else fmt_age(j["ageS"])
+        rows.append((j["state"], j["path"], (j["sha"] or "-")[:10], str(j["attempts"]), when, j))
+    path_w = min(max(len(r[1]) for r in rows), max(20, width // 2))
+    fixed = 8 + 1 + path_w + 1 + 10 + 1 + 5 + 1 + 12 + 1
+    print(f"{'state':<8} {'path':<{path_w}} {'sha':<10} {'tries':>5} {'age':<12} error")
+    for state, path, sha, tries, when, j in rows:
+        error = _own_error(j["error"] or "", j["path"])
+        line = (
+            f"{style(f'{state:<8}', colors.get(state, '0'))} {ellipsize(path, path_w):<{path_w}} "
+            f"{sha:<10} {tries:>5} {when:<12} {ellipsize(error, max(10, width - fixed), end=True)}"
         )
-    Console().print(table)
+        print(line.rstrip())
+
+
+def _own_error(error: str, path: str) -> str:
+    """The error without the path the row already shows (messages start with it)."""
+    for prefix in (f"{path}: ", f"{path} "):
+        if error.startswith(prefix):
+            return error[len(prefix) :]
+    return error
 
 
 def _watch(ws: Workspace) -> int:

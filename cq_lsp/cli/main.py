@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         "list", help="jobs with state, sha, attempts, error, age", parents=[common]
     )
     ql.add_argument(
-        "--state", action="append", choices=["queued", "running", "done", "failed", "skipped"]
+        "--state",
+        action="append",
+        choices=["queued", "delayed", "running", "done", "failed", "skipped"],
     )
     ql.add_argument("-n", "--limit", type=int, default=None, metavar="N")
     qa = qsub.add_parser("add", help="queue files", parents=[common])
@@ -145,7 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     hsub.add_parser("status", help="what is installed where", parents=[common])
 
     hk = cmd("hook", "what the git hook shims call (not meant to be run by hand)")
-    hk.add_argument("name", choices=["post-commit", "post-merge", "post-checkout", "post-rewrite"])
+    hk.add_argument(
+        "name",
+        choices=["post-commit", "post-merge", "post-checkout", "post-rewrite", "post-index-change"],
+    )
     hk.add_argument("hook_args", nargs="*", metavar="ARG")
 
     cmd("doctor", "check the installation, the repository and the worker, and say what to fix")

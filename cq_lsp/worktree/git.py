@@ -117,3 +117,23 @@ def blob_sha(content: bytes) -> str:
     h = hashlib.sha1(b"blob %d\0" % len(content))
     h.update(content)
     return h.hexdigest()
+
+
+def index_blobs(root: Path) -> dict[str, str]:
+    """path → blob sha of every stage-0 entry in git's index (``git ls-files -s``): what git
+    believes each tracked file holds, read from the index without touching the files."""
+    out: dict[str, str] = {}
+    for entry in run_git(root, "ls-files", "-z", "--stage").split(b"\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        fields = meta.split(b" ")
+        if len(fields) == 3 and fields[2] == b"0" and not fields[0].startswith(b"160000"):
+            out[os.fsdecode(path)] = fields[1].decode("ascii")
+    return out
+
+
+def worktree_changed(root: Path) -> set[str]:
+    """Tracked paths whose work-tree file may differ from git's index (``git diff-files``: git's
+    stat cache, so only files whose stat changed; a touched file appears and must be hashed)."""
+    return set(split_z(run_git(root, "diff-files", "--name-only", "-z", "--no-renames")))
