@@ -879,3 +879,40 @@ async def test_bad_input_from_the_editor_is_ignored_or_refused_and_the_server_ke
         assert len(jobs["jobs"]) == 4
         st = await s.command("cq.status")
         assert st["health"] == "ok"
+
+
+async def test_an_outside_edit_is_noticed_queued_and_marked_stale(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    """No save, no hook: the periodic refresh compares the work tree with the ledger."""
+    user = inited / "app.py"
+    user.write_text("from billing.invoice import parse_invoice\n\nparse_invoice('x')\n")
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 4)
+        found = await s.command("cq.search", {"query": "parse_invoice"})
+        assert all(r["fresh"] is True for r in found["results"])
+        await s.command("cq.worker.stop")  # stopped by the user: queued work waits
+        await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
+        invoice = inited / "billing" / "invoice.py"
+        invoice.write_text(invoice.read_text().replace("0.2", "0.25"))
+        st = await s.wait_status(
+            inited, lambda st: st["queue"]["queued"] >= 1 and st["index"]["stale"] == 0
+        )
+        assert st["health"] != "error"
+        found = await s.command("cq.search", {"query": "parse_invoice"})
+        hit = next(r for r in found["results"] if r["path"] == "billing/invoice.py")
+        assert hit["fresh"] is False and hit["current_sha"] != hit["documented_sha"]
+        shown = await s.command("cq.show", {"path": "billing/invoice.py"})
+        assert shown["fresh"] is False
+        uri = s.open(user)
+        hover = await s.client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=2, character=3),
+            )
+        )
+        assert hover is not None and "stale" in hover.contents.value  # type: ignore[union-attr]
+        await s.command("cq.worker.start")
+        await s.wait_status(inited, _done)
+        shown = await s.command("cq.show", {"path": "billing/invoice.py"})
+        assert shown["fresh"] is True

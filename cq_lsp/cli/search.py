@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cq_lsp.cli.output import emit_json, highlight, style
-from cq_lsp.cli.session import CliSession
-from cq_lsp.commands.table import COMMANDS
-from cq_lsp.core.workspace import Workspace
-from cq_lsp.worktree.project import open_project
+from cq_lsp.store.db import Database
+from cq_lsp.store.freshness import mark_answers
+from cq_lsp.store.search import search
+from cq_lsp.worktree.project import Project, open_project
+
+if TYPE_CHECKING:
+    from cq_lsp.core.workspace import Workspace
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     project = open_project(args.root)
     project.require_initialized()
-    # Through the command table, so hits carry "fresh" as every face's do (stale ones queued).
-    session = CliSession(args.root)
-    session._ws = Workspace(project)
-    result = COMMANDS["cq.search"](
-        session, {"root": args.root, "query": " ".join(args.query), "limit": args.limit}
-    )
+    db = Database(project.index_db)
+    result = search(db, " ".join(args.query), limit=args.limit)
+    stale = mark_answers(db, project.root, result["results"], lambda rel: _sha_now(project, rel))
+    if stale:
+        _catch_up(project, stale)
     if args.json:
         emit_json(result)
         return 0
@@ -28,17 +32,41 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for i, r in enumerate(result["results"], 1):
         score = style(f"{r['score']:.2f}", "2")
-        stale = style("  [stale]", "33") if r.get("fresh") is False else ""
-        print(f"{i:>2}. {style(r['path'], '1')}  {score}{stale}")
+        mark = style("  [stale]", "33") if r.get("fresh") is False else ""
+        print(f"{i:>2}. {style(r['path'], '1')}  {score}{mark}")
         if r["snippet"]:
             print(f"    {highlight(r['snippet'][:240])}")
-    n_stale = sum(1 for r in result["results"] if r.get("fresh") is False)
-    if n_stale:
+    if stale:
         print(
             style(
-                f"{n_stale} result(s) describe an older version of the file ([stale]); "
-                "they are queued again in auto mode (`cq-lsp index` otherwise)",
+                f"[stale]: {len(stale)} file(s) changed since documented; queued again in auto "
+                "mode (`cq-lsp index` otherwise)",
                 "2",
             )
         )
     return 0
+
+
+# The core (config, guard, queue) is imported only when a hit turns out stale: a search whose
+# hits are current pays for the store alone.
+_workspaces: dict[Path, Workspace] = {}
+
+
+def _workspace(project: Project) -> Workspace:
+    from cq_lsp.core.workspace import Workspace
+
+    if project.root not in _workspaces:
+        _workspaces[project.root] = Workspace(project)
+    return _workspaces[project.root]
+
+
+def _sha_now(project: Project, rel: str) -> str | None:
+    from cq_lsp.core.freshness import current_sha
+
+    return current_sha(_workspace(project), rel)
+
+
+def _catch_up(project: Project, stale: list[str]) -> None:
+    from cq_lsp.core.freshness import queue_stale_answers
+
+    queue_stale_answers(_workspace(project), stale, source="cli")

@@ -23,9 +23,10 @@ from typing import Any
 
 import attrs
 
+from cq_lsp.core.autostart import ensure_worker
 from cq_lsp.core.workspace import EnqueueReport, Workspace
 from cq_lsp.errors import CqLspError, PathRefused
-from cq_lsp.store.documentation import documented_shas
+from cq_lsp.store.freshness import mark_answers
 from cq_lsp.store.ledger import key_of
 from cq_lsp.worktree.git import index_blobs, worktree_changed
 
@@ -70,7 +71,7 @@ class Staleness:
         }
 
 
-def _current_sha(ws: Workspace, rel: str) -> str | None:
+def current_sha(ws: Workspace, rel: str) -> str | None:
     """The blob sha of the file as it is now; None when it is gone or can no longer be read."""
     try:
         return ws.guard.read(rel).sha
@@ -99,7 +100,7 @@ def check(ws: Workspace) -> Staleness:
         sha, state, _, _ = row
         if state not in ("done", "queued", "running") or not sha:
             continue  # skipped or failed: reported as such elsewhere
-        current = _current_sha(ws, rel) if rel in dirty else index_sha
+        current = current_sha(ws, rel) if rel in dirty else index_sha
         if current != sha:
             result.stale.append(rel)
     tracked = {key_of(rel)[0] for rel in blobs}
@@ -111,7 +112,7 @@ def check(ws: Workspace) -> Staleness:
         except OSError:
             result.stale.append(key)  # gone, its documentation stays
             continue
-        if (st.st_size, st.st_mtime_ns) != (size, mtime_ns) and _current_sha(ws, key) != sha:
+        if (st.st_size, st.st_mtime_ns) != (size, mtime_ns) and current_sha(ws, key) != sha:
             result.stale.append(key)
     # A tracked file the ledger does not know: new (a pull, a reset) unless the guard would
     # refuse it anyway (.code-query/config.json, ...): only these few are checked by the rules.
@@ -140,56 +141,36 @@ def forget_cached(ws: Workspace) -> None:
     ws._staleness = None  # type: ignore[attr-defined]
 
 
-def catch_up(ws: Workspace, staleness: Staleness) -> EnqueueReport | None:
-    """Auto mode: queue what the look found and see a worker runs; manual mode: nothing (the
-    status reports it). Returns the enqueue report when something was queued."""
+def catch_up(
+    ws: Workspace, staleness: Staleness, *, start_worker: bool = True
+) -> EnqueueReport | None:
+    """Auto mode: queue what the look found and (``start_worker``) see a worker runs; manual
+    mode: nothing (the status reports it). Returns the enqueue report when it queued.
+
+    The language server passes ``start_worker=False``: its own supervision starts workers,
+    honouring a user's stop and the watchdog's backoff."""
     if not staleness.count or ws.config.processing.mode != "auto":
         return None
-    # Imported here: autostart pulls in the supervisor, which a plain `search` never needs.
-    from cq_lsp.core.autostart import ensure_worker
-
     report = ws.enqueue_paths(staleness.paths(), source="freshness")
     forget_cached(ws)
-    if report.result.queued:
+    if report.result.queued and start_worker:
         ensure_worker(ws, report)
     return report
 
 
-def annotate(ws: Workspace, results: Sequence[dict[str, Any]], key: str = "path") -> None:
+def annotate(ws: Workspace, results: Sequence[dict[str, Any]], key: str = "path") -> list[str]:
     """Add ``fresh`` (and when false ``documented_sha``, ``current_sha``) to each answer in
-    place: does its documentation describe the file as it is now? A stat per answer; a file
-    whose size or mtime changed since it was documented is read and hashed."""
-    paths = [str(r[key]) for r in results if r.get(key)]
-    documented = documented_shas(ws.db, paths)
-    memo: dict[str, tuple[bool, str | None, str | None]] = {}
-    for r in results:
-        rel = r.get(key)
-        if not rel:
-            continue
-        rel = str(rel)
-        if rel not in memo:
-            memo[rel] = _freshness(ws, rel, documented.get(key_of(rel)[0]))
-        fresh, doc_sha, cur_sha = memo[rel]
-        r["fresh"] = fresh
-        if not fresh:
-            r["documented_sha"] = doc_sha
-            r["current_sha"] = cur_sha
+    place — does its documentation describe the file as it is now? Returns the stale paths."""
+    return mark_answers(ws.db, ws.project.root, results, lambda rel: current_sha(ws, rel), key)
 
 
-def _freshness(
-    ws: Workspace, rel: str, doc: tuple[str, int | None, int | None] | None
-) -> tuple[bool, str | None, str | None]:
-    if doc is None:
-        return False, None, _current_sha(ws, rel)
-    sha, size, mtime_ns = doc
-    try:
-        st = os.stat(ws.guard.abspath(rel))
-    except OSError:
-        return False, sha, None
-    if (st.st_size, st.st_mtime_ns) == (size, mtime_ns):
-        return True, sha, sha
-    current = _current_sha(ws, rel)
-    return current == sha, sha, current
+def queue_stale_answers(ws: Workspace, stale: Sequence[str], *, source: str) -> None:
+    """Auto mode: an answer found stale is queued at once (and a worker started), so the next
+    answer is current; manual mode leaves it to the user, whom the answer told."""
+    if stale and ws.config.processing.mode == "auto":
+        report = ws.enqueue_paths(stale, source=source)
+        if report.result.queued:
+            ensure_worker(ws, report)
 
 
 def stale_paths(results: Iterable[dict[str, Any]]) -> list[str]:

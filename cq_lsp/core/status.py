@@ -43,17 +43,20 @@ def queue_part(ws: Workspace) -> dict[str, Any]:
     return {k: counts[k] for k in keys}
 
 
-def build_status(ws: Workspace, *, catch_up: bool = False) -> dict[str, Any]:
+def build_status(
+    ws: Workspace, *, catch_up: bool = False, start_worker: bool = True
+) -> dict[str, Any]:
     """The status object: ``cq-lsp status --json`` and the ``cq/status`` notification.
 
     The work tree is compared with the ledger (cached for a moment): files changed behind the
     hooks' back make the index stale, and health is never ``ok`` while it knowingly lags.
-    ``catch_up`` (auto mode): queue them now, so the status reports them as queued instead.
+    ``catch_up`` (auto mode): queue them now, so the status reports them as queued instead
+    (``start_worker``: and start a worker for them; the server's supervision does its own).
     """
 
     worker = worker_status(ws.project, ws.config.processing.worker_check_interval)
     staleness = freshness.cached_check(ws)
-    if catch_up and freshness.catch_up(ws, staleness) is not None:
+    if catch_up and freshness.catch_up(ws, staleness, start_worker=start_worker) is not None:
         staleness = freshness.cached_check(ws)
     queue = queue_part(ws)
     problems: list[str] = []

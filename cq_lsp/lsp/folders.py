@@ -176,7 +176,10 @@ class Folder:
                 initialized=False,
             )
         ws = self.ws
-        st = build_status(ws)
+        # The periodic refresh is where the server notices changes no hook or save reported
+        # (a reset, a stash, an outside edit): in auto mode they are queued, and the
+        # supervision loop starts a worker for them as for any queued work.
+        st = build_status(ws, catch_up=True, start_worker=False)
         st["initialized"] = True
         st["worker"]["restarts"] = self.watchdog.restarts
         err = ws.config_error

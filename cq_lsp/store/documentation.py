@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, symbol_names
@@ -168,25 +167,3 @@ def optimize(db: Database) -> None:
     """Merge FTS5 segments after bulk indexing (re-indexing leaves delete markers behind)."""
     with db.tx() as conn:
         conn.execute("INSERT INTO files_fts (files_fts) VALUES ('optimize')")
-
-
-Documented = tuple[str, int | None, int | None]
-
-
-def documented_shas(db: Database, rels: Iterable[str]) -> dict[str, Documented]:
-    """path → (documented content sha, size, mtime_ns when documented), for the paths that have
-    documentation: what a per-answer freshness check compares the file on disk with."""
-    keys = list(dict.fromkeys(key_of(r)[0] for r in rels))
-    out: dict[str, Documented] = {}
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        rows = db.query(
-            "SELECT f.filepath AS path, f.content_sha AS sha, j.size AS size, "
-            "j.mtime_ns AS mtime_ns FROM files f LEFT JOIN jobs j ON j.path = f.filepath "
-            f"AND j.sha = f.content_sha WHERE f.filepath IN ({','.join('?' * len(chunk))})",
-            tuple(chunk),
-        )
-        for r in rows:
-            if r["sha"]:
-                out[r["path"]] = (r["sha"], r["size"], r["mtime_ns"])
-    return out
