@@ -28,7 +28,7 @@ from cq_lsp.core.workspace import EnqueueReport, Workspace
 from cq_lsp.errors import CqLspError, PathRefused
 from cq_lsp.store.freshness import mark_answers
 from cq_lsp.store.ledger import key_of
-from cq_lsp.worktree.git import index_blobs, worktree_changed
+from cq_lsp.worktree.git import index_snapshot
 
 #: Results of a look are reused this long: a status notification every 250 ms must not run git.
 CHECK_TTL_S = 2.0
@@ -84,12 +84,11 @@ def check(ws: Workspace) -> Staleness:
     t0 = time.perf_counter()
     result = Staleness(checked_at=time.time())
     try:
-        blobs = index_blobs(ws.project.root)
-        dirty = worktree_changed(ws.project.root)
+        blobs, dirty = index_snapshot(ws.project.root)
     except CqLspError as exc:  # not a git work tree any more, git missing: say so, do not fail
         result.error = str(exc)
         return result
-    known = ws.ledger.states_by_path()
+    known = ws.ledger.current_shas()
     candidates: list[str] = []
     for rel, index_sha in blobs.items():
         key = key_of(rel)[0]
@@ -97,15 +96,15 @@ def check(ws: Workspace) -> Staleness:
         if row is None:
             candidates.append(rel)
             continue
-        sha, state, _, _ = row
-        if state not in ("done", "queued", "running") or not sha:
+        sha = row[0]
+        if not sha:
             continue  # skipped or failed: reported as such elsewhere
         current = current_sha(ws, rel) if rel in dirty else index_sha
         if current != sha:
             result.stale.append(rel)
     tracked = {key_of(rel)[0] for rel in blobs}
-    for key, (sha, state, size, mtime_ns) in known.items():
-        if key in tracked or state not in ("done", "queued", "running") or not sha:
+    for key, (sha, size, mtime_ns) in known.items():
+        if key in tracked or not sha:
             continue
         try:
             st = os.stat(ws.guard.abspath(key))

@@ -475,6 +475,21 @@ class Ledger:
     def counters(self) -> dict[str, int]:
         return {r["name"]: r["value"] for r in self.db.query("SELECT name, value FROM counters")}
 
+    def current_shas(self) -> dict[str, tuple[str | None, int | None, int | None]]:
+        """path → (sha, size, mtime_ns) of every job that is or will be documented (done,
+        queued, running; failed and skipped ones carry None), for the staleness check: plain
+        tuples, as thousands of rows are read on every look."""
+        try:
+            cur = self.db.conn().cursor()
+            cur.row_factory = None  # tuples: a Row per job would cost more than the query
+            rows = cur.execute(
+                "SELECT path, CASE WHEN state IN ('done','queued','running') THEN sha END, "
+                "size, mtime_ns FROM jobs"
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self.db._wrap(exc) from exc
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
     def states_by_path(self) -> dict[str, tuple[str | None, str, int | None, int | None]]:
         """path → (sha, state, size, mtime_ns), for the stat shortcut of a full re-index."""
         return {
