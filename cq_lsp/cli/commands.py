@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from cq_lsp.cli.hooks import print_changes, print_hooks_status
@@ -88,14 +89,7 @@ def _index(ws: Workspace, args: argparse.Namespace) -> int:
             f"{result['skipped']} skipped",
             file=out,
         )
-        refused = result["refused"]
-        for refusal in refused[:10]:
-            print(f"  skipped {refusal['message']}", file=sys.stderr)
-        if len(refused) > 10:
-            print(
-                f"  … and {len(refused) - 10} more (`cq-lsp queue list --state skipped`)",
-                file=sys.stderr,
-            )
+        _print_refused(result["refused"], verbose=args.verbose)
         if result.get("note") and not args.wait:
             print(result["note"])
     if args.wait:
@@ -104,7 +98,35 @@ def _index(ws: Workspace, args: argparse.Namespace) -> int:
             result["wait"] = _wait(ws, args, early)
     if args.json:
         emit_json(result)
+    missing = [r for r in result["refused"] if r["reason"] == "missing"]
+    if missing and len(missing) == len(args.paths):
+        return 1  # every path named was a typo: nothing was done
     return 0 if not result.get("wait", {}).get("newlyFailed") else 1
+
+
+def _print_refused(refused: list[dict[str, Any]], *, verbose: bool) -> None:
+    """A path named that does not exist is an error, said each time; files the guard skips
+    (binary, too large, excluded…) are the same on every re-index: one line by reason."""
+    skipped = [r for r in refused if r["reason"] != "missing"]
+    for r in refused:
+        if r["reason"] == "missing" or verbose:
+            hint = f" — {r['hint']}" if r.get("hint") and r["reason"] == "missing" else ""
+            print(
+                f"  {'error' if r['reason'] == 'missing' else 'skipped'} {r['message']}{hint}",
+                file=sys.stderr,
+            )
+    if skipped and not verbose:
+        by_reason: dict[str, int] = {}
+        for r in skipped:
+            by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
+        reasons = ", ".join(
+            f"{n} {why}" for why, n in sorted(by_reason.items(), key=lambda x: -x[1])
+        )
+        print(
+            f"  skipped {len(skipped)}: {reasons} (`--verbose` or "
+            "`cq-lsp queue list --state skipped` names them)",
+            file=sys.stderr,
+        )
 
 
 def _wait(
@@ -356,15 +378,20 @@ def _print_jobs(jobs: list[dict[str, Any]]) -> None:
     rows = []
     for j in jobs:
         when = f"due {j['due_at'][11:19]}" if j.get("due_at") else fmt_age(j["ageS"])
-        rows.append((j["state"], j["path"], (j["sha"] or "-")[:10], str(j["attempts"]), when, j))
-    path_w = min(max(len(r[1]) for r in rows), max(20, width // 2))
-    fixed = 8 + 1 + path_w + 1 + 10 + 1 + 5 + 1 + 12 + 1
-    print(f"{'state':<8} {'path':<{path_w}} {'sha':<10} {'tries':>5} {'age':<12} error")
+        rows.append((j["state"], j["path"], (j["sha"] or "-")[:7], str(j["attempts"]), when, j))
+    when_w = max(3, max(len(r[4]) for r in rows))
+    fixed = 8 + 1 + 1 + 7 + 1 + 5 + 1 + when_w + 1  # every column but path and error
+    longest = max(len(r[1]) for r in rows)
+    has_error = any(r[5]["error"] for r in rows)
+    room = width - fixed
+    path_w = max(12, min(longest, room * 3 // 5 if has_error else room))
+    error_w = max(8, room - path_w)
+    print(f"{'state':<8} {'path':<{path_w}} {'sha':<7} {'tries':>5} {'age':<{when_w}} error")
     for state, path, sha, tries, when, j in rows:
-        error = _own_error(j["error"] or "", j["path"])
+        error = ellipsize(_own_error(j["error"] or "", j["path"]), error_w, end=True)
         line = (
             f"{style(f'{state:<8}', colors.get(state, '0'))} {ellipsize(path, path_w):<{path_w}} "
-            f"{sha:<10} {tries:>5} {when:<12} {ellipsize(error, max(10, width - fixed), end=True)}"
+            f"{sha:<7} {tries:>5} {when:<{when_w}} {error}"
         )
         print(line.rstrip())
 
@@ -411,6 +438,35 @@ def _watch(ws: Workspace) -> int:
 # -- config -------------------------------------------------------------------------------------
 
 
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        out: list[tuple[str, Any]] = []
+        for k, v in value.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else k)
+        return out
+    return [(prefix, value)]
+
+
+def _print_config(config: dict[str, Any], sources: dict[str, str], repo_file: Path) -> None:
+    """Each setting, its value and the layer it comes from (default, user, repo, env, editor)."""
+    import json
+
+    rows = [(key, json.dumps(v, ensure_ascii=False)) for key, v in _flatten(config)]
+    key_w = max(len(k) for k, _ in rows)
+    val_w = min(40, max(len(v) for _, v in rows))
+    for key, value in rows:
+        source = sources.get(key) or next(
+            (sources[p] for p in sorted(sources, key=len, reverse=True) if key.startswith(p + ".")),
+            "default",
+        )
+        shown = ellipsize(value, val_w, end=True)
+        print(
+            f"{key:<{key_w}}  {shown:<{val_w}}  "
+            + (style(source, "2") if source == "default" else source)
+        )
+    print(style(f"repo = {repo_file}; --json gives the values and their sources", "2"))
+
+
 def cmd_config(args: argparse.Namespace) -> int:
 
     project = open_project(args.root)
@@ -425,9 +481,7 @@ def cmd_config(args: argparse.Namespace) -> int:
             "file": str(loaded.repo_file),
         }
         if not args.json:
-            import json
-
-            print(json.dumps(result["config"], indent=2, ensure_ascii=False))
+            _print_config(result["config"], loaded.sources, loaded.repo_file)
             for w in loaded.warnings:
                 print(f"warning: {w}", file=sys.stderr)
     elif action == "validate":

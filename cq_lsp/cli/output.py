@@ -58,7 +58,9 @@ def ellipsize(text: str, width: int, *, end: bool = False) -> str:
         return text
     if end or width < 5:
         return text[: max(0, width - 1)] + "…"
-    tail = (width - 1) * 2 // 3
+    # The file name whole when it fits beside a few leading characters, else its end.
+    name = len(text) - text.rfind("/") - 1 if "/" in text else len(text)
+    tail = name + 1 if name + 1 <= width - 4 else (width - 1) * 2 // 3
     return text[: width - 1 - tail] + "…" + text[-tail:]
 
 
