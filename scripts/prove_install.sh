@@ -9,7 +9,8 @@ tmp="$(mktemp -d)"
 if [ "${1:-}" != "--keep" ]; then trap 'rm -rf "$tmp"' EXIT; fi
 mkdir -p "$tmp/home" "$tmp/bin"
 # A PATH with git and python3 but without node, npm or anything in ~/.local/bin.
-for tool in git python3 sh bash env date dirname mkdir ln rm cat id sed; do
+ln -s "$(python3 -c "import sys; print(sys.executable)")" "$tmp/bin/python3"
+for tool in git sh bash env date dirname mkdir ln rm cat id sed; do
   ln -s "$(command -v "$tool")" "$tmp/bin/$tool"
 done
 git clone -q --no-hardlinks "$here" "$tmp/cq-lsp"
@@ -20,7 +21,6 @@ env -i HOME="$tmp/home" PATH="$tmp/bin" LANG=C.UTF-8 TMPDIR="$tmp" \
   bash "$tmp/cq-lsp/scripts/demo.sh" "$tmp/cq-lsp" "worker supervisor"
 took=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
 cq="$tmp/home/.local/share/cq-lsp/venv/bin/cq-lsp"
-if command -v node >/dev/null 2>&1 && [ -e "$tmp/home/.local/share/cq-lsp/venv/lib" ]; then :; fi
 env -i HOME="$tmp/home" PATH="$tmp/bin" "$cq" --root "$tmp/cq-lsp" worker stop >/dev/null || true
 found=$(env -i HOME="$tmp/home" PATH="$tmp/home/.local/bin:$tmp/bin" cq-lsp --version)
 venv_mb=$(du -sm "$tmp/home/.local/share/cq-lsp/venv" | cut -f1)
