@@ -23,7 +23,7 @@ from cq_lsp.cli.session import CliSession, open_workspace
 from cq_lsp.commands.table import COMMANDS
 from cq_lsp.config import edit, load, schema
 from cq_lsp.config.trust import trust_repo_config
-from cq_lsp.core import editor_env, logs
+from cq_lsp.core import editor_env, freshness, logs
 from cq_lsp.core.actions import worker_action
 from cq_lsp.core.autostart import start_ahead
 from cq_lsp.core.follow import wait_for_queue
@@ -182,9 +182,11 @@ def cmd_hooks(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    session = CliSession(args.root)
-    session._ws = ws
-    record = _run("cq.show", args, session, path=args.path)
+    # Not through the table's argument parsing: a non-UTF-8 file name must reach the guard as
+    # the surrogate-escaped str argv gave us.
+    record = ws.show(args.path, base=Path.cwd())
+    stale = freshness.annotate(ws, [record])
+    freshness.queue_stale_answers(ws, stale, source="cli")
     if args.json:
         emit_json(record)
         return 0

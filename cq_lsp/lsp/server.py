@@ -367,7 +367,7 @@ class CqLanguageServer(LanguageServer):
             return None
         folder.deferred = False
         try:
-            status = folder.status()
+            status = folder.status(catch_up=self.settings.worker.auto_start)
         except Exception as exc:  # a broken index must not silence the others
             log.exception("status of %s failed", folder.root)
             status = blank_status(folder.root, "error", f"status failed: {exc}")

@@ -15,8 +15,9 @@ from typing import Any
 
 from cq_lsp.store.db import Database
 
-#: (documented content sha, size, mtime_ns of the file it was made from)
-Documented = tuple[str, int | None, int | None]
+#: (documented content sha, size, mtime_ns of the file it was made from, the file's real name —
+#: not the index's escaped spelling when the name is not UTF-8)
+Documented = tuple[str, int | None, int | None, str]
 
 
 def documented_shas(db: Database, keys: Iterable[str]) -> dict[str, Documented]:
@@ -28,13 +29,15 @@ def documented_shas(db: Database, keys: Iterable[str]) -> dict[str, Documented]:
         chunk = wanted[i : i + 500]
         rows = db.query(
             "SELECT f.filepath AS path, f.content_sha AS sha, j.size AS size, "
-            "j.mtime_ns AS mtime_ns FROM files f LEFT JOIN jobs j ON j.path = f.filepath "
+            "j.mtime_ns AS mtime_ns, j.path_bytes AS raw FROM files f "
+            "LEFT JOIN jobs j ON j.path = f.filepath "
             f"AND j.sha = f.content_sha WHERE f.filepath IN ({','.join('?' * len(chunk))})",
             tuple(chunk),
         )
         for r in rows:
             if r["sha"]:
-                out[r["path"]] = (r["sha"], r["size"], r["mtime_ns"])
+                real = os.fsdecode(r["raw"]) if r["raw"] is not None else r["path"]
+                out[r["path"]] = (r["sha"], r["size"], r["mtime_ns"], real)
     return out
 
 
@@ -46,8 +49,9 @@ def mark_answers(
     key: str = "path",
 ) -> list[str]:
     """Add ``fresh`` (and when false ``documented_sha``, ``current_sha``) to each answer in
-    place; returns the stale paths. ``sha_now(rel)``: the file's blob sha now, None if gone.
-    Answers name paths as the index spells them (a non-UTF-8 name in its escaped form)."""
+    place; returns the stale paths, as real file names (to queue). ``sha_now(rel)``: the
+    file's blob sha now, None if gone. Answers name paths as the index spells them (a non-UTF-8
+    name in its escaped form)."""
     documented = documented_shas(db, [str(a[key]) for a in answers if a.get(key)])
     memo: dict[str, tuple[bool, str | None, str | None]] = {}
     for answer in answers:
@@ -62,20 +66,24 @@ def mark_answers(
         if not fresh:
             answer["documented_sha"] = doc_sha
             answer["current_sha"] = cur_sha
-    return [rel for rel, (fresh, _, _) in memo.items() if not fresh]
+    return [
+        documented[rel][3] if rel in documented else rel
+        for rel, (fresh, _, _) in memo.items()
+        if not fresh
+    ]
 
 
 def _freshness(
     root: Path, rel: str, doc: Documented | None, sha_now: Callable[[str], str | None]
 ) -> tuple[bool, str | None, str | None]:
     if doc is None:
-        return False, None, sha_now(rel)
-    sha, size, mtime_ns = doc
+        return False, None, None  # no documentation to be fresh (the answer says why)
+    sha, size, mtime_ns, real = doc
     try:
-        st = os.stat(root / rel, follow_symlinks=False)
+        st = os.stat(root / real, follow_symlinks=False)
     except OSError:
         return False, sha, None
     if (st.st_size, st.st_mtime_ns) == (size, mtime_ns):
         return True, sha, sha
-    current = sha_now(rel)
+    current = sha_now(real)
     return current == sha, sha, current
