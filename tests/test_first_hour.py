@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,20 @@ def test_config_show_says_where_each_value_comes_from(cq: Cq, repo: Path) -> Non
     assert rows["processing.batch_size"] == ["7", "repo"]
     assert rows["processing.mode"][-1] in ("env", "environment")
     assert rows["worker.threads"] == ["2", "default"]
+
+
+def test_a_bulk_index_gives_free_pages_back(cq: Cq, repo: Path) -> None:
+    for i in range(220):
+        (repo / f"m{i:03d}.py").write_text(
+            f'"""Module {i}."""\n\n'
+            + "".join(f"def f{i}_{j}(x):\n    return x\n" for j in range(30))
+        )
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-qm", "many")
+    cq.run("init")
+    cq.run("config", "set", "processing.mode", "manual")
+    cq.run("index", "--wait")
+    with sqlite3.connect(repo / ".code-query" / "index.db") as conn:
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    assert free / pages <= 0.1, (free, pages)
