@@ -58,13 +58,13 @@ export function createClient(command: string, args: string[], cwd: string, hooks
   // The server process is spawned here rather than by the client so its pipes get error
   // listeners: a server that dies while the client writes (a crash, a kill, a restart) makes
   // stdin emit EPIPE, which without a listener is an uncaught error of the extension host.
-  const serverOptions: ServerOptions = async () => {
+  const serverOptions: ServerOptions = () => {
     const child = spawn(command, args, { cwd, env: { ...process.env, PYTHONUTF8: "1" }, stdio: "pipe" });
     for (const [name, stream] of [["stdin", child.stdin], ["stdout", child.stdout], ["stderr", child.stderr]] as const) {
       stream.on("error", (e: Error) => hooks.log.debug(`server ${name}: ${e.message}`));
     }
     child.on("error", (e: Error) => hooks.log.error(`The server could not be started: ${e.message}`));
-    return child;
+    return Promise.resolve(child);
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file" }],
