@@ -376,9 +376,10 @@ def test_delay_seconds_is_for_the_llm_documenter_only(cq: Cq, repo: Path) -> Non
     }
     shown = cq.run("queue", "list").stdout
     assert "delayed" in shown and "due " in shown
-    # `queue process` does not wait for the delay.
-    cq.run("queue", "process")
-    assert jobs(cq)["later.py"]["state"] == "done"
+    # `queue process` does not wait for the delay (the job runs — and fails: the command
+    # named here does not exist, which is all this test needs).
+    cq.run("queue", "process", check=False)
+    assert jobs(cq)["later.py"]["attempts"] >= 1
     assert cq.json("status")["queue"]["delayed"] == 0
 
 
