@@ -117,9 +117,9 @@ def check(ws: Workspace) -> Staleness:
     # refuse it anyway (.code-query/config.json, ...): only these few are checked by the rules.
     for rel in candidates:
         try:
-            ws.guard.check_rules(rel, tracked=True)
+            ws.guard.check_rules(ws.guard.to_rel(rel), tracked=True)
         except PathRefused:
-            continue
+            continue  # .code-query/config.json (committed by design), excluded, ignored…
         if os.path.lexists(ws.guard.abspath(rel)):
             result.missing.append(rel)
     result.elapsed_s = time.perf_counter() - t0
