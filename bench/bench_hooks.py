@@ -1,13 +1,14 @@
 """Benchmark cq-lsp's git hooks: what they cost a commit, and how soon a commit is searchable.
 
 1. ``git commit`` in a repository with cq-lsp's hooks installed (``cq-lsp init`` defaults: auto
-   mode, ``delay_seconds`` 300) against a twin repository without hooks, and a third twin whose
-   hooks are bare ``#!/bin/sh`` + ``true`` (the floor any hook pays), interleaved round-robin in
-   one run (the order rotates each round). Budget (docs/architecture.md): the median of the
+   mode, static documenter) against a twin repository without hooks, and a third twin whose
+   hooks are bare ``#!/bin/sh`` + ``true`` (the floor any hook pays), interleaved round-robin
+   in one run (the order rotates each round). Budget (docs/architecture.md): the median of the
    per-round differences to the twin without hooks ≤ +5 ms.
-2. With ``delay_seconds`` 0: from ``git commit`` returning until an in-process ``search()`` finds
-   the committed file, with the worker already running (warm) and with no worker (cold: the hook
-   starts it). Budget: ≤ 2 s.
+2. With default settings (``delay_seconds`` applies to an LLM documenter only, so the static
+   documenter's work runs at once): from ``git commit`` returning until an in-process
+   ``search()`` finds the committed file, with the worker already running (warm; budget p95
+   ≤ 1 s) and with no worker (cold: the hook starts it).
 
 Timings are printed, never asserted: the exit status is 1 only when the tool itself failed.
 See bench/README.md.
@@ -31,8 +32,8 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 COMMIT_BUDGET_MS = 5.0
-SEARCHABLE_BUDGET_S = 2.0
-HOOK_NAMES = ("post-commit", "post-merge", "post-checkout", "post-rewrite")
+SEARCHABLE_BUDGET_S = 1.0
+HOOK_NAMES = ("post-commit", "post-merge", "post-checkout", "post-rewrite", "post-index-change")
 
 
 class BenchError(Exception):
@@ -198,8 +199,7 @@ def searchable_latency(b: Bench, runs: int) -> dict[str, Any]:
     from cq_lsp.store.search import search
 
     root = b.make_repo("live")
-    b.cq(root, "init")
-    b.cq(root, "config", "set", "processing.delay_seconds", "0")
+    b.cq(root, "init")  # default settings: what a user gets
     b.cq(root, "hooks", "install")
     b.cq(root, "index", "--wait")
     db = Database(root / ".code-query" / "index.db")
@@ -302,9 +302,9 @@ def rows(commit: dict[str, Any], live: dict[str, Any]) -> list[tuple[str, str, s
             (
                 f"commit → searchable, {label}: median / p95 / max",
                 f"{v['median']:.2f} / {v['p95']:.2f} / {v['max']:.2f} s",
-                f"≤ {SEARCHABLE_BUDGET_S:.0f} s",
-                f"n={v['n']}, delay_seconds 0",
-                verdict(v["max"] <= SEARCHABLE_BUDGET_S),
+                f"p95 ≤ {SEARCHABLE_BUDGET_S:.0f} s" if mode == "warm" else "-",
+                f"n={v['n']}, default settings",
+                verdict(v["p95"] <= SEARCHABLE_BUDGET_S) if mode == "warm" else "",
             )
         )
     return out

@@ -15,9 +15,10 @@ if [ "${1:-}" = "--tools-dir" ]; then
   exit 0
 fi
 
-# chromium drives code-server; ripgrep seeds @vscode/ripgrep (its postinstall would download
-# from GitHub); the build tools compile code-server's native modules (argon2, kerberos, node-pty).
-APT_PACKAGES=(chromium ripgrep build-essential pkg-config python3 libkrb5-dev git)
+# unzip: test_extension.sh lists the .vsix with it. chromium drives code-server; ripgrep seeds
+# @vscode/ripgrep (its postinstall would download from GitHub); the build tools compile
+# code-server's native modules (argon2, kerberos, node-pty).
+APT_PACKAGES=(chromium ripgrep build-essential pkg-config python3 libkrb5-dev git unzip)
 need=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

@@ -140,7 +140,7 @@ def test_deleted_and_renamed_files_leave_the_index(cq: Cq, repo: Path) -> None:
     assert out["removed"] == 2 and out["queued"] == 1
     assert cq.json("status")["index"]["files"] == 3
     missing = cq.run("show", "README.md", check=False)
-    assert missing.returncode == 1 and "not documented" in missing.stderr
+    assert missing.returncode == 1 and "README.md: no such file" in missing.stderr
     assert cq.json("show", "src/shipping/parcel.go")["functions"]["ParcelRate"]
 
 

@@ -84,6 +84,11 @@ def done_lines(root: Path) -> list[str]:
     return [ln for ln in log_lines(root) if "done:" in ln]
 
 
+def _post_runs(root: Path) -> list[str]:
+    """Runs of the hooks that name commits (post-index-change also runs on checkouts)."""
+    return [ln for ln in done_lines(root) if "post-index-change" not in ln]
+
+
 def setup_hooks(cq: Cq, *, mode: str = "manual", delay: int = 0) -> None:
     """init, a mode and a delay, hooks installed; manual mode means no worker ever runs."""
     cq.run("init")
@@ -130,7 +135,7 @@ def test_install_status_uninstall(cq: Cq, repo: Path) -> None:
         assert (hooks_dir / hook).stat().st_mode & stat.S_IXUSR
     st = cq.json("hooks", "status")
     assert st["installed"] is True
-    assert [h["state"] for h in st["hooks"]] == ["installed"] * 4
+    assert [h["state"] for h in st["hooks"]] == ["installed"] * len(HOOK_NAMES)
     assert all(h["version"] == 1 and h["pythonExists"] for h in st["hooks"])
     again = cq.json("hooks", "install")
     assert {h["action"] for h in again["hooks"]} == {"unchanged"}
@@ -256,7 +261,7 @@ def test_checkout_branch_switch_file_checkout_and_detached_head(cq: Cq, repo: Pa
     commit(repo)
     git(repo, "switch", "-q", "main")
     document_all(cq)
-    before = len(done_lines(repo))
+    before = len(_post_runs(repo))
     git(repo, "switch", "-q", "other")
     assert queued(cq) == {"only_other.py", "README.md"}
     document_all(cq)
@@ -282,7 +287,7 @@ def test_checkout_branch_switch_file_checkout_and_detached_head(cq: Cq, repo: Pa
     write(repo, "detached.py", "X = 1\n")
     commit(repo, "on a detached head")
     assert queued(cq) == {"detached.py"}
-    assert len(done_lines(repo)) - before == 8  # 7 checkouts and a commit: one run each
+    assert len(_post_runs(repo)) - before == 8  # 7 checkouts and a commit: one run each
 
 
 def test_rebase_queues_the_work_tree_change(cq: Cq, repo: Path) -> None:
@@ -334,16 +339,48 @@ def test_paths_with_spaces_and_non_utf8_bytes(cq: Cq, repo: Path) -> None:
     assert "caf\\xe9.py" not in jobs(cq)
 
 
-def test_delay_seconds_is_recorded_for_hook_jobs(cq: Cq, repo: Path) -> None:
-    setup_hooks(cq, delay=300)
-    write(repo, "later.py", "L = 1\n")
-    commit(repo)
+def _delay_of(repo: Path, rel: str) -> float:
     with sqlite3.connect(repo / ".code-query" / "index.db") as conn:
         queued_at, not_before = conn.execute(
-            "SELECT queued_at, not_before FROM jobs WHERE path = 'later.py'"
+            "SELECT queued_at, not_before FROM jobs WHERE path = ?", (rel,)
         ).fetchone()
-    assert not_before - queued_at == pytest.approx(300, abs=1)
+    return float(not_before - queued_at)
+
+
+def test_delay_seconds_is_for_the_llm_documenter_only(cq: Cq, repo: Path) -> None:
+    setup_hooks(cq, delay=300)
+    # The static documenter (the default) costs milliseconds: a commit's work runs at once.
+    write(repo, "now.py", "N = 1\n")
+    commit(repo)
+    assert _delay_of(repo, "now.py") == 0
+    assert "due in" not in done_lines(repo)[-1]
+    # An LLM command: the delay coalesces bursts of commits to save calls, and shows as such.
+    cq.run("config", "set", "processor.command", '["never-run-here"]')
+    cq.run("config", "set", "processor.kind", "command")
+    write(repo, "later.py", "L = 1\n")
+    commit(repo)
+    assert _delay_of(repo, "later.py") == pytest.approx(300, abs=1)
     assert "(due in 300 s)" in done_lines(repo)[-1]
+    st = cq.json("status")
+    assert st["queue"]["delayed"] == 1 and 290 < st["queue"]["nextDueS"] <= 300
+    assert "1 delayed (due in 5 min)" in st["message"]
+    assert "1 queued · 1 delayed" in st["message"]  # now.py waits for `queue process`
+    jobs_ = {j["path"]: j for j in cq.json("queue", "list")["jobs"]}
+    assert jobs_["later.py"]["state"] == "delayed" and jobs_["later.py"]["due_at"]
+    assert "due_at" not in jobs_["now.py"]
+    assert [j["path"] for j in cq.json("queue", "list", "--state", "delayed")["jobs"]] == [
+        "later.py"
+    ]
+    assert "later.py" not in {
+        j["path"] for j in cq.json("queue", "list", "--state", "queued")["jobs"]
+    }
+    shown = cq.run("queue", "list").stdout
+    assert "delayed" in shown and "due " in shown
+    # `queue process` does not wait for the delay (the job runs — and fails: the command
+    # named here does not exist, which is all this test needs).
+    cq.run("queue", "process", check=False)
+    assert jobs(cq)["later.py"]["attempts"] >= 1
+    assert cq.json("status")["queue"]["delayed"] == 0
 
 
 # -- work trees, clones, hooksPath ---------------------------------------------------------------
@@ -423,6 +460,7 @@ def test_core_hooks_path_and_a_chained_hook_restored_byte_for_byte(cq: Cq, repo:
         "post-rewrite": "chained",
         "post-checkout": "chained",
         "post-merge": "installed",
+        "post-index-change": "installed",
     }
     assert any("inside the work tree" in n for n in out["notes"])
     write(repo, "x.py", "X = 1\n")

@@ -201,7 +201,14 @@ def test_pre_commit_runs_us_from_its_config(
         capture_output=True,
     )
     out = cq.json("hooks", "install")
-    assert {h["action"] for h in out["hooks"]} == {"pre-commit"}
+    # pre-commit has no post-index-change stage: our own shim runs that one.
+    assert {h["name"]: h["action"] for h in out["hooks"]} == {
+        "post-commit": "pre-commit",
+        "post-merge": "pre-commit",
+        "post-checkout": "pre-commit",
+        "post-rewrite": "pre-commit",
+        "post-index-change": "installed",
+    }
     snippet = out["instructions"]
     assert "entry: cq-lsp hook post-commit" in snippet
     assert "stages: [post-commit, post-merge, post-checkout, post-rewrite]" in snippet
@@ -209,7 +216,7 @@ def test_pre_commit_runs_us_from_its_config(
     config = "repos:\n" + snippet.split(":\n", 1)[1].split("then run:")[0]
     (repo / ".pre-commit-config.yaml").write_text(config)
     st = cq.json("hooks", "status")
-    assert st["installed"] and {h["state"] for h in st["hooks"]} == {"pre-commit"}
+    assert st["installed"] and {h["state"] for h in st["hooks"]} == {"pre-commit", "installed"}
     assert any("nothing to add" in n for n in cq.json("hooks", "install")["notes"])
     git(repo, "add", ".pre-commit-config.yaml", env=env)
     git(repo, "commit", "-q", "-m", "pre-commit config", env=env)

@@ -554,9 +554,10 @@ async def test_cancelling_index_progress_drops_queued_jobs_keeps_documentation(
         assert st["index"]["files"] == 44
         record = await s.command("cq.show", "lots/l3.py")
         assert "lot_3" in record["functions"]  # the previous documentation stays
-        # The next index run notices the newer content again.
+        assert record["fresh"] is False  # ... and says it is stale; that answer queued it
+        # The next index run notices the newer content of the others again.
         again = await s.command("cq.index", {})
-        assert again["queued"] == 40
+        assert again["queued"] == 39
 
 
 async def _progress_token(s: Any, timeout: float = 10) -> Any:
@@ -879,3 +880,58 @@ async def test_bad_input_from_the_editor_is_ignored_or_refused_and_the_server_ke
         assert len(jobs["jobs"]) == 4
         st = await s.command("cq.status")
         assert st["health"] == "ok"
+
+
+async def test_an_outside_edit_is_noticed_and_queued(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    """No save, no hook: the periodic refresh compares the work tree with the ledger and, with
+    workers starting by themselves, queues what changed."""
+    async with lsp_session([inited], isolated_env, options=FAST) as s:
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 4)
+        invoice = inited / "billing" / "invoice.py"
+        invoice.write_text(invoice.read_text().replace("0.2", "0.25"))
+        history = await s.eventually(
+            "cq.queue.history",
+            {"n": 20},
+            until=lambda h: any(e["source"] == "freshness" for e in h["history"]),
+        )
+        assert any(e["op"] == "enqueue" and e["source"] == "freshness" for e in history["history"])
+        await s.eventually(
+            "cq.show", {"path": "billing/invoice.py"}, until=lambda r: r["fresh"] is True
+        )
+
+
+async def test_an_outside_edit_is_marked_stale_while_no_worker_runs(
+    inited: Path, isolated_env: dict[str, str]
+) -> None:
+    user = inited / "app.py"
+    user.write_text("from billing.invoice import parse_invoice\n\nparse_invoice('x')\n")
+    options = {**FAST, "worker": {"autoStart": False}}
+    async with lsp_session([inited], isolated_env, options=options) as s:
+        await s.command("cq.worker.start")
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 4)
+        found = await s.command("cq.search", {"query": "parse_invoice"})
+        assert all(r["fresh"] is True for r in found["results"])
+        await s.command("cq.worker.stop")
+        await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
+        invoice = inited / "billing" / "invoice.py"
+        invoice.write_text(invoice.read_text().replace("0.2", "0.25"))
+        found = await s.command("cq.search", {"query": "parse_invoice"})
+        hit = next(r for r in found["results"] if r["path"] == "billing/invoice.py")
+        assert hit["fresh"] is False and hit["current_sha"] != hit["documented_sha"]
+        shown = await s.command("cq.show", {"path": "billing/invoice.py"})
+        assert shown["fresh"] is False
+        uri = s.open(user)
+        hover = await s.client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=2, character=3),
+            )
+        )
+        assert hover is not None and "stale" in hover.contents.value  # type: ignore[union-attr]
+        # The answers queued it (auto mode); the worker documents it once started.
+        await s.command("cq.worker.start")
+        await s.wait_status(inited, lambda st: _done(st) and st["index"]["stale"] == 0)
+        shown = await s.command("cq.show", {"path": "billing/invoice.py"})
+        assert shown["fresh"] is True

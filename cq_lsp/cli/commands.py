@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from cq_lsp.cli.hooks import print_changes, print_hooks_status
-from cq_lsp.cli.output import emit_json, fmt_age, print_status, print_worker, style
+from cq_lsp.cli.output import (
+    ellipsize,
+    emit_json,
+    fmt_age,
+    print_status,
+    print_worker,
+    stale_note,
+    style,
+)
 from cq_lsp.cli.session import CliSession, open_workspace
 from cq_lsp.commands.table import COMMANDS
 from cq_lsp.config import edit, load, schema
 from cq_lsp.config.trust import trust_repo_config
-from cq_lsp.core import editor_env, logs
+from cq_lsp.core import editor_env, freshness, logs
 from cq_lsp.core.actions import worker_action
 from cq_lsp.core.autostart import start_ahead
 from cq_lsp.core.follow import wait_for_queue
@@ -80,14 +89,7 @@ def _index(ws: Workspace, args: argparse.Namespace) -> int:
             f"{result['skipped']} skipped",
             file=out,
         )
-        refused = result["refused"]
-        for refusal in refused[:10]:
-            print(f"  skipped {refusal['message']}", file=sys.stderr)
-        if len(refused) > 10:
-            print(
-                f"  … and {len(refused) - 10} more (`cq-lsp queue list --state skipped`)",
-                file=sys.stderr,
-            )
+        _print_refused(result["refused"], verbose=args.verbose)
         if result.get("note") and not args.wait:
             print(result["note"])
     if args.wait:
@@ -96,7 +98,35 @@ def _index(ws: Workspace, args: argparse.Namespace) -> int:
             result["wait"] = _wait(ws, args, early)
     if args.json:
         emit_json(result)
+    missing = [r for r in result["refused"] if r["reason"] == "missing"]
+    if missing and len(missing) == len(args.paths):
+        return 1  # every path named was a typo: nothing was done
     return 0 if not result.get("wait", {}).get("newlyFailed") else 1
+
+
+def _print_refused(refused: list[dict[str, Any]], *, verbose: bool) -> None:
+    """A path named that does not exist is an error, said each time; files the guard skips
+    (binary, too large, excluded…) are the same on every re-index: one line by reason."""
+    skipped = [r for r in refused if r["reason"] != "missing"]
+    for r in refused:
+        if r["reason"] == "missing" or verbose:
+            hint = f" — {r['hint']}" if r.get("hint") and r["reason"] == "missing" else ""
+            print(
+                f"  {'error' if r['reason'] == 'missing' else 'skipped'} {r['message']}{hint}",
+                file=sys.stderr,
+            )
+    if skipped and not verbose:
+        by_reason: dict[str, int] = {}
+        for r in skipped:
+            by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
+        reasons = ", ".join(
+            f"{n} {why}" for why, n in sorted(by_reason.items(), key=lambda x: -x[1])
+        )
+        print(
+            f"  skipped {len(skipped)}: {reasons} (`--verbose` or "
+            "`cq-lsp queue list --state skipped` names them)",
+            file=sys.stderr,
+        )
 
 
 def _wait(
@@ -152,11 +182,17 @@ def cmd_hooks(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     ws = _workspace(args)
+    # Not through the table's argument parsing: a non-UTF-8 file name must reach the guard as
+    # the surrogate-escaped str argv gave us.
     record = ws.show(args.path, base=Path.cwd())
+    stale = freshness.annotate(ws, [record])
+    freshness.queue_stale_answers(ws, stale, source="cli")
     if args.json:
         emit_json(record)
         return 0
     print(style(record["path"], "1") + f"  [{record['language']}] {record['processor']}")
+    if record.get("fresh") is False:
+        print(style(f"  {stale_note(record)}", "33"))
     print(f"  {record['overview']}")
     sections = (
         ("functions", "functions"),
@@ -203,7 +239,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    st = build_status(ws)
+    st = build_status(ws, catch_up=True)
     if args.json:
         emit_json(st)
     else:
@@ -270,6 +306,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 f"{result['queued']} queued · {result['running']} running · "
                 f"{result['failed']} failed · {result['done']} done · {result['skipped']} "
                 f"skipped · oldest queued {fmt_age(result['oldestQueuedS'])}"
+                + (f" · {result['delayed']} delayed" if result.get("delayed") else "")
             )
     elif action == "list":
         state = list(args.state) if args.state else None
@@ -334,32 +371,39 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 
 def _print_jobs(jobs: list[dict[str, Any]]) -> None:
+    """One line per job, fitted to the terminal: long paths lose their middle, not their name."""
     if not jobs:
         print("no jobs")
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for col in ("state", "path", "sha", "tries", "age", "error"):
-        table.add_column(col, overflow="fold")
-    colors = {
-        "failed": "red",
-        "queued": "yellow",
-        "running": "cyan",
-        "done": "green",
-        "skipped": "dim",
-    }
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    colors = {"failed": "31", "queued": "33", "delayed": "36", "running": "36", "skipped": "2"}
+    rows = []
     for j in jobs:
-        table.add_row(
-            f"[{colors.get(j['state'], '')}]{j['state']}[/]",
-            j["path"],
-            (j["sha"] or "-")[:10],
-            str(j["attempts"]),
-            fmt_age(j["ageS"]),
-            j["error"] or "",
+        when = f"due {j['due_at'][11:19]}" if j.get("due_at") else fmt_age(j["ageS"])
+        rows.append((j["state"], j["path"], (j["sha"] or "-")[:7], str(j["attempts"]), when, j))
+    when_w = max(3, max(len(r[4]) for r in rows))
+    fixed = 8 + 1 + 1 + 7 + 1 + 5 + 1 + when_w + 1  # every column but path and error
+    longest = max(len(r[1]) for r in rows)
+    has_error = any(r[5]["error"] for r in rows)
+    room = width - fixed
+    path_w = max(12, min(longest, room * 3 // 5 if has_error else room))
+    error_w = max(8, room - path_w)
+    print(f"{'state':<8} {'path':<{path_w}} {'sha':<7} {'tries':>5} {'age':<{when_w}} error")
+    for state, path, sha, tries, when, j in rows:
+        error = ellipsize(_own_error(j["error"] or "", j["path"]), error_w, end=True)
+        line = (
+            f"{style(f'{state:<8}', colors.get(state, '0'))} {ellipsize(path, path_w):<{path_w}} "
+            f"{sha:<7} {tries:>5} {when:<{when_w}} {error}"
         )
-    Console().print(table)
+        print(line.rstrip())
+
+
+def _own_error(error: str, path: str) -> str:
+    """The error without the path the row already shows (messages start with it)."""
+    for prefix in (f"{path}: ", f"{path} "):
+        if error.startswith(prefix):
+            return error[len(prefix) :]
+    return error
 
 
 def _watch(ws: Workspace) -> int:
@@ -396,6 +440,35 @@ def _watch(ws: Workspace) -> int:
 # -- config -------------------------------------------------------------------------------------
 
 
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        out: list[tuple[str, Any]] = []
+        for k, v in value.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else k)
+        return out
+    return [(prefix, value)]
+
+
+def _print_config(config: dict[str, Any], sources: dict[str, str], repo_file: Path) -> None:
+    """Each setting, its value and the layer it comes from (default, user, repo, env, editor)."""
+    import json
+
+    rows = [(key, json.dumps(v, ensure_ascii=False)) for key, v in _flatten(config)]
+    key_w = max(len(k) for k, _ in rows)
+    val_w = min(40, max(len(v) for _, v in rows))
+    for key, value in rows:
+        source = sources.get(key) or next(
+            (sources[p] for p in sorted(sources, key=len, reverse=True) if key.startswith(p + ".")),
+            "default",
+        )
+        shown = ellipsize(value, val_w, end=True)
+        print(
+            f"{key:<{key_w}}  {shown:<{val_w}}  "
+            + (style(source, "2") if source == "default" else source)
+        )
+    print(style(f"repo = {repo_file}; --json gives the values and their sources", "2"))
+
+
 def cmd_config(args: argparse.Namespace) -> int:
 
     project = open_project(args.root)
@@ -410,9 +483,7 @@ def cmd_config(args: argparse.Namespace) -> int:
             "file": str(loaded.repo_file),
         }
         if not args.json:
-            import json
-
-            print(json.dumps(result["config"], indent=2, ensure_ascii=False))
+            _print_config(result["config"], loaded.sources, loaded.repo_file)
             for w in loaded.warnings:
                 print(f"warning: {w}", file=sys.stderr)
     elif action == "validate":

@@ -19,6 +19,7 @@ from typing import Any
 from cq_lsp import __version__
 from cq_lsp.cli.output import emit_json, style
 from cq_lsp.config.load import load_config
+from cq_lsp.core import freshness
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import CqLspError, IndexError_
@@ -188,6 +189,33 @@ class Doctor:
             return Check("index", ERROR, f"{path}: {verdict}", "run `cq-lsp index` to rebuild")
         return Check("index", OK, f"{files} file(s) documented, integrity ok")
 
+    def freshness(self) -> Check:
+        """The index against the work tree: changes no hook saw (reset, stash, an outside edit)."""
+        if not self._initialized() or not self.project.index_db.exists():
+            return Check("freshness", WARNING, "skipped (no index yet)")
+        ws = self._workspace()
+        found = freshness.check(ws)
+        if found.error:
+            return Check("freshness", WARNING, f"could not compare: {found.error}")
+        took = f"checked in {found.elapsed_s * 1000:.0f} ms"
+        if not found.count:
+            return Check("freshness", OK, f"every documented file is current ({took})")
+        shown = ", ".join(found.paths()[:3]) + (" …" if found.count > 3 else "")
+        report = freshness.catch_up(ws, found)
+        if report is not None and report.result.queued:
+            return Check(
+                "freshness",
+                WARNING,
+                f"{found.message().split(' — ')[0]} ({shown}); queued them now ({took})",
+                "`cq-lsp status` shows them being documented",
+            )
+        return Check(
+            "freshness",
+            WARNING,
+            f"{found.message().split(' — ')[0]} ({shown}; {took})",
+            "run `cq-lsp index` (and `cq-lsp queue process` in manual mode)",
+        )
+
     def queue(self) -> Check:
         if not self._initialized():
             return Check("queue", WARNING, "skipped (not initialized)")
@@ -322,6 +350,7 @@ class Doctor:
             self.config,
             self.documenter,
             self.index,
+            self.freshness,
             self.queue,
             self.worker,
             self.hooks,

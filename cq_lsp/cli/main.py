@@ -7,6 +7,7 @@ huey, rich, tree-sitter or pygls at module level.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = cmd("index", "queue every tracked file (or PATHs) for documentation")
     s.add_argument("paths", nargs="*", metavar="PATH")
     s.add_argument("--wait", action="store_true", help="show progress until the queue is done")
+    s.add_argument("-v", "--verbose", action="store_true", help="name every skipped file and why")
 
     s = cmd("search", "ranked results with snippets")
     s.add_argument("query", nargs="+")
@@ -107,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "list", help="jobs with state, sha, attempts, error, age", parents=[common]
     )
     ql.add_argument(
-        "--state", action="append", choices=["queued", "running", "done", "failed", "skipped"]
+        "--state",
+        action="append",
+        choices=["queued", "delayed", "running", "done", "failed", "skipped"],
     )
     ql.add_argument("-n", "--limit", type=int, default=None, metavar="N")
     qa = qsub.add_parser("add", help="queue files", parents=[common])
@@ -154,7 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     hsub.add_parser("status", help="what is installed where", parents=[common])
 
     hk = cmd("hook", "what the git hook shims call (not meant to be run by hand)")
-    hk.add_argument("name", choices=["post-commit", "post-merge", "post-checkout", "post-rewrite"])
+    hk.add_argument(
+        "name",
+        choices=["post-commit", "post-merge", "post-checkout", "post-rewrite", "post-index-change"],
+    )
     hk.add_argument("hook_args", nargs="*", metavar="ARG")
 
     cmd("doctor", "check the installation, the repository and the worker, and say what to fix")
@@ -252,7 +259,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handler = _handler(args.command)
     try:
-        return int(handler(args) or 0)
+        code = int(handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        # The reader went away (`cq-lsp show … | head`): what it wanted, it got. Later
+        # writes, and the interpreter's final flush, go nowhere instead of raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except CqLspError as exc:
         error(exc, args.json)
         return exc.exit_code

@@ -51,6 +51,39 @@ def fmt_age(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
+def ellipsize(text: str, width: int, *, end: bool = False) -> str:
+    """``text`` in at most ``width`` characters: a path keeps its start and its file name (the
+    middle goes), a message keeps its start (``end``)."""
+    if len(text) <= width:
+        return text
+    if end or width < 5:
+        return text[: max(0, width - 1)] + "…"
+    # The file name whole when it fits beside a few leading characters, else its end.
+    name = len(text) - text.rfind("/") - 1 if "/" in text else len(text)
+    tail = name + 1 if name + 1 <= width - 4 else (width - 1) * 2 // 3
+    return text[: width - 1 - tail] + "…" + text[-tail:]
+
+
+def stale_note(answer: dict[str, Any]) -> str:
+    """What a stale answer (``"fresh": false``) tells a person."""
+    if answer.get("current_sha") is None:
+        return "stale: the file is gone or unreadable since it was documented"
+    return (
+        f"stale: documented at {str(answer.get('documented_sha'))[:10]}, the file is now "
+        f"{str(answer['current_sha'])[:10]} (queued again in auto mode; `cq-lsp index` otherwise)"
+    )
+
+
+def fmt_due(seconds: float | None) -> str:
+    """When a delayed job is due, for people: ``40 s``, ``4 min``."""
+    s = int(seconds or 0)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{(s + 59) // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
 def fmt_bytes(n: int | None) -> str:
     if n is None:
         return "-"
@@ -81,9 +114,16 @@ def print_status(st: dict[str, Any]) -> None:
         f"  queue     {q['queued']} queued · {q['running']} running · {q['failed']} failed · "
         f"{q['done']} done · {q.get('skipped', 0)} skipped"
         + (f" · oldest {fmt_age(q['oldestQueuedS'])}" if q.get("oldestQueuedS") else "")
+        + (
+            f" · {q['delayed']} delayed (due in {fmt_due(q.get('nextDueS'))})"
+            if q.get("delayed")
+            else ""
+        )
     )
     d = st.get("documenter", {})
-    print(f"  index     {st['index']['files']} files  ({st['index']['path']})")
+    idx = st["index"]
+    stale = f" · {idx['stale']} stale" if idx.get("stale") else ""
+    print(f"  index     {idx['files']} files{stale}  ({idx['path']})")
     print(f"  documenter {d.get('kind')}: {d.get('calls', 0)} calls, {d.get('failures', 0)} failed")
     if d.get("kind") == "command" or d.get("llmCalls"):
         print(

@@ -4,14 +4,19 @@ in well under 100 ms."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cq_lsp.cli.output import emit_json, highlight, style
 from cq_lsp.store.db import Database
 from cq_lsp.store.evaluate import evaluate
+from cq_lsp.store.freshness import mark_answers
 from cq_lsp.store.search import search
 from cq_lsp.store.symbols import find_symbols
 from cq_lsp.worktree.project import Project, open_project
+
+if TYPE_CHECKING:
+    from cq_lsp.core.workspace import Workspace
 
 
 def _db(args: argparse.Namespace) -> tuple[Project, Database]:
@@ -26,8 +31,11 @@ def _where(r: dict[str, Any]) -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    _, db = _db(args)
+    project, db = _db(args)
     result = search(db, " ".join(args.query), limit=args.limit)
+    stale = mark_answers(db, project.root, result["results"], lambda rel: _sha_now(project, rel))
+    if stale:
+        _catch_up(project, stale)
     if args.json:
         emit_json(result)
         return 0
@@ -37,12 +45,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     for i, r in enumerate(result["results"], 1):
         score = style(f"{r['score']:.2f}", "2")
         kind = style(r["kind"], "2")
-        print(f"{i:>2}. {style(_where(r), '1')}  {score}  {kind}")
+        mark = style("  [stale]", "33") if r.get("fresh") is False else ""
+        print(f"{i:>2}. {style(_where(r), '1')}  {score}  {kind}{mark}")
         if r["snippet"]:
             print(f"    {highlight(r['snippet'][:240])}")
         if getattr(args, "explain", False):
             for why in r["why"]:
                 print(f"      · {why}")
+    if stale:
+        print(
+            style(
+                f"[stale]: {len(stale)} file(s) changed since documented; queued again in auto "
+                "mode (`cq-lsp index` otherwise)",
+                "2",
+            )
+        )
     return 0
 
 
@@ -91,3 +108,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
             got = m["got"][0] if m["got"] else "nothing"
             print(f"  {m['task']}: {m['query'][:60]!r} → {m['expected']} ({rank}; first: {got})")
     return 0
+
+
+# The core (config, guard, queue) is imported only when a hit turns out stale: a search whose
+# hits are current pays for the store alone.
+_workspaces: dict[Path, Workspace] = {}
+
+
+def _workspace(project: Project) -> Workspace:
+    from cq_lsp.core.workspace import Workspace
+
+    if project.root not in _workspaces:
+        _workspaces[project.root] = Workspace(project)
+    return _workspaces[project.root]
+
+
+def _sha_now(project: Project, rel: str) -> str | None:
+    from cq_lsp.core.freshness import current_sha
+
+    return current_sha(_workspace(project), rel)
+
+
+def _catch_up(project: Project, stale: list[str]) -> None:
+    from cq_lsp.core.freshness import queue_stale_answers
+
+    queue_stale_answers(_workspace(project), stale, source="cli")

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import attrs
 
 from cq_lsp.commands import arguments as a
-from cq_lsp.core import actions
+from cq_lsp.core import actions, freshness
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import EnqueueReport, Workspace
 from cq_lsp.githooks import install as githooks
@@ -77,8 +77,10 @@ def _status(s: Session, args: a.StatusArgs) -> dict[str, Any]:
 
 
 def _search(s: Session, args: a.SearchArgs) -> dict[str, Any]:
-
-    return search(s.workspace(args.root).db, args.query, limit=args.limit)
+    ws = s.workspace(args.root)
+    result = search(ws.db, args.query, limit=args.limit)
+    _fresh_answers(s, ws, result["results"])
+    return result
 
 
 def _symbol(s: Session, args: a.SymbolArgs) -> dict[str, Any]:
@@ -95,7 +97,21 @@ def _eval(s: Session, args: a.EvalArgs) -> dict[str, Any]:
 
 
 def _show(s: Session, args: a.ShowArgs) -> dict[str, Any]:
-    return s.workspace(args.root).show(args.path, base=s.base)
+    ws = s.workspace(args.root)
+    record = ws.show(args.path, base=s.base)
+    _fresh_answers(s, ws, [record])
+    return record
+
+
+def _fresh_answers(s: Session, ws: Workspace, answers: list[dict[str, Any]]) -> None:
+    """Each answer says whether it describes the file as it is now; in auto mode a stale one
+    is queued at once, so the next answer is current."""
+    freshness.annotate(ws, answers)
+    stale = freshness.stale_paths(answers)
+    if stale and ws.config.processing.mode == "auto":
+        report = ws.enqueue_paths(stale, source=s.source)
+        if report.result.queued:
+            s.queued(ws, report)
 
 
 def _index(s: Session, args: a.IndexArgs) -> dict[str, Any]:

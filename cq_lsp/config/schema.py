@@ -212,7 +212,8 @@ class ProcessingConfig:
     mode: Literal["auto", "manual"] = _field(_Choice("auto", "manual"), "auto")
     fallback_to_sync: bool = _field(_Bool(), True)
     batch_size: int = _field(_Int(1, 100), 5)
-    #: delay for work queued by git hooks; coalesces rebases and bursts of commits.
+    #: delay for work queued by git hooks when processor.kind is "command" (an LLM): coalesces
+    #: rebases and bursts of commits to save calls. The static documenter never waits.
     delay_seconds: int = _field(_Int(0, 86400), 300)
     #: delay for work queued by saves.
     debounce_ms: int = _field(_Int(0, 60000), 1000)

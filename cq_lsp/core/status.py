@@ -8,26 +8,56 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cq_lsp.core import freshness
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.store.documentation import file_count
 
 _HEALTH_ORDER = ("ok", "warning", "error")
 #: Fields that change every second; a change in them alone does not make a notification.
-_VOLATILE = ("uptimeS", "rssBytes", "cpuS", "heartbeatAgeS", "oldestQueuedS", "at")
+_VOLATILE = (
+    "uptimeS",
+    "rssBytes",
+    "cpuS",
+    "heartbeatAgeS",
+    "oldestQueuedS",
+    "nextDueS",
+    "checkMs",
+    "at",
+)
 
 
 def queue_part(ws: Workspace) -> dict[str, Any]:
     """The ``queue`` part of the status object (``queue status --json``)."""
     counts = ws.ledger.counts()
-    keys = ("queued", "running", "failed", "done", "skipped", "oldestQueuedS")
+    keys = (
+        "queued",
+        "running",
+        "failed",
+        "done",
+        "skipped",
+        "oldestQueuedS",
+        "delayed",
+        "nextDueS",
+    )
     return {k: counts[k] for k in keys}
 
 
-def build_status(ws: Workspace) -> dict[str, Any]:
-    """The status object: ``cq-lsp status --json`` and the ``cq/status`` notification."""
+def build_status(
+    ws: Workspace, *, catch_up: bool = False, start_worker: bool = True
+) -> dict[str, Any]:
+    """The status object: ``cq-lsp status --json`` and the ``cq/status`` notification.
+
+    The work tree is compared with the ledger (cached for a moment): files changed behind the
+    hooks' back make the index stale, and health is never ``ok`` while it knowingly lags.
+    ``catch_up`` (auto mode): queue them now, so the status reports them as queued instead
+    (``start_worker``: and start a worker for them; the server's supervision does its own).
+    """
 
     worker = worker_status(ws.project, ws.config.processing.worker_check_interval)
+    staleness = freshness.cached_check(ws)
+    if catch_up and freshness.catch_up(ws, staleness, start_worker=start_worker) is not None:
+        staleness = freshness.cached_check(ws)
     queue = queue_part(ws)
     problems: list[str] = []
     health = "ok"
@@ -44,6 +74,9 @@ def build_status(ws: Workspace) -> dict[str, Any]:
             "processor.command is not trusted: trust the workspace in your editor or run "
             "`cq-lsp config trust`"
         )
+    if staleness.count:
+        health = "warning" if health == "ok" else health
+        problems.append(staleness.message())
     if ws.config_error is not None:
         health = "error"
         problems.append("config.json is invalid; running on the last good configuration")
@@ -51,8 +84,11 @@ def build_status(ws: Workspace) -> dict[str, Any]:
         health = "error"
         problems.append(f"worker {worker['state']}")
     parts: list[str] = []
-    if queue["queued"]:
-        parts.append(f"{queue['queued']} queued")
+    due_now = queue["queued"] - queue["delayed"]
+    if due_now:
+        parts.append(f"{due_now} queued")
+    if queue["delayed"]:
+        parts.append(f"{queue['delayed']} delayed (due in {_due(queue['nextDueS'])})")
     if queue["running"]:
         parts.append(f"{queue['running']} running")
     if queue["failed"]:
@@ -67,7 +103,12 @@ def build_status(ws: Workspace) -> dict[str, Any]:
         "message": " · ".join(parts + problems),
         "worker": worker,
         "queue": queue,
-        "index": {"files": file_count(ws.db), "path": str(ws.project.index_db)},
+        "index": {
+            "files": file_count(ws.db),
+            "stale": staleness.count,
+            "staleness": staleness.to_dict(),
+            "path": str(ws.project.index_db),
+        },
         "documenter": {
             "kind": ws.config.processor.kind,
             "calls": counters.get("documenter_calls", 0),
@@ -79,6 +120,15 @@ def build_status(ws: Workspace) -> dict[str, Any]:
         "mode": ws.config.processing.mode,
         "at": time.time(),
     }
+
+
+def _due(seconds: float | None) -> str:
+    s = int(seconds or 0)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{(s + 59) // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 def add_problem(status: dict[str, Any], health: str, message: str | None = None) -> None:
@@ -109,8 +159,10 @@ def blank_status(root: Path, health: str, message: str, **extra: Any) -> dict[st
             "done": 0,
             "skipped": 0,
             "oldestQueuedS": None,
+            "delayed": 0,
+            "nextDueS": None,
         },
-        "index": {"files": 0},
+        "index": {"files": 0, "stale": 0},
         **extra,
     }
 

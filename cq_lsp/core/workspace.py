@@ -186,6 +186,17 @@ class Workspace:
                 )
                 continue
             change = self._change_for(rel, report, source, tracked=None)
+            if change is not None and change.sha is None and self.ledger.job(rel) is None:
+                # Neither on disk nor ever queued: a typo, not a deletion to record.
+                report.refused.append(
+                    Refusal(
+                        rel,
+                        "missing",
+                        f"{rel}: no such file in {self.project.root}",
+                        "check the path (relative paths start from the current directory)",
+                    )
+                )
+                continue
             if change is not None:
                 changes.append(change)
         return self._commit(changes, report, source, delay_s, send)
@@ -269,6 +280,12 @@ class Workspace:
             record["state"] = job["state"] if job else "done"
             return record
         job = self.ledger.job(rel)
+        if job is None and not os.path.lexists(self.guard.abspath(rel)):
+            raise CqLspError(
+                f"{rel}: no such file in {self.project.root}",
+                hint="check the path (relative paths start from the current directory); "
+                "`cq-lsp search` finds files by what they hold",
+            )
         if job is None:
             raise CqLspError(
                 f"{rel}: not documented yet",

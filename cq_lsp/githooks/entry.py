@@ -16,10 +16,11 @@ delete plus an add, ``--no-renames``):
 - post-rewrite ``amend|rebase`` with ``<old> <new>`` pairs on stdin: an amend is the pairs'
   diff; a rebase is ``ORIG_HEAD..HEAD``, the change of the work tree.
 
-Files that exist are queued (with ``processing.delay_seconds``, which coalesces rebases and bursts
-of commits); files that are gone leave the index. Then, in auto mode, a worker is started if none
-runs; if none can run and ``fallback_to_sync`` is on, this process documents the files itself
-within ``queue_timeout`` seconds. Manual mode only queues.
+Files that exist are queued — with ``processing.delay_seconds`` when the documenter is an LLM
+command (the delay coalesces rebases and bursts of commits to save calls), at once with the static
+documenter, whose work costs milliseconds; files that are gone leave the index. Then, in auto
+mode, a worker is started if none runs; if none can run and ``fallback_to_sync`` is on, this
+process documents the files itself within ``queue_timeout`` seconds. Manual mode only queues.
 
 Principle 4 of docs/architecture.md: nothing here imports the language server (pygls, lsprotocol).
 """
@@ -41,6 +42,7 @@ from cq_lsp.githooks.install import DETACHED_ENV, HEAD_ENV, HOOK_NAMES, ORIG_HEA
 from cq_lsp.worktree.git import run_git, split_z
 
 if TYPE_CHECKING:
+    from cq_lsp.config.schema import Config
     from cq_lsp.core.workspace import EnqueueReport, Workspace
     from cq_lsp.worktree.project import Project
 
@@ -69,6 +71,9 @@ _DIFF = ("diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-rel
 
 #: "every tracked file": the hook cannot know which files changed.
 ALL = None
+#: "the files that differ from the ledger": git names none (post-index-change). Compared by
+#: identity, never filled.
+STALE: list[str] = []
 
 
 # -- which files ---------------------------------------------------------------------------------
@@ -170,6 +175,9 @@ def changed_paths(
             return _diff(root, "HEAD@{1}", "HEAD"), f"{kind}: HEAD@{{1}}..HEAD"
         except CqLspError:
             return _commit_files(root, head), f"{kind}: HEAD's change"
+    if hook == "post-index-change":
+        # git names no files: the work tree is compared with the ledger (git's stat cache).
+        return STALE, "work tree rewritten (reset, stash, restore…): files that differ"
     raise CqLspError(f"unknown hook {hook}", hint=f"one of: {', '.join(HOOK_NAMES)}")
 
 
@@ -217,6 +225,12 @@ def _clean_git_env() -> None:
         os.environ.pop(name, None)
 
 
+def hook_delay_s(cfg: Config) -> int:
+    """How long a hook's jobs wait: ``delay_seconds`` saves LLM calls on bursts of commits; the
+    static documenter is cheap, so its work runs at once and a commit is searchable in a second."""
+    return cfg.processing.delay_seconds if cfg.processor.kind == "command" else 0
+
+
 def _summary(report: EnqueueReport, delay: int) -> str:
     r = report.result
     return (
@@ -238,7 +252,7 @@ def run_hook(
     ws = Workspace(project)
     try:
         cfg = ws.config
-        delay = cfg.processing.delay_seconds
+        delay = hook_delay_s(cfg)
         paths, how = changed_paths(
             project.root,
             hook,
@@ -248,6 +262,13 @@ def run_hook(
             orig_head=_commit_id(os.environ.pop(ORIG_HEAD_ENV, None), "ORIG_HEAD"),
         )
         source = f"hook:{hook}"
+        if paths is STALE:
+            # Like the Workspace above: only the detached process needs the core.
+            from cq_lsp.core.freshness import check
+
+            found = check(ws)
+            paths = found.paths()
+            how += f" ({len(paths)} in {found.elapsed_s * 1000:.0f} ms)"
         if paths is ALL:
             report = ws.enqueue_all(source=source, delay_s=delay, send=False)
         else:

@@ -37,7 +37,12 @@ from cq_lsp.core.logs import last_line
 from cq_lsp.errors import CqLspError
 from cq_lsp.worktree.git import git_dirs, git_path, run_git
 
-HOOK_NAMES = ("post-commit", "post-merge", "post-checkout", "post-rewrite")
+# post-index-change (git >= 2.22) fires whenever git rewrites the index, its first argument 1
+# when it also rewrote work-tree files: `git reset --hard`, `git stash`, `git checkout -- path`,
+# `git restore --staged --worktree`, which no other hook reports. reference-transaction (2.28)
+# was the other candidate, but a `reset --hard` to the same commit or a stash apply moves no ref
+# (its work-tree changes would be invisible to it), so it cannot replace this one.
+HOOK_NAMES = ("post-commit", "post-merge", "post-checkout", "post-rewrite", "post-index-change")
 SHIM_VERSION = 1
 #: the marker line of our shims: "# cq-lsp-hook-shim v<version> <hook>".
 SHIM_MARKER = "# cq-lsp-hook-shim"
@@ -131,6 +136,14 @@ def render_shim(hook: str, python: str | None = None) -> str:
         ]
     lines += [
         'case "${CQ_LSP_SKIP_HOOKS:-}" in 1|true|yes) SKIP=1 ;; *) SKIP= ;; esac',
+    ]
+    if hook == "post-index-change":
+        lines += [
+            "# Only when git rewrote work-tree files ($1 = 1): `git add` or a commit, which",
+            "# change the index alone, cost no process.",
+            '[ "${1:-0}" = 1 ] || SKIP=1',
+        ]
+    lines += [
         'if [ -n "$SKIP" ]; then',
         "  :",
         "elif [ -d .code-query ]; then",

@@ -163,7 +163,9 @@ class Folder:
         self._db_version, self._stamp = version, stamp
         return changed
 
-    def status(self) -> dict[str, Any]:
+    def status(self, *, catch_up: bool = False) -> dict[str, Any]:
+        """The status object of this folder. ``catch_up``: queue the files the staleness check
+        finds (the server's periodic refresh, when workers start by themselves)."""
         if self.git_error is not None:
             return blank_status(
                 self.root, "warning", f"not a git work tree: {self.git_error}", initialized=False
@@ -176,7 +178,11 @@ class Folder:
                 initialized=False,
             )
         ws = self.ws
-        st = build_status(ws)
+        # The periodic refresh is where the server notices changes no hook or save reported
+        # (a reset, a stash, an outside edit): in auto mode they are queued, and the
+        # supervision loop starts a worker for them as for any queued work. Not after the user
+        # stopped the worker (or cancelled an index run): then they are reported as stale.
+        st = build_status(ws, catch_up=catch_up and not self.user_stopped, start_worker=False)
         st["initialized"] = True
         st["worker"]["restarts"] = self.watchdog.restarts
         err = ws.config_error

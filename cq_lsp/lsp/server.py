@@ -26,6 +26,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from cq_lsp import __version__
 from cq_lsp.commands.table import COMMANDS
 from cq_lsp.config.json_locate import locate
+from cq_lsp.core import freshness
 from cq_lsp.core.status import add_problem, blank_status, stable_view
 from cq_lsp.errors import CqLspError, UsageError
 from cq_lsp.lsp.folders import Folder
@@ -366,7 +367,7 @@ class CqLanguageServer(LanguageServer):
             return None
         folder.deferred = False
         try:
-            status = folder.status()
+            status = folder.status(catch_up=self.settings.worker.auto_start)
         except Exception as exc:  # a broken index must not silence the others
             log.exception("status of %s failed", folder.root)
             status = blank_status(folder.root, "error", f"status failed: {exc}")
@@ -643,7 +644,11 @@ def _workspace_symbols(ls: CqLanguageServer, query: str) -> list[types.SymbolInf
         if not folder.initialized:
             continue
         table = _table(ls, folder)
-        for s in table.search(query, limit=200):
+        found = table.search(query, limit=200)
+        # A symbol from documentation older than its file may have moved: the editor shows it
+        # with "(stale)" after its container, as the CLI marks stale hits.
+        stale = set(freshness.annotate(folder.ws, [{"path": s.path} for s in found]))
+        for s in found:
             line = max(0, s.line - 1)
             uri = from_fs_path(str(folder.root / s.path)) or ""
             out.append(
@@ -654,7 +659,8 @@ def _workspace_symbols(ls: CqLanguageServer, query: str) -> list[types.SymbolInf
                         uri=uri,
                         range=types.Range(types.Position(line, 0), types.Position(line, 0)),
                     ),
-                    container_name=s.container or s.path,
+                    container_name=(s.container or s.path)
+                    + (" (stale)" if s.path in stale else ""),
                 )
             )
     return out
@@ -673,4 +679,7 @@ def _hover_text(ls: CqLanguageServer, folder: Folder, path: Path, name: str) -> 
         rel = folder.ws.guard.to_rel(path)
     except CqLspError:
         rel = None
-    return hover_markdown(_table(ls, folder), name, rel)
+    ws = folder.ws
+    return hover_markdown(
+        _table(ls, folder), name, rel, stale=lambda p: bool(freshness.annotate(ws, [{"path": p}]))
+    )

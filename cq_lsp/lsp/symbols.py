@@ -7,6 +7,7 @@ dotted, prefix, fuzzy; source files before tests), so the editor and the command
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from cq_lsp.store.db import Database
 from cq_lsp.store.symbols import Match, definitions, lookup, overview
@@ -38,8 +39,14 @@ def word_at(line: str, character: int) -> str | None:
     return None
 
 
-def hover_markdown(table: SymbolTable, name: str, current_path: str | None) -> str | None:
-    """Documentation of ``name`` from the files that define it, other files first."""
+def hover_markdown(
+    table: SymbolTable,
+    name: str,
+    current_path: str | None,
+    stale: Callable[[str], bool] | None = None,
+) -> str | None:
+    """Documentation of ``name`` from the files that define it, other files first.
+    ``stale(path)``: the file changed since it was documented (the hover says so)."""
     defs = table.definitions(name)
     if not defs:
         return None
@@ -53,6 +60,8 @@ def hover_markdown(table: SymbolTable, name: str, current_path: str | None) -> s
         where = f"{d.path}:{d.line}" if d.line else d.path
         head = f"**{owner}{d.name}** ({d.kind}) — `{where}`"
         lines = [head]
+        if stale is not None and stale(d.path):
+            lines.append("*stale: documented from an older version of this file*")
         if d.signature:
             lines.append(f"```\n{d.signature}\n```")
         if d.doc:

@@ -168,8 +168,8 @@ def running_in(conn: sqlite3.Connection, rel: str, sha: str) -> bool:
     return row is not None and row["sha"] == sha and row["state"] == "running"
 
 
-# Every state a job can be in; `queue list --state` takes these.
-JOB_STATES = ("queued", "running", "done", "failed", "skipped")
+# Every state a job can be in; `queue list --state` takes these ("delayed": queued, not yet due).
+JOB_STATES = ("queued", "delayed", "running", "done", "failed", "skipped")
 
 
 class Ledger:
@@ -412,17 +412,41 @@ class Ledger:
         out: dict[str, Any] = {s: 0 for s in STATES}
         for r in self.db.query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"):
             out[r["state"]] = r["n"]
-        row = self.db.query("SELECT MIN(queued_at) AS t FROM jobs WHERE state='queued'")
+        now = time.time()
+        # A delayed job (a hook's delay for an LLM documenter, a retry's wait) is not late: it
+        # is counted apart, with when the next one is due, so nothing looks stuck.
+        row = self.db.query(
+            "SELECT MIN(CASE WHEN COALESCE(not_before, 0) <= ?1 THEN queued_at END) AS t, "
+            "SUM(COALESCE(not_before, 0) > ?1) AS delayed, "
+            "MIN(CASE WHEN not_before > ?1 THEN not_before END) AS due "
+            "FROM jobs WHERE state='queued'",
+            (now,),
+        )
         oldest = row[0]["t"] if row else None
-        out["oldestQueuedS"] = round(max(0.0, time.time() - oldest), 1) if oldest else None
+        due = row[0]["due"] if row else None
+        out["oldestQueuedS"] = round(max(0.0, now - oldest), 1) if oldest else None
+        out["delayed"] = int(row[0]["delayed"] or 0) if row else 0
+        out["nextDueS"] = round(max(0.0, due - now), 1) if due else None
         return out
 
     def jobs(self, states: Sequence[str] | None = None, limit: int | None = None) -> list[dict]:
+        """Jobs as ``queue list`` shows them; ``delayed`` is a queued job not yet due."""
         sql = "SELECT * FROM jobs"
         params: list[Any] = []
         if states:
-            sql += f" WHERE state IN ({','.join('?' * len(states))})"
-            params.extend(states)
+            # "delayed" is not stored: it is a queued row whose not_before lies ahead.
+            conds = []
+            stored = [s for s in states if s != "delayed"]
+            if stored:
+                conds.append(f"state IN ({','.join('?' * len(stored))})")
+                params.extend(stored)
+            if "queued" in stored and "delayed" not in states:
+                conds[-1] = f"({conds[-1]} AND NOT (state='queued' AND not_before > ?))"
+                params.append(time.time())
+            if "delayed" in states:
+                conds.append("(state='queued' AND not_before > ?)")
+                params.append(time.time())
+            sql += " WHERE " + " OR ".join(conds)
         sql += " ORDER BY queued_at, path"
         if limit:
             sql += " LIMIT ?"
@@ -451,6 +475,21 @@ class Ledger:
     def counters(self) -> dict[str, int]:
         return {r["name"]: r["value"] for r in self.db.query("SELECT name, value FROM counters")}
 
+    def current_shas(self) -> dict[str, tuple[str | None, int | None, int | None]]:
+        """path → (sha, size, mtime_ns) of every job that is or will be documented (done,
+        queued, running; failed and skipped ones carry None), for the staleness check: plain
+        tuples, as thousands of rows are read on every look."""
+        try:
+            cur = self.db.conn().cursor()
+            cur.row_factory = None  # tuples: a Row per job would cost more than the query
+            rows = cur.execute(
+                "SELECT path, CASE WHEN state IN ('done','queued','running') THEN sha END, "
+                "size, mtime_ns FROM jobs"
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self.db._wrap(exc) from exc
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
     def states_by_path(self) -> dict[str, tuple[str | None, str, int | None, int | None]]:
         """path → (sha, state, size, mtime_ns), for the stat shortcut of a full re-index."""
         return {
@@ -478,9 +517,11 @@ def iso(ts: float | None) -> str | None:
 
 def job_dict(r: sqlite3.Row) -> dict[str, Any]:
     """A ledger row as ``queue list --json`` shows it (a contract), plus a few fields of ours."""
-    return {
+    nb = r["not_before"]
+    delayed = r["state"] == "queued" and nb is not None and nb > time.time()
+    out: dict[str, Any] = {
         "path": r["path"],
-        "state": r["state"],
+        "state": "delayed" if delayed else r["state"],
         "sha": r["sha"],
         "attempts": r["attempts"],
         "error": r["error"],
@@ -491,3 +532,6 @@ def job_dict(r: sqlite3.Row) -> dict[str, Any]:
         "finished_at": iso(r["finished_at"]),
         "ageS": round(time.time() - r["queued_at"], 1) if r["queued_at"] else None,
     }
+    if delayed:
+        out["due_at"] = iso(nb)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -117,3 +118,46 @@ def blob_sha(content: bytes) -> str:
     h = hashlib.sha1(b"blob %d\0" % len(content))
     h.update(content)
     return h.hexdigest()
+
+
+_STAGE_ENTRY = re.compile(rb"(\d{6}) ([0-9a-f]{40,64}) 0\t([^\0]*)\0")
+
+
+def index_snapshot(root: Path) -> tuple[dict[str, str], set[str]]:
+    """What git knows of the work tree without reading a file: (path → blob sha of every
+    stage-0 entry of its index, ``git ls-files --stage``; the tracked paths whose stat changed
+    since, ``git diff-files``: touched or edited files, to be hashed). Both run at once."""
+    commands = (
+        ("ls-files", "-z", "--stage"),
+        ("diff-files", "--name-only", "-z", "--no-renames"),
+    )
+    try:
+        procs = [
+            subprocess.Popen(
+                ["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            for args in commands
+        ]
+    except FileNotFoundError as exc:
+        raise CqLspError(
+            "git is not installed or not on PATH", hint="install git (e.g. `apt-get install git`)"
+        ) from exc
+    outs: list[bytes] = []
+    for args, proc in zip(commands, procs, strict=True):
+        try:
+            out, err = proc.communicate(timeout=GIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            for p in procs:
+                p.kill()
+            raise CqLspError(f"git took longer than {GIT_TIMEOUT_S} s in {root}") from exc
+        if proc.returncode != 0:
+            lines = err.decode("utf-8", "replace").strip().splitlines()
+            why = lines[-1] if lines else proc.returncode
+            raise CqLspError(f"`git {' '.join(args)}` failed: {why}")
+        outs.append(out)
+    blobs = {
+        os.fsdecode(path): sha.decode("ascii")
+        for mode, sha, path in _STAGE_ENTRY.findall(outs[0])
+        if mode != b"160000"  # a submodule's commit, not a file
+    }
+    return blobs, set(split_z(outs[1]))

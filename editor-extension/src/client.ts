@@ -1,6 +1,8 @@
 // The language client proper. Bundled apart (dist/client.js) and loaded only when a server is
 // about to start: vscode-languageclient takes ~60 ms to load, which activation must not pay.
 
+import { spawn } from "node:child_process";
+
 import * as vscode from "vscode";
 import {
   CloseAction,
@@ -13,7 +15,6 @@ import {
   ResponseError,
   RevealOutputChannelOn,
   State,
-  TransportKind,
   type ServerOptions,
 } from "vscode-languageclient/node";
 
@@ -54,11 +55,16 @@ export function createClient(command: string, args: string[], cwd: string, hooks
   const initializationOptions = hooks.settings();
   // What the server starts with, trust included: the log answers "why did my command not run".
   hooks.log.info(`initializationOptions: ${JSON.stringify(initializationOptions)}`);
-  const serverOptions: ServerOptions = {
-    command,
-    args,
-    transport: TransportKind.stdio,
-    options: { cwd, env: { ...process.env, PYTHONUTF8: "1" } },
+  // The server process is spawned here rather than by the client so its pipes get error
+  // listeners: a server that dies while the client writes (a crash, a kill, a restart) makes
+  // stdin emit EPIPE, which without a listener is an uncaught error of the extension host.
+  const serverOptions: ServerOptions = () => {
+    const child = spawn(command, args, { cwd, env: { ...process.env, PYTHONUTF8: "1" }, stdio: "pipe" });
+    for (const [name, stream] of [["stdin", child.stdin], ["stdout", child.stdout], ["stderr", child.stderr]] as const) {
+      stream.on("error", (e: Error) => hooks.log.debug(`server ${name}: ${e.message}`));
+    }
+    child.on("error", (e: Error) => hooks.log.error(`The server could not be started: ${e.message}`));
+    return Promise.resolve(child);
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file" }],
@@ -67,10 +73,10 @@ export function createClient(command: string, args: string[], cwd: string, hooks
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     initializationOptions,
     errorHandler: {
-      error: (_error, _message, count): ErrorHandlerResult => ({
-        action: count !== undefined && count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
-        handled: true,
-      }),
+      // Never Shutdown: the client would call stop() itself, which throws "Client is not
+      // running and can't be stopped" (uncaught) when the server died while starting. A dead
+      // server closes the connection, and closed() below hands it to the extension's restart.
+      error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
       // Never the client's own immediate restart: the extension restarts with a backoff.
       closed: (): CloseHandlerResult => {
         hooks.onClosed();

@@ -22,6 +22,9 @@ export interface QueueStatus {
   done: number;
   skipped?: number;
   oldestQueuedS?: number | null;
+  /** Queued jobs not due yet (a hook's delay for an LLM documenter). */
+  delayed?: number;
+  nextDueS?: number | null;
 }
 
 /** The `cq/status` notification (docs/architecture.md "Language server"); unknown fields are kept. */
@@ -31,7 +34,7 @@ export interface CqStatus {
   message: string;
   worker: WorkerStatus;
   queue: QueueStatus;
-  index: { files: number; path?: string };
+  index: { files: number; path?: string; stale?: number };
   initialized?: boolean;
   configError?: string | null;
   mode?: string;
@@ -88,8 +91,10 @@ export function parseStatus(raw: unknown): CqStatus | undefined {
       done: num(q.done),
       skipped: num(q.skipped),
       oldestQueuedS: optNum(q.oldestQueuedS),
+      delayed: num(q.delayed),
+      nextDueS: optNum(q.nextDueS),
     },
-    index: { files: num(ix.files), path: str(ix.path) },
+    index: { files: num(ix.files), path: str(ix.path), stale: num(ix.stale) },
     initialized: typeof raw.initialized === "boolean" ? raw.initialized : undefined,
     configError: str(raw.configError) ?? null,
     mode: str(raw.mode),
@@ -325,8 +330,13 @@ export function tooltipMarkdown(input: ViewInput): string {
     if (q.queued > 0 && q.oldestQueuedS !== null && q.oldestQueuedS !== undefined) {
       lines.push(`| Oldest queued | ${formatDuration(q.oldestQueuedS)} |`);
     }
+    if (q.delayed) {
+      const due = q.nextDueS !== null && q.nextDueS !== undefined ? ` (next due in ${formatDuration(q.nextDueS)})` : "";
+      lines.push(`| Delayed | ${plural(q.delayed, "job")}${due} |`);
+    }
     lines.push(`| Worker | ${workerLine(s.worker, s.mode)} |`);
-    lines.push(`| Index | ${plural(s.index.files, "file")} |`);
+    const stale = s.index.stale ? ` · ${s.index.stale} changed since indexed` : "";
+    lines.push(`| Index | ${plural(s.index.files, "file")}${stale} |`);
     const how = [s.mode ? `${escapeMarkdown(s.mode)} mode` : undefined, s.documenter?.kind ? `${escapeMarkdown(s.documenter.kind)} documenter` : undefined].filter(
       (x): x is string => x !== undefined,
     );

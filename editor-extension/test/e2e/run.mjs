@@ -826,6 +826,29 @@ try {
     await screenshot("trusted-file-documentation");
   });
 
+  await scenario("the extension raised no uncaught errors (Running Extensions)", async () => {
+    // VS Code counts the errors an extension let escape ("write EPIPE", "Client is not running
+    // and can't be stopped"…) in its Running Extensions row; every scenario may pass while the
+    // user sees "N uncaught errors" there. Checked after everything else ran in this window.
+    await runCommand("Developer: Show Running Extensions");
+    await page.locator(".tab.active", { hasText: "Running Extensions" }).waitFor({ timeout: LONG });
+    const row = page.locator(".monaco-list-row", { hasText: "CQ — code documentation index" });
+    const list = page.locator(".monaco-list", { has: page.locator(".monaco-list-row", { hasText: "Activation" }) }).first();
+    await list.waitFor({ timeout: LONG });
+    for (let i = 0; i < 30 && !(await row.first().isVisible()); i++) {
+      await list.hover();
+      await page.mouse.wheel(0, 300);
+      await page.waitForTimeout(100);
+    }
+    await row.first().waitFor({ timeout: 10_000 });
+    const text = (await row.first().innerText()).replace(/\s+/g, " ");
+    await screenshot("running-extensions-at-the-end");
+    const m = /(\d+)\s+uncaught errors?/i.exec(text);
+    if (m) {
+      throw new Error(`the extension raised ${m[1]} uncaught error(s) (see exthost*.log in the artifacts): ${text}`);
+    }
+  });
+
   if (pageErrors.length) {
     log(`page errors (not failures): ${pageErrors.slice(0, 5).join(" | ")}`);
   }
