@@ -167,7 +167,7 @@ async def test_every_tool_resource_and_prompt_over_stdio(
         assert st["root"] == str(repo)
         doc = (await s.read_resource("cq://file/billing/invoice.py")).contents[0]
         assert json.loads(doc.text)["path"] == "billing/invoice.py"  # type: ignore[union-attr]
-        with pytest.raises(MCPError, match="not documented yet"):
+        with pytest.raises(MCPError, match="no such file"):
             await s.read_resource("cq://file/nowhere.py")
 
         prompts = (await s.list_prompts()).prompts
