@@ -1,0 +1,249 @@
+"""Adversarial regressions (issue 12): symlinks into git's data, the check-then-read race, hook
+arguments that look like options, names no file system accepts. Real git, real CLI, a real
+process swapping directories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cq_lsp.errors import PathRefused
+from cq_lsp.worktree.guard import PathGuard
+from tests.conftest import Cq, make_repo, run_git
+
+TOKEN = "SECRETTOKEN4242"
+
+
+def _search(cq: Cq, word: str) -> set[str]:
+    return {r["path"] for r in cq.json("search", word, "--limit", "100")["results"]}
+
+
+def _jobs(cq: Cq) -> dict[str, dict[str, Any]]:
+    return {j["path"]: j for j in cq.json("queue", "list", "-n", "1000")["jobs"]}
+
+
+# -- 1. symlinks into .git/ and .code-query/ ------------------------------------------------------
+
+
+@pytest.fixture
+def leaky(tmp_path: Path, isolated_env: dict[str, str]) -> Cq:
+    """A repository whose .git/config holds a credential, and tracked symlinks leading there."""
+    root = make_repo(tmp_path / "r", {"a.py": '"""CONTROLWORD module."""\nx = 1\n'})
+    with open(root / ".git" / "config", "a", encoding="utf-8") as fh:
+        fh.write(f'[remote "o"]\n\turl = https://u:{TOKEN}@example.invalid/r.git\n')
+    os.symlink(".git/config", root / "notes.txt")
+    os.symlink(".git", root / "gd")
+    os.symlink(".code-query", root / "cqlink")
+    os.symlink("gd/config", root / "via_dir_link.txt")
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-q", "-m", "links")
+    cq = Cq(root, isolated_env)
+    cq.run("init")
+    cq.run("config", "set", "processing.mode", "manual")
+    cq.run("config", "set", "processing.delay_seconds", "0")
+    return cq
+
+
+def test_index_never_documents_a_symlink_into_git_dir(leaky: Cq) -> None:
+    leaky.run("index", "--wait")
+    assert _search(leaky, "CONTROLWORD") == {"a.py"}  # the index works: the control is found
+    assert _search(leaky, TOKEN) == set()
+    jobs = _jobs(leaky)
+    for rel in ("notes.txt", "via_dir_link.txt"):
+        assert jobs[rel]["state"] == "skipped", jobs[rel]
+        assert jobs[rel]["reason"] == "internal_link", jobs[rel]
+
+
+def test_queue_add_refuses_every_name_leading_into_git_or_state_dir(leaky: Cq) -> None:
+    names = ["notes.txt", "gd/config", "cqlink/config.json", "via_dir_link.txt", "gd/HEAD"]
+    proc = leaky.run("queue", "add", *names, "--json", check=False)
+    out = proc.stdout + proc.stderr
+    for name in names:
+        assert name in out
+    leaky.run("queue", "process", check=False)
+    assert _search(leaky, TOKEN) == set()
+    assert not any(j["state"] == "done" for j in _jobs(leaky).values() if j["path"] in names)
+
+
+def test_post_commit_hook_never_documents_a_symlink_into_git_dir(leaky: Cq) -> None:
+    os.symlink("gd/config", leaky.root / "later.txt")
+    run_git(leaky.root, "add", "later.txt")
+    run_git(leaky.root, "commit", "-q", "-m", "another link")
+    env = {**leaky.env, "CQ_LSP_HOOK_DETACHED": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cq_lsp", "hook", "post-commit"],
+        cwd=leaky.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "later.txt" in proc.stderr and "into .git/" in proc.stderr
+    leaky.run("queue", "process")
+    assert _search(leaky, TOKEN) == set()
+    assert _jobs(leaky)["later.txt"]["reason"] == "internal_link"
+
+
+def test_a_git_dir_inside_the_tree_under_another_name_is_internal(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    root = tmp_path / "sep"
+    root.mkdir()
+    run_git(root, "init", "-q", "--separate-git-dir", str(root / "gitstore"))
+    (root / "gitstore" / "secret").write_text(TOKEN + "\n")
+    os.symlink("gitstore/secret", root / "n.txt")
+    guard = PathGuard(root, [], 1_000_000)
+    for name in ("n.txt", "gitstore/secret"):
+        with pytest.raises(PathRefused) as info:
+            guard.read(guard.to_rel(name))
+        assert info.value.reason in ("internal", "internal_link")
+
+
+# -- 2. the check-then-read race ------------------------------------------------------------------
+
+SWAPPER = textwrap.dedent(
+    """
+    import ctypes, os, sys
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    a, b, limit = os.fsencode(sys.argv[1]), os.fsencode(sys.argv[2]), int(sys.argv[3])
+    done = 0
+    for _ in range(limit):
+        if libc.renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0:
+            sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
+        done += 1
+        if done == 1:
+            print("swapping", flush=True)
+    print(done, flush=True)
+    """
+)
+
+
+def _race_tree(tmp_path: Path, n: int) -> Path:
+    root = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "d").mkdir()
+    for i in range(n):
+        (root / "d" / f"f{i}.py").write_text(f'"""INSIDEWORD {i}."""\n')
+        (outside / f"f{i}.py").write_text(f'"""OUTSIDEWORD {i}."""\n')
+    os.symlink("../outside", root / "evil")
+    return root
+
+
+def _start_swapper(root: Path, swaps: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SWAPPER, str(root / "d"), str(root / "evil"), str(swaps)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    if first.strip() != "swapping":
+        proc.wait()
+        pytest.skip(f"renameat2(RENAME_EXCHANGE) unavailable: {proc.stderr.read().strip()}")
+    return proc
+
+
+def test_guard_never_reads_outside_while_a_dir_and_a_symlink_swap(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    root = _race_tree(tmp_path, 1)
+    guard = PathGuard(root, [], 1_000_000)
+    swapper = _start_swapper(root, 20_000)
+    outcomes: dict[str, int] = {}
+    outside_reads = raw_errors = 0
+    try:
+        while swapper.poll() is None:
+            try:
+                content = guard.read("d/f0.py")
+            except PathRefused as exc:
+                outcomes[exc.reason] = outcomes.get(exc.reason, 0) + 1
+                continue
+            except OSError:
+                raw_errors += 1
+                continue
+            if b"OUTSIDEWORD" in content.data:
+                outside_reads += 1
+            outcomes["read"] = outcomes.get("read", 0) + 1
+    finally:
+        swapper.wait(timeout=60)
+    assert swapper.returncode == 0, swapper.stderr.read() if swapper.stderr else ""
+    assert sum(outcomes.values()) > 0
+    assert outside_reads == 0, outcomes
+    assert raw_errors == 0, outcomes
+
+
+def test_enqueue_and_documenting_store_no_outside_content_during_swaps(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    n = 40
+    root = _race_tree(tmp_path, n)
+    cq = Cq(root, isolated_env)
+    cq.run("init")
+    cq.run("config", "set", "processing.mode", "manual")
+    cq.run("config", "set", "processing.delay_seconds", "0")
+    swapper = _start_swapper(root, 10_000_000)
+    try:
+        for _ in range(3):
+            cq.run("queue", "add", *(f"d/f{i}.py" for i in range(n)), check=False)
+            cq.run("queue", "process", check=False)
+    finally:
+        swapper.kill()
+        swapper.wait(timeout=60)
+    assert _search(cq, "OUTSIDEWORD") == set()
+    if os.path.islink(root / "d"):  # leave the real directory under its own name
+        os.rename(root / "d", root / "tmp")
+        os.rename(root / "evil", root / "d")
+        os.rename(root / "tmp", root / "evil")
+    cq.run("queue", "add", *(f"d/f{i}.py" for i in range(n)))
+    cq.run("queue", "process")
+    assert _search(cq, "INSIDEWORD") == {f"d/f{i}.py" for i in range(n)}
+
+
+# -- 7. names no file system accepts ------------------------------------------------------------
+
+
+def test_a_name_over_255_bytes_is_refused_and_breaks_nothing_later(cq: Cq) -> None:
+    cq.run("init")
+    cq.run("config", "set", "processing.mode", "manual")
+    long_name = "a" * 300 + ".py"
+    proc = cq.run("queue", "add", long_name, check=False)
+    assert "Traceback" not in proc.stderr
+    assert "longer than file systems allow" in proc.stdout + proc.stderr
+    nested = "d/" * 3000 + "x.py"  # ENAMETOOLONG for the whole path, each part short
+    proc = cq.run("queue", "add", nested, check=False)
+    assert "Traceback" not in proc.stderr
+    assert cq.run("index", "--wait").returncode == 0
+    assert cq.run("queue", "cleanup").returncode == 0
+
+
+def test_symlink_loops_and_long_paths_are_refusals_not_oserrors(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    root = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    os.symlink("loop2", root / "loop1")
+    os.symlink("loop1", root / "loop2")
+    guard = PathGuard(root, [], 1_000_000)
+    cases = {
+        "loop1": "symlink_loop",
+        "loop1/x.py": "symlink_loop",
+        "a" * 300: "bad_name",
+        "b/" * 3000 + "x.py": "missing",
+    }
+    for name, reason in cases.items():
+        with pytest.raises(PathRefused) as info:
+            guard.read(name)
+        assert info.value.reason == reason, (name[:20], info.value.message)
+    with pytest.raises(PathRefused) as info:
+        guard.to_rel("a" * 300)
+    assert info.value.reason == "bad_name"
+    assert guard.exists("a" * 300) is False
