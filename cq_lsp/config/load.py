@@ -254,10 +254,21 @@ class ConfigCache:
                     editor_trusted=self._editor_trusted,
                 )
                 self.error = None
-            except ConfigError as exc:
-                self.error = exc
+            except Exception as exc:  # a long-running process keeps going
+                # read_config_file turns what it can foresee into ConfigError; anything else
+                # (RecursionError, MemoryError…) must not reach the worker's task or the LSP.
+                error = (
+                    exc
+                    if isinstance(exc, ConfigError)
+                    else ConfigError(
+                        f"the configuration could not be loaded: {type(exc).__name__}: {exc}",
+                        hint="fix .code-query/config.json or the user config file",
+                        source=str(repo_config_path(self.root)),
+                    )
+                )
+                self.error = error
                 if self._loaded is None:
-                    self._loaded = _fallback(self.root, exc)
+                    self._loaded = _fallback(self.root, error)
             self._stamps = stamps
             return self._loaded
 
