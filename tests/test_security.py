@@ -4,6 +4,7 @@ process swapping directories."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from cq_lsp.errors import PathRefused
 from cq_lsp.worktree.guard import PathGuard
 from tests.conftest import Cq, make_repo, run_git
+from tests.fakes.llm import write_fake_llm
 
 TOKEN = "SECRETTOKEN4242"
 
@@ -247,3 +249,100 @@ def test_symlink_loops_and_long_paths_are_refusals_not_oserrors(
         guard.to_rel("a" * 300)
     assert info.value.reason == "bad_name"
     assert guard.exists("a" * 300) is False
+
+
+# -- 4. trust is for a repository's own file; editor trust does not travel in the environment -----
+
+
+def _command_repo(root: Path, env: dict[str, str], fake: Path) -> Cq:
+    make_repo(root, {"a.py": '"""A module."""\nx = 1\n'})
+    cq = Cq(root, env)
+    cq.run("init")
+    cq.run("config", "set", "processor.command", json.dumps([str(fake), "{path}"]))
+    cq.run("config", "set", "processor.kind", "command")
+    cq.run("config", "set", "processor.env", '["FAKE_LLM_LOG"]')
+    cq.run("config", "set", "processing.retry_delay_s", "0")
+    return cq
+
+
+def _llm_calls(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_a_symlinked_config_never_borrows_another_repositorys_trust(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    log = tmp_path / "llm.log"
+    env = {**isolated_env, "FAKE_LLM_LOG": str(log)}
+    fake = write_fake_llm(tmp_path / "bin", "json")
+    a = _command_repo(tmp_path / "A", env, fake)
+    a.run("config", "trust")
+    b = _command_repo(tmp_path / "B", env, fake)
+    b_config = b.root / ".code-query" / "config.json"
+    b_config.unlink()
+    b_config.symlink_to(a.root / ".code-query" / "config.json")
+    try:
+        refused = b.run("config", "trust", check=False)
+        assert refused.returncode == 2 and "symlink" in refused.stderr, refused.stderr
+        assert b.run("index", "--wait", check=False).returncode == 1
+        assert "symlink" in _jobs(b)["a.py"]["error"]
+        assert _llm_calls(log) == []
+        # A's own file stays trusted for A.
+        a.run("index", "--wait")
+        assert len(_llm_calls(log)) == 1
+    finally:
+        a.stop_worker()
+        b.stop_worker()
+
+
+def test_editor_trust_is_not_read_from_the_environment(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    log = tmp_path / "llm.log"
+    env = {
+        **isolated_env,
+        "FAKE_LLM_LOG": str(log),
+        "CQ_LSP_EDITOR_TRUSTED": "1",
+        "CQ_LSP_EDITOR_SETTINGS": '{"processor": {"kind": "command"}}',
+    }
+    cq = _command_repo(tmp_path / "r", env, write_fake_llm(tmp_path / "bin", "json"))
+    try:
+        assert cq.run("index", "--wait", check=False).returncode == 1
+        assert "cq-lsp config trust" in _jobs(cq)["a.py"]["error"]
+        assert _llm_calls(log) == []
+    finally:
+        cq.stop_worker()
+
+
+HANDOFF_CHILD = "import json, sys; from cq_lsp.core import editor_env; " + (
+    "print(json.dumps(editor_env.decode(sys.argv[1])))"
+)
+HANDOFF_SERVER = textwrap.dedent(
+    """
+    import subprocess, sys
+    from cq_lsp.core import editor_env
+    editor_env.encode({"model": "m1"}, True, sys.argv[1])
+    child = [sys.executable, "-c", sys.argv[2], sys.argv[1]]
+    print(subprocess.run(child, capture_output=True, text=True, check=True).stdout.strip())
+    """
+)
+
+
+def test_editor_handoff_reaches_only_a_worker_the_server_started(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    root = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+
+    def run(*args: str) -> Any:
+        proc = subprocess.run(
+            [sys.executable, "-c", *args], env=isolated_env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    # The "server" wrote the hand-off and started the child: the child gets settings and trust.
+    assert run(HANDOFF_SERVER, str(root), HANDOFF_CHILD) == [{"model": "m1"}, True]
+    # The same child started by anyone else finds nothing, even with the server's file left over.
+    assert run(HANDOFF_CHILD, str(root)) == [None, False]
+    files = list((tmp_path / "user-data" / "editor-handoff").iterdir())
+    assert files and all(f.stat().st_mode & 0o777 == 0o600 for f in files)

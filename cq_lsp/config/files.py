@@ -44,7 +44,13 @@ def user_config_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def read_regular(path: Path) -> bytes | None:
-    """The bytes of ``path`` if it is a regular file of at most MAX_CONFIG_BYTES; None if absent.
+    """The bytes of ``path`` if it is a regular file of at most MAX_CONFIG_BYTES; None if absent."""
+    got = _read_regular(path)
+    return None if got is None else got[0]
+
+
+def _read_regular(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The bytes and ``fstat`` of ``path`` if it is a regular file of at most MAX_CONFIG_BYTES.
 
     A symlink is followed (a user may keep their config in a dotfiles repo), but a FIFO, a device
     or a directory is refused without reading: ``O_NONBLOCK`` keeps opening a FIFO from waiting
@@ -94,7 +100,7 @@ def read_regular(path: Path) -> bytes | None:
             hint="a configuration holds a few settings; replace the file",
             source=str(path),
         )
-    return raw
+    return raw, st
 
 
 def _show_path(stack: list[list[Any]]) -> str:
@@ -162,9 +168,42 @@ def read_config_file(path: Path) -> tuple[dict[str, Any] | None, bytes | None]:
     wrong — not a regular file, too large, duplicate keys, absurd nesting or numbers, bad JSON —
     is a ConfigError naming the file (and the key path where there is one), never a traceback.
     """
-    raw = read_regular(path)
-    if raw is None:
+    got = _read_regular(path)
+    if got is None:
         return None, None
+    return _parse(got[0], path), got[0]
+
+
+def read_repo_config(root: Path) -> tuple[dict[str, Any] | None, bytes | None, bool]:
+    """The repository file, as :func:`read_config_file`, and whether the bytes read are this
+    repository's own file: False when ``config.json`` or ``.code-query`` is a symlink (to another
+    repository's file, say), or was swapped while being read. Trust is never given to a file
+    that is not the repository's own (see cq_lsp.config.trust)."""
+    path = repo_config_path(root)
+    got = _read_regular(path)
+    if got is None:
+        return None, None, False
+    raw, st = got
+    return _parse(raw, path), raw, is_own_file(root, st)
+
+
+def is_own_file(root: Path, opened: os.stat_result) -> bool:
+    """Whether ``opened`` (an fstat) is ``<root>/.code-query/config.json`` itself, reached
+    without following a symlink."""
+    state = Path(os.path.realpath(root)) / CONFIG_DIR_NAME
+    try:
+        dir_st = os.lstat(state)
+        file_st = os.lstat(state / CONFIG_FILE_NAME)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(dir_st.st_mode)
+        and stat.S_ISREG(file_st.st_mode)
+        and (file_st.st_dev, file_st.st_ino) == (opened.st_dev, opened.st_ino)
+    )
+
+
+def _parse(raw: bytes, path: Path) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -193,4 +232,4 @@ def read_config_file(path: Path) -> tuple[dict[str, Any] | None, bytes | None]:
             problems=[f"(top level): must be an object ({{...}}), got {show_value(data)}"],
             source=str(path),
         )
-    return data, raw
+    return data
