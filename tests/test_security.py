@@ -346,3 +346,42 @@ def test_editor_handoff_reaches_only_a_worker_the_server_started(
     assert run(HANDOFF_CHILD, str(root)) == [None, False]
     files = list((tmp_path / "user-data" / "editor-handoff").iterdir())
     assert files and all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+
+
+# -- 1 and 7 through the language server: didSave goes through the same guard ---------------------
+
+
+@pytest.mark.timeout(180)
+async def test_did_save_of_links_into_git_and_of_impossible_names(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    from tests.lsp_harness import lsp_session
+
+    root = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    with open(root / ".git" / "config", "a", encoding="utf-8") as fh:
+        fh.write(f'[remote "o"]\n\turl = https://u:{TOKEN}@example.invalid/r.git\n')
+    Cq(root, isolated_env).run("init")
+    options = {"config": {"processing": {"debounce_ms": 50}}}
+    async with lsp_session([root], isolated_env, options=options) as s:
+        await s.wait_status(root, lambda st: st["queue"]["done"] > 0 and not st["queue"]["queued"])
+        os.symlink(".git/config", root / "notes.txt")
+        os.symlink(".git", root / "gd")
+        s.save(root / "notes.txt")
+        s.save(root / "gd" / "config")
+        s.save(root / ("n" * 300 + ".py"))
+        kept = root / "kept.py"
+        kept.write_text("KEPTWORD = 2\n")
+        s.save(kept)
+        await s.wait_status(
+            root, lambda st: st["index"]["files"] == 2 and not st["queue"]["queued"], timeout=60
+        )
+        found = await s.command("cq.search", {"query": TOKEN})
+        assert found["results"] == []
+        jobs = {j["path"]: j for j in (await s.command("cq.queue.list"))["jobs"]}
+        assert jobs["notes.txt"]["state"] == "skipped"
+        assert jobs["notes.txt"]["reason"] == "internal_link"
+        assert not any(
+            p.startswith(("gd/", "nnnn")) and j["state"] == "done" for p, j in jobs.items()
+        )
+        status = await s.command("cq.status")
+        assert status["health"] in ("ok", "warning"), status
