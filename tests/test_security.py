@@ -385,3 +385,37 @@ async def test_did_save_of_links_into_git_and_of_impossible_names(
         )
         status = await s.command("cq.status")
         assert status["health"] in ("ok", "warning"), status
+
+
+@pytest.mark.timeout(180)
+async def test_server_answers_status_whatever_config_json_becomes(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    import asyncio
+
+    from tests.lsp_harness import lsp_session
+
+    root = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    Cq(root, isolated_env).run("init")
+    config = root / ".code-query" / "config.json"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    options = {"config": {"processing": {"debounce_ms": 50}}}
+    async with lsp_session([root], isolated_env, options=options) as s:
+        await s.wait_status(root, lambda st: st["queue"]["done"] > 0)
+        for make in (
+            lambda: config.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+            lambda: config.write_text('{"processing": {"batch_size": ' + "9" * 5000 + "}}"),
+            lambda: config.symlink_to(fifo),
+            lambda: config.symlink_to("/dev/zero"),
+        ):
+            config.unlink()
+            make()
+            # Live workspaces look at config files at most once a second: ask until it shows.
+            for _ in range(100):
+                status = await asyncio.wait_for(s.command("cq.status"), timeout=60)
+                assert isinstance(status, dict) and status.get("root") == str(root), status
+                if status["health"] == "error":
+                    break
+                await asyncio.sleep(0.2)
+            assert "config.json is invalid" in status["message"], status
