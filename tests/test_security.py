@@ -187,28 +187,54 @@ def test_guard_never_reads_outside_while_a_dir_and_a_symlink_swap(
 def test_enqueue_and_documenting_store_no_outside_content_during_swaps(
     tmp_path: Path, isolated_env: dict[str, str]
 ) -> None:
-    n = 40
+    from cq_lsp.core.runner import document_queued
+    from cq_lsp.core.workspace import Workspace
+    from cq_lsp.store.search import search
+    from cq_lsp.worktree.project import Project
+
+    n, rounds = 40, 8
     root = _race_tree(tmp_path, n)
     cq = Cq(root, isolated_env)
     cq.run("init")
     cq.run("config", "set", "processing.mode", "manual")
     cq.run("config", "set", "processing.delay_seconds", "0")
-    swapper = _start_swapper(root, 10_000_000)
+    # Descriptors of the real directories: each round changes every file wherever the swapper
+    # has put its directory, so every round documents all of them again.
+    inside_fd = os.open(root / "d", os.O_RDONLY)
+    outside_fd = os.open(tmp_path / "outside", os.O_RDONLY)
+    rels = [f"d/f{i}.py" for i in range(n)]
+    ws = Workspace(Project(root))
+    swapper = _start_swapper(root, 50_000_000)
+    leaked: list[tuple[int, str]] = []
     try:
-        for _ in range(3):
-            cq.run("queue", "add", *(f"d/f{i}.py" for i in range(n)), check=False)
-            cq.run("queue", "process", check=False)
+        for r in range(rounds):
+            for i in range(n):
+                for fd, word in ((inside_fd, "INSIDEWORD"), (outside_fd, "OUTSIDEWORD")):
+                    f = os.open(f"f{i}.py", os.O_WRONLY | os.O_TRUNC, dir_fd=fd)
+                    os.write(f, f'"""{word} {i} round {r}."""\n'.encode())
+                    os.close(f)
+            ws.enqueue_paths(rels, source="test", send=False)
+            document_queued(ws, threads=2)
+            hits = search(ws.db, "OUTSIDEWORD", limit=100)["results"]
+            leaked.extend((r, hit["path"]) for hit in hits)
+        # And through the real CLI.
+        cq.run("queue", "add", *rels, check=False)
+        cq.run("queue", "process", check=False)
     finally:
         swapper.kill()
         swapper.wait(timeout=60)
+        ws.close()
+        os.close(inside_fd)
+        os.close(outside_fd)
+    assert leaked == []
     assert _search(cq, "OUTSIDEWORD") == set()
     if os.path.islink(root / "d"):  # leave the real directory under its own name
         os.rename(root / "d", root / "tmp")
         os.rename(root / "evil", root / "d")
         os.rename(root / "tmp", root / "evil")
-    cq.run("queue", "add", *(f"d/f{i}.py" for i in range(n)))
+    cq.run("queue", "add", *rels)
     cq.run("queue", "process")
-    assert _search(cq, "INSIDEWORD") == {f"d/f{i}.py" for i in range(n)}
+    assert _search(cq, "INSIDEWORD") == set(rels)
 
 
 # -- 7. names no file system accepts ------------------------------------------------------------
