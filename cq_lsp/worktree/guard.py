@@ -381,7 +381,9 @@ class PathGuard:
                     if "\0" in target or not target:
                         raise self._escapes(rel, repr(target)) from None
                     if os.path.isabs(target):
-                        inside = self._parts_inside(os.path.normpath(target))
+                        # Not normalised: a ".." in the target is walked like any other, from
+                        # the directory it names, and refused if it climbs above the root.
+                        inside = self._parts_inside(target)
                         if inside is None:
                             raise self._escapes(rel, target) from None
                         for _, held in stack:
@@ -398,9 +400,14 @@ class PathGuard:
                     break
                 stack.append((name, opened))
             resolved = tuple(name for name, _ in stack)
-            if resolved != tuple(parts) and (
-                any(p in INTERNAL_DIRS for p in resolved) or self._in_git_dir(resolved)
-            ):
+            if any(p in INTERNAL_DIRS for p in resolved) or self._in_git_dir(resolved):
+                if resolved == tuple(parts):
+                    raise PathRefused(
+                        rel,
+                        "internal",
+                        f"{rel}: inside .git/ or .code-query/",
+                        hint="these hold git's and cq-lsp's own data and are never documented",
+                    )
                 raise PathRefused(
                     rel,
                     "internal_link",
