@@ -182,6 +182,8 @@ def test_guard_never_reads_outside_while_a_dir_and_a_symlink_swap(
     assert sum(outcomes.values()) > 0
     assert outside_reads == 0, outcomes
     assert raw_errors == 0, outcomes
+    # The file exists throughout, inside or (through the symlink) outside: never "missing".
+    assert set(outcomes) <= {"read", "escapes"}, outcomes
 
 
 def test_enqueue_and_documenting_store_no_outside_content_during_swaps(

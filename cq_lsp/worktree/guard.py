@@ -336,7 +336,7 @@ class PathGuard:
         """
         pending = list(parts)
         stack: list[tuple[str, int]] = []  # resolved components and their open directories
-        links = 0
+        links = retries = 0
         try:
             root_fd = os.open(self._root_str, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
         except OSError as exc:
@@ -369,8 +369,14 @@ class PathGuard:
                     if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
                         try:
                             target = os.readlink(name, dir_fd=dir_fd)
-                        except OSError:
-                            pass
+                        except OSError as again:
+                            # A symlink a moment ago, something else now (it was swapped
+                            # between the two calls): look at this component again, a few
+                            # times, rather than call a file that exists "missing".
+                            if again.errno == errno.EINVAL and retries < MAX_SYMLINKS:
+                                retries += 1
+                                pending.insert(0, name)
+                                continue
                     if target is None:
                         if exc.errno in (errno.ENOENT, errno.ENOTDIR) and not open_final:
                             break  # the rest need not exist to be named
