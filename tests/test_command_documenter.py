@@ -459,8 +459,15 @@ def test_a_trusted_editor_workspace_runs_the_repo_command(
     cq.run("init")
     cq.run("config", "set", "processor.command", json.dumps([str(fake)]))
     cq.run("config", "set", "processor.kind", "command")
-    # The language server hands the editor's trust to the worker it starts this way.
-    cq.env["CQ_LSP_EDITOR_TRUSTED"] = "1"
+    # The language server hands the editor's trust to the worker it starts through a hand-off
+    # file keyed by its own pid (cq_lsp.core.editor_env); this process plays the server.
+    server = (
+        "import sys; from pathlib import Path; from cq_lsp.core import editor_env; "
+        "from cq_lsp.core.supervisor import start_worker; from cq_lsp.worktree.project import "
+        "Project; editor_env.encode(None, True, Path(sys.argv[1])); "
+        "start_worker(Project(sys.argv[1]))"
+    )
+    subprocess.run([sys.executable, "-c", server, str(repo)], env=cq.env, check=True, timeout=60)
     cq.run("index", "billing/invoice.py", "--wait")
     assert cq.json("show", "billing/invoice.py")["processor"] == "command:fake-json"
 

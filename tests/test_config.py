@@ -715,3 +715,59 @@ def test_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- malformed files: a message and exit 2, never a traceback or a hang (issue 12, item 8) -------
+
+
+def _malformed_cases(tmp_path: Path) -> dict[str, tuple[str | None, str]]:
+    """name -> (file text, or None for a special file made by the test; expected words)."""
+    return {
+        "huge_int": ('{"processing": {"batch_size": ' + "9" * 5000 + "}}", "processing.batch_size"),
+        "nested_lists": ('{"exclude_patterns": ' + "[" * 100_000 + "]" * 100_000 + "}", "deeper"),
+        "nested_objects": ('{"a": ' + '{"a": ' * 50_000 + "1" + "}" * 50_001, "deeper"),
+        "duplicate": ('{"processing": {"batch_size": 500, "batch_size": 5}}', "given twice"),
+        "dev_zero": (None, "not a regular file"),
+        "fifo": (None, "not a regular file"),
+        "too_large": ('{"model": "' + "m" * (2 << 20) + '"}', "larger than"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["huge_int", "nested_lists", "nested_objects", "duplicate", "dev_zero", "fifo", "too_large"],
+)
+def test_malformed_config_is_a_clear_error(case: str, tmp_path: Path, cq: Any) -> None:
+    cq.run("init")
+    config = cq.root / ".code-query" / "config.json"
+    text, words = _malformed_cases(tmp_path)[case]
+    config.unlink()
+    if case == "dev_zero":
+        config.symlink_to("/dev/zero")
+    elif case == "fifo":
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        config.symlink_to(fifo)
+    else:
+        assert text is not None
+        config.write_text(text, encoding="utf-8")
+    for args in (("status",), ("config", "validate"), ("index",)):
+        # A timeout, not a timing: a FIFO used to block forever.
+        proc = cq.run(*args, check=False, timeout=60)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr[-2000:])
+        assert "Traceback" not in proc.stderr
+        assert words in proc.stderr, (args, proc.stderr[-2000:])
+
+
+def test_live_config_keeps_the_last_good_one_through_malformed_edits(
+    root: Path, env: dict[str, str]
+) -> None:
+    config = root / ".code-query" / "config.json"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text('{"processing": {"batch_size": 7}}', encoding="utf-8")
+    cache = ConfigCache(root, env=env)
+    assert cache.get().config.processing.batch_size == 7
+    for text in ("[" * 100_000 + "]" * 100_000, '{"a": ' * 50_000 + "1" + "}" * 50_000):
+        config.write_text(text, encoding="utf-8")
+        assert cache.get().config.processing.batch_size == 7
+        assert isinstance(cache.error, ConfigError)

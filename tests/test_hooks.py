@@ -767,3 +767,53 @@ def test_fallback_when_no_worker_can_start(cq: Cq, repo: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+# -- hook arguments are commit names, never git options (issue 12, item 3) ------------------------
+
+
+def test_hook_arguments_that_look_like_options_never_reach_git(
+    cq: Cq, repo: Path, isolated_env: dict[str, str], tmp_path: Path
+) -> None:
+    setup_hooks(cq)
+    write(repo, "later.py", "L = 1\n")
+    commit(repo, "later")
+    base = {**isolated_env, "CQ_LSP_HOOK_DETACHED": "1"}
+    runs: list[tuple[list[str], dict[str, str], str | None]] = [
+        (["post-checkout", "--", f"--output={tmp_path}/x1", "HEAD~1", "1"], {}, None),
+        (["post-checkout", "--", "HEAD~1", f"--output={tmp_path}/x2", "1"], {}, None),
+        (
+            ["post-checkout"],
+            {
+                "PRE_COMMIT": "1",
+                "PRE_COMMIT_CHECKOUT_TYPE": "1",
+                "PRE_COMMIT_FROM_REF": f"--output={tmp_path}/x3",
+                "PRE_COMMIT_TO_REF": "HEAD",
+            },
+            None,
+        ),
+        (["post-rewrite", "amend"], {}, f"--output={tmp_path}/x4 HEAD\n"),
+    ]
+    for args, extra, stdin in runs:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cq_lsp", "hook", *args],
+            cwd=repo,
+            env={**base, **extra},
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "looks like an option, not a commit" in proc.stderr, (args, proc.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("x")) == []
+    # The same hook with real commit names still works.
+    proc = subprocess.run(
+        [sys.executable, "-m", "cq_lsp", "hook", "post-checkout", "HEAD~1", "HEAD", "1"],
+        cwd=repo,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "later.py" in queued(cq), proc.stderr

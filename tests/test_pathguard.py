@@ -474,3 +474,17 @@ def test_file_swapped_for_an_escaping_symlink_after_naming_is_refused_on_read(wo
     r = refusal(guard.read, rel)
     assert r.reason == "escapes"
     assert "outside the work tree" in r.message
+
+
+def test_read_refuses_internal_paths_and_links_whatever_the_caller_checked(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    root = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
+    os.symlink(str(root / "sub" / ".." / ".git" / "config"), root / "abs_dotdot.txt")
+    (root / "sub").mkdir()
+    os.symlink(str(root) + "/../r/a.py", root / "abs_escape.py")
+    guard = guard_for(root)
+    assert refusal(guard.read, ".git/config").reason == "internal"
+    assert refusal(guard.read, "abs_dotdot.txt").reason == "internal_link"
+    assert refusal(guard.read, "abs_escape.py").reason == "escapes"
+    assert guard.read("a.py").text == "x = 1\n"

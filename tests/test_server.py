@@ -746,8 +746,15 @@ async def test_new_editor_settings_restart_a_running_worker(
         st = await s.wait_status(
             inited, lambda st: st["worker"]["pid"] not in (None, first), timeout=40
         )
-        env = psutil.Process(st["worker"]["pid"]).environ()
-        assert env.get("CQ_LSP_EDITOR_TRUSTED") == "1"
+        # Trust travels in a hand-off file keyed by the server (the worker's parent), not in the
+        # environment any parent shell could set.
+        worker = psutil.Process(st["worker"]["pid"])
+        assert "CQ_LSP_EDITOR_TRUSTED" not in worker.environ()
+        server = psutil.Process(worker.ppid())
+        started = round(server.create_time() * 1000)
+        handoffs = Path(isolated_env["CQ_LSP_DATA_HOME"]) / "editor-handoff"
+        mine = [f for f in handoffs.iterdir() if f.name.startswith(f"{server.pid}-{started}-")]
+        assert len(mine) == 1 and json.loads(mine[0].read_text())["trusted"] is True
 
 
 async def test_shutdown_leaves_a_worker_it_did_not_start(

@@ -257,7 +257,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         project.require_initialized()
         project.ensure_state_dir()
         logs.log_to_rotating_file(project.worker_log)
-        editor, trusted = editor_env.decode()
+        editor, trusted = editor_env.decode(project.root)
         ws = Workspace(project, live=True, editor_settings=editor, editor_trusted=trusted)
         return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
     if args.action == "logs":

@@ -111,8 +111,8 @@ def locate(text: str, key_path: str) -> tuple[tuple[int, int], tuple[int, int]]:
     walker = _Walker(text)
     try:
         walker.value("")
-    except (ValueError, IndexError):
-        pass  # keep the spans found before the syntax error
+    except (ValueError, IndexError, RecursionError):
+        pass  # keep the spans found before the syntax error (or absurd nesting)
     path = key_path.strip()
     while path:
         span = walker.spans.get(path)

@@ -15,7 +15,12 @@ from typing import Any
 import attrs
 
 from cq_lsp.config import trust
-from cq_lsp.config.files import read_config_file, repo_config_path, user_config_path
+from cq_lsp.config.files import (
+    read_config_file,
+    read_repo_config,
+    repo_config_path,
+    user_config_path,
+)
 from cq_lsp.config.migrate import detect_version, migrate_dict
 from cq_lsp.config.schema import (
     REDIS_SCHEMES,
@@ -159,7 +164,7 @@ def load_config(
     if user_data is not None:
         layers.append(("user", _file_layer(user_data, user_path, "user", warnings)))
     repo_path = repo_config_path(root)
-    repo_data, repo_raw = read_config_file(repo_path)
+    repo_data, repo_raw, own_file = read_repo_config(root)
     repo_hash = trust.file_sha256(repo_raw) if repo_raw is not None else None
     if repo_data is not None:
         layers.append(("repo", _file_layer(repo_data, repo_path, "repo", warnings)))
@@ -186,7 +191,15 @@ def load_config(
     from_repo = any(
         sources.get(k) == "repo" and bool(get_path(to_dict(config), k)) for k in _TRUST_KEYS
     )
-    trusted = not from_repo or editor_trusted or trust.is_trusted(root, repo_hash, env=environ)
+    # A config.json that is a symlink (or sits in a symlinked .code-query/) is not this
+    # repository's own file: a command it sets is never honoured, whatever trust says, so that
+    # an untrusted repository cannot borrow a trusted one's file.
+    trusted = not from_repo or (
+        own_file and (editor_trusted or trust.is_trusted(root, repo_hash, env=environ))
+    )
+    reason = None
+    if not trusted:
+        reason = trust.untrusted_reason(root) if own_file else trust.symlinked_reason(root)
     return LoadedConfig(
         config=config,
         sources=sources,
@@ -194,7 +207,7 @@ def load_config(
         repo_file_hash=repo_hash,
         command_trusted=trusted,
         warnings=warnings,
-        untrusted_reason=None if trusted else trust.untrusted_reason(root),
+        untrusted_reason=reason,
     )
 
 
@@ -254,10 +267,21 @@ class ConfigCache:
                     editor_trusted=self._editor_trusted,
                 )
                 self.error = None
-            except ConfigError as exc:
-                self.error = exc
+            except Exception as exc:  # a long-running process keeps going
+                # read_config_file turns what it can foresee into ConfigError; anything else
+                # (RecursionError, MemoryError…) must not reach the worker's task or the LSP.
+                error = (
+                    exc
+                    if isinstance(exc, ConfigError)
+                    else ConfigError(
+                        f"the configuration could not be loaded: {type(exc).__name__}: {exc}",
+                        hint="fix .code-query/config.json or the user config file",
+                        source=str(repo_config_path(self.root)),
+                    )
+                )
+                self.error = error
                 if self._loaded is None:
-                    self._loaded = _fallback(self.root, exc)
+                    self._loaded = _fallback(self.root, error)
             self._stamps = stamps
             return self._loaded
 

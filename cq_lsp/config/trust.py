@@ -4,6 +4,11 @@ A repository's ``.code-query/config.json`` is written by whoever committed it, s
 honoured only after the user recorded the exact bytes of that file (their sha256) in the user's
 data dir, or the editor reported the workspace as trusted. Editing the file changes the hash, so an
 edited file has to be trusted again.
+
+Trust is keyed by (this repository's root, that exact content): the key is the root's real path
+joined with ``.code-query/config.json`` — never the target of a symlink — and a config.json that is
+a symlink (or lies in a symlinked ``.code-query/``) is never trusted, so repository B cannot borrow
+trusted repository A's file by linking to it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cq_lsp.atomic import write_json_atomic
+from cq_lsp.config.files import read_repo_config
 from cq_lsp.errors import ConfigError, NotInitializedError
 
 TRUST_FILE_NAME = "trusted.json"
@@ -46,8 +52,9 @@ def file_sha256(data: bytes) -> str:
 
 
 def _config_key(root: Path) -> str:
-    # Resolved so that the same file reached through a symlink or a relative path is one entry.
-    return str((Path(root) / ".code-query" / "config.json").resolve())
+    # The root is resolved (one entry however the tree is named), the file is not: following a
+    # symlinked config.json would key B's trust by A's file.
+    return os.path.join(os.path.realpath(root), ".code-query", "config.json")
 
 
 def _read_store(path: Path) -> dict[str, dict[str, str]]:
@@ -86,13 +93,20 @@ def trust_repo_config(root: Path, *, env: Mapping[str, str] | None = None) -> st
     Trust is per exact content: any later edit of the file needs trusting again.
     """
     config_path = Path(root) / ".code-query" / "config.json"
-    try:
-        data = config_path.read_bytes()
-    except FileNotFoundError:
+    _, data, own_file = read_repo_config(Path(root))
+    if data is None:
         raise NotInitializedError(
             f"{config_path} does not exist, so there is nothing to trust",
             hint="run `cq-lsp init` first",
-        ) from None
+        )
+    if not own_file:
+        raise ConfigError(
+            f"{config_path} is a symlink (or lies in a symlinked .code-query/), so it cannot be "
+            "trusted",
+            hint="trust is for a repository's own file: replace the symlink with a copy of the "
+            "file, review it, then run `cq-lsp config trust`",
+            source=str(config_path),
+        )
     from datetime import datetime, timezone
 
     digest = file_sha256(data)
@@ -105,6 +119,16 @@ def trust_repo_config(root: Path, *, env: Mapping[str, str] | None = None) -> st
     store_path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(store_path, {"version": 1, "configs": store})
     return digest
+
+
+def symlinked_reason(root: Path) -> str:
+    """The message shown when a command comes from a config.json that is not the repository's
+    own file."""
+    return (
+        f"{root}/.code-query/config.json is a symlink (or lies in a symlinked .code-query/) and "
+        "sets processor.command; a command is honoured only from a repository's own file: "
+        "replace the symlink with a copy, review it, then run `cq-lsp config trust`"
+    )
 
 
 def untrusted_reason(root: Path) -> str:

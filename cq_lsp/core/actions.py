@@ -97,7 +97,7 @@ def queue_retry(
 
 def queue_cleanup(ws: Workspace, *, source: str) -> dict[str, Any]:
     """Forget jobs (and documentation) whose files are gone."""
-    gone = [j["path"] for j in ws.ledger.jobs() if not ws.guard.abspath(j["path"]).exists()]
+    gone = [j["path"] for j in ws.ledger.jobs() if not ws.guard.exists(j["path"])]
     n = ws.ledger.remove(gone, source=source, op="cleanup") if gone else 0
     return {"removed": n}
 

@@ -32,7 +32,17 @@ if TYPE_CHECKING:
 
 # Refusals that still name a path inside the work tree, so the ledger records them for `show`.
 _RECORDED_REASONS = frozenset(
-    {"escapes", "ignored", "excluded", "not_regular", "too_large", "binary", "unreadable"}
+    {
+        "escapes",
+        "internal_link",
+        "symlink_loop",
+        "ignored",
+        "excluded",
+        "not_regular",
+        "too_large",
+        "binary",
+        "unreadable",
+    }
 )
 
 
@@ -241,7 +251,7 @@ class Workspace:
                 changes.append(change)
         # Documented earlier, gone from git's index since (deleted, renamed or untracked).
         for key in known:
-            if key not in tracked and not self.guard.abspath(key).exists():
+            if key not in tracked and not self.guard.exists(key):
                 changes.append(Change(key, None))
         return self._commit(changes, report, source, delay_s, send)
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from cq_lsp.core.logs import rotate_log
 from cq_lsp.errors import CqLspError, WorkerError
 from cq_lsp.githooks.install import DETACHED_ENV, HEAD_ENV, HOOK_NAMES, ORIG_HEAD_ENV, SKIP_ENV
-from cq_lsp.worktree.git import run_git, split_z
+from cq_lsp.worktree.git import commit_id, run_git, split_z
 
 if TYPE_CHECKING:
     from cq_lsp.config.schema import Config
@@ -79,12 +79,39 @@ STALE: list[str] = []
 # -- which files ---------------------------------------------------------------------------------
 
 
+class HookArgumentError(CqLspError):
+    """A hook argument (or pre-commit variable, or stdin pair) that names no commit."""
+
+
+def _rev(root: Path, value: str, what: str) -> str:
+    """The commit id ``value`` names; refuses anything else, options above all.
+
+    Hook arguments reach us from whoever runs ``cq-lsp hook`` (or sets ``PRE_COMMIT_*_REF``): a
+    value like ``--output=FILE`` must never reach git as an option.
+    """
+    if value.startswith("-"):
+        raise HookArgumentError(
+            f"refused {what} {value[:100]!r}: it looks like an option, not a commit",
+            hint="hooks take commit ids, as git passes them",
+        )
+    sha = commit_id(root, value)
+    if sha is None:
+        raise CqLspError(f"{what} {value[:100]!r} names no commit in this repository")
+    return sha
+
+
 def _diff(root: Path, *revs: str) -> list[str]:
-    return split_z(run_git(root, *_DIFF, *revs, "--"))
+    ids = [_rev(root, rev, "revision") for rev in revs]
+    return split_z(run_git(root, *_DIFF, "--end-of-options", *ids, "--"))
 
 
 def _commit_files(root: Path, rev: str = "HEAD") -> list[str]:
-    ids = run_git(root, "rev-list", "--parents", "-n", "1", rev, "--").decode().split()
+    sha = _rev(root, rev, "revision")
+    ids = (
+        run_git(root, "rev-list", "--parents", "-n", "1", "--end-of-options", sha, "--")
+        .decode()
+        .split()
+    )
     if len(ids) >= 3:  # a merge commit: what it brought, against the first parent
         return _diff(root, ids[1], ids[0])
     return split_z(
@@ -98,6 +125,7 @@ def _commit_files(root: Path, rev: str = "HEAD") -> list[str]:
             "-z",
             "--no-renames",
             "--no-ext-diff",
+            "--end-of-options",
             ids[0],
             "--",
         )
@@ -152,6 +180,9 @@ def changed_paths(
             return _commit_files(root, head), f"{head[:10]}'s change (no ORIG_HEAD)"
     if hook == "post-checkout":
         prev, new, flag = (*args, "", "", "")[:3]
+        for value, what in ((prev, "previous HEAD"), (new, "new HEAD")):
+            if value.startswith("-"):
+                _rev(root, value, what)  # raises: an option is never a commit
         if flag == "0":
             return ALL, "file checkout: every tracked file checked by size and mtime"
         if not prev or set(prev) == {"0"}:
@@ -170,6 +201,9 @@ def changed_paths(
             except CqLspError:
                 pass
         if pairs:
+            for old, new in pairs:
+                _rev(root, old, "rewritten commit")
+                _rev(root, new, "rewritten commit")
             return _union([_diff(root, old, new) for old, new in pairs]), f"{kind}: rewritten pairs"
         try:  # pre-commit does not pass the pairs on: the reflog knows the amended commit
             return _diff(root, "HEAD@{1}", "HEAD"), f"{kind}: HEAD@{{1}}..HEAD"

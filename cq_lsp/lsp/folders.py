@@ -110,7 +110,7 @@ class Folder:
 
     def worker_env(self) -> dict[str, str]:
         layer, trusted = self._settings
-        return editor_env.encode(layer, trusted)
+        return editor_env.encode(layer, trusted, self.root)
 
     def close(self) -> None:
         """Only on the status thread, after the folder left the server's folder map."""

@@ -25,6 +25,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from cq_lsp import __version__
 from cq_lsp.commands.table import COMMANDS
+from cq_lsp.config.files import read_regular
 from cq_lsp.config.json_locate import locate
 from cq_lsp.core import freshness
 from cq_lsp.core.status import add_problem, blank_status, stable_view
@@ -401,10 +402,11 @@ class CqLanguageServer(LanguageServer):
         uri = from_fs_path(str(folder.project.config_file)) or ""
         diagnostics: list[types.Diagnostic] = []
         if error is not None:
-            try:
-                text = folder.project.config_file.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                text = ""
+            try:  # never a FIFO or /dev/zero: the status thread must not block on it
+                raw = read_regular(folder.project.config_file)
+            except CqLspError:
+                raw = None
+            text = raw.decode("utf-8", "replace") if raw else ""
             for problem in getattr(error, "problems", None) or [str(error)]:
                 key = problem.split(":", 1)[0] if ": " in problem else ""
                 (l1, c1), (l2, c2) = locate(text, key)

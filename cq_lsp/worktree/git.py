@@ -49,6 +49,24 @@ def is_tracked(root: Path, rel: str) -> bool:
     return bool(out.strip(b"\0"))
 
 
+def commit_id(root: Path, rev: str) -> str | None:
+    """The commit ``rev`` names, or None when it names none.
+
+    ``--end-of-options`` keeps a value such as ``--output=FILE`` (a hook argument anyone can pass)
+    from being read as an option; ``^{commit}`` refuses trees, blobs and tags of non-commits.
+    """
+    if not rev or "\0" in rev:
+        return None
+    try:
+        out = run_git(
+            root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"
+        )
+    except CqLspError:
+        return None
+    sha = out.decode("ascii", "replace").strip()
+    return sha or None
+
+
 def git_dirs(root: Path) -> tuple[Path, Path] | None:
     """(this work tree's git dir, the common dir), read from files — no subprocess.
 

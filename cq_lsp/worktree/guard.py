@@ -4,10 +4,17 @@ Order of checks: lexically inside the root → symlinks resolved and still insid
 or ``.code-query/`` → not ignored by ``.gitignore`` (tracked files excepted, as in git) → not in
 ``exclude_patterns`` → a regular file no larger than ``max_file_bytes`` → text, not binary.
 Each refusal is a :class:`PathRefused` with a short ``reason`` code that the ledger records.
+
+Names are resolved and files opened one component at a time from a descriptor of the root
+(``openat`` with ``O_NOFOLLOW``): the kernel never follows a symlink for us. A symlink is followed
+by reading it and re-checking where it leads, so swapping a directory for a symlink between the
+check and the read cannot make the guard read a file outside the work tree, and a path whose
+resolved location is inside a git dir or ``.code-query/`` is refused whatever name leads there.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -18,10 +25,20 @@ from pathlib import Path, PurePath, PurePosixPath
 import attrs
 
 from cq_lsp.errors import PathRefused
-from cq_lsp.worktree.git import blob_sha, is_tracked
+from cq_lsp.worktree.git import blob_sha, git_dirs, is_tracked
 
 INTERNAL_DIRS = frozenset({".git", ".code-query"})
 BINARY_SNIFF_BYTES = 8192
+#: Symlinks followed for one path before it is refused, as the kernel's own limit (MAXSYMLINKS).
+MAX_SYMLINKS = 40
+#: The longest file-name component Linux and macOS file systems accept, in bytes.
+NAME_MAX = 255
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+#: Where the kernel says which file a descriptor is (Linux); a belt to the openat walk's braces.
+_PROC_FD = "/proc/self/fd"
 
 
 @attrs.define(frozen=True)
@@ -166,19 +183,49 @@ class PathGuard:
         self.max_file_bytes = max_file_bytes
         self._excludes = pathspec.GitIgnoreSpec.from_lines(list(exclude_patterns))
         self._ignores = _IgnoreRules(self.root)
+        self._git_prefixes = self._internal_prefixes()
+
+    def _internal_prefixes(self) -> tuple[tuple[str, ...], ...]:
+        """Git dirs inside the work tree that are not named ``.git`` (``--separate-git-dir`` into
+        the tree, ``$GIT_DIR``/``$GIT_COMMON_DIR``), as component tuples below the root."""
+        found: list[Path] = []
+        dirs = git_dirs(self.root)
+        if dirs is not None:
+            found.extend(dirs)
+        for var in ("GIT_DIR", "GIT_COMMON_DIR"):
+            value = os.environ.get(var)
+            if value:
+                found.append(Path(self._root_str, value))
+        prefixes: set[tuple[str, ...]] = set()
+        for path in found:
+            try:
+                real = PurePath(os.path.realpath(path))
+            except (OSError, ValueError):
+                continue
+            if real != self.root and real.is_relative_to(self.root):
+                prefixes.add(real.relative_to(self.root).parts)
+        return tuple(prefixes)
 
     # -- naming -----------------------------------------------------------------------------
 
     def to_rel(self, raw: str | os.PathLike[str] | bytes, base: Path | None = None) -> str:
         """Repo-relative POSIX path for ``raw`` (absolute, or relative to ``base``/the root).
 
-        Refuses paths outside the root (``outside``), symlinks leading out of it (``escapes``) and
-        anything inside ``.git/`` or ``.code-query/`` (``internal``). The file need not exist, so
-        deletions can be named.
+        Refuses paths outside the root (``outside``), symlinks leading out of it (``escapes``),
+        anything inside ``.git/`` or ``.code-query/`` (``internal``) or leading there through a
+        symlink (``internal_link``), and names no file system accepts (``bad_name``,
+        ``symlink_loop``). The file need not exist, so deletions can be named.
         """
         shown = os.fsdecode(raw) if isinstance(raw, bytes) else os.fspath(raw)
         if not shown:
             raise PathRefused(shown, "outside", "empty path", hint="name a file in the work tree")
+        if "\0" in shown:
+            raise PathRefused(
+                shown,
+                "bad_name",
+                f"{shown!r}: contains a NUL byte, which no file name can",
+                hint="name a file in the work tree",
+            )
         # Strings and one PurePath per check rather than Path objects: `index` names every
         # tracked file, and pathlib's constructors were most of its cost.
         joined = os.path.join(os.fspath(base or self.root), shown)
@@ -186,7 +233,10 @@ class PathGuard:
         rel_parts = self._parts_inside(lexical)
         if rel_parts is None:
             # The caller may name the root through a symlink (e.g. /tmp vs /private/tmp).
-            parent_real = os.path.realpath(os.path.dirname(lexical))
+            try:
+                parent_real = os.path.realpath(os.path.dirname(lexical))
+            except (OSError, ValueError):
+                parent_real = os.path.dirname(lexical)
             lexical = os.path.join(parent_real, os.path.basename(lexical))
             rel_parts = self._parts_inside(lexical)
             if rel_parts is None:
@@ -203,22 +253,18 @@ class PathGuard:
                 f"{shown}: is the work-tree root, not a file",
                 hint="name a file inside the work tree",
             )
-        if any(part in INTERNAL_DIRS for part in rel_parts):
+        if any(part in INTERNAL_DIRS for part in rel_parts) or self._in_git_dir(rel_parts):
             raise PathRefused(
                 shown,
                 "internal",
                 f"{shown}: inside .git/ or .code-query/",
                 hint="these hold git's and cq-lsp's own data and are never documented",
             )
-        real = os.path.realpath(lexical)
-        if not PurePath(real).is_relative_to(self.root):
-            raise PathRefused(
-                shown,
-                "escapes",
-                f"{shown}: a symlink that leads outside the work tree (to {real})",
-                hint="symlinks are followed only when their target is inside the repository",
-            )
-        return "/".join(rel_parts)
+        rel = "/".join(rel_parts)
+        for part in rel_parts:
+            self._check_name(rel, part)
+        self._walk(rel, rel_parts, open_final=False)
+        return rel
 
     def _parts_inside(self, path: str) -> tuple[str, ...] | None:
         """The components of ``path`` below the root, or None when it is not inside it."""
@@ -226,6 +272,194 @@ class PathGuard:
         if not pure.is_relative_to(self.root):
             return None
         return pure.relative_to(self.root).parts
+
+    def _in_git_dir(self, parts: Sequence[str]) -> bool:
+        return any(tuple(parts[: len(prefix)]) == prefix for prefix in self._git_prefixes)
+
+    @staticmethod
+    def _check_name(rel: str, part: str) -> None:
+        if "\0" in part:
+            raise PathRefused(
+                rel,
+                "bad_name",
+                f"{rel!r}: contains a NUL byte, which no file name can",
+                hint="name a file in the work tree",
+            )
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            raise PathRefused(
+                rel,
+                "bad_name",
+                f"{rel[:80]}…: a name of {size} bytes is longer than file systems allow "
+                f"({NAME_MAX})",
+                hint="no such file can exist; name a file in the work tree",
+            )
+
+    def _refuse_os(self, rel: str, exc: OSError, doing: str) -> PathRefused:
+        """An OSError met while resolving or reading ``rel``, as a refusal with a reason."""
+        code = exc.errno
+        if code in (errno.ENOENT, errno.ENOTDIR):
+            return PathRefused(rel, "missing", f"{rel}: no such file (deleted?)")
+        if code == errno.ELOOP:
+            return PathRefused(
+                rel,
+                "symlink_loop",
+                f"{rel}: too many levels of symbolic links",
+                hint="fix the symlink loop to document it",
+            )
+        if code in (errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ):
+            return PathRefused(
+                rel,
+                "bad_name",
+                f"{rel[:200]}: {os.strerror(code)}",
+                hint="no such file can exist; name a file in the work tree",
+            )
+        return PathRefused(rel, "unreadable", f"{rel}: cannot {doing}: {exc.strerror or exc}")
+
+    def _escapes(self, rel: str, target: str) -> PathRefused:
+        return PathRefused(
+            rel,
+            "escapes",
+            f"{rel}: a symlink that leads outside the work tree (to {target})",
+            hint="symlinks are followed only when their target is inside the repository",
+        )
+
+    def _walk(self, rel: str, parts: Sequence[str], *, open_final: bool) -> tuple[int | None, str]:
+        """Follow ``parts`` from a descriptor of the root, one component at a time.
+
+        Every component is opened relative to the directory opened before it, with
+        ``O_NOFOLLOW``; a symlink is read and its target walked the same way, from the root or
+        from the directory holding it, so no name can lead out of the work tree, whatever is
+        renamed meanwhile. Returns the final file's descriptor (when ``open_final``; the caller
+        closes it) and its resolved repo-relative path. Without ``open_final`` a missing
+        component ends the walk quietly: deleted files can still be named.
+        """
+        pending = list(parts)
+        stack: list[tuple[str, int]] = []  # resolved components and their open directories
+        links = retries = 0
+        try:
+            root_fd = os.open(self._root_str, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+        except OSError as exc:
+            raise self._refuse_os(rel, exc, "open the work tree") from None
+        fd: int | None = None
+        try:
+            while pending:
+                name = pending.pop(0)
+                if name in ("", "."):
+                    continue
+                if name == "..":
+                    if not stack:
+                        raise self._escapes(rel, "above the work-tree root")
+                    os.close(stack.pop()[1])
+                    continue
+                self._check_name(rel, name)
+                dir_fd = stack[-1][1] if stack else root_fd
+                last = not pending
+                try:
+                    if last and not open_final:
+                        st = os.lstat(name, dir_fd=dir_fd)
+                        if not stat.S_ISLNK(st.st_mode):
+                            stack.append((name, -1))
+                            break
+                        raise OSError(errno.ELOOP, "a symlink")
+                    flags = os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | _O_NONBLOCK
+                    opened = os.open(name, flags if last else flags | _O_DIRECTORY, dir_fd=dir_fd)
+                except OSError as exc:
+                    target = None
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                        try:
+                            target = os.readlink(name, dir_fd=dir_fd)
+                        except OSError as again:
+                            # A symlink a moment ago, something else now (it was swapped
+                            # between the two calls): look at this component again, a few
+                            # times, rather than call a file that exists "missing".
+                            if again.errno == errno.EINVAL and retries < MAX_SYMLINKS:
+                                retries += 1
+                                pending.insert(0, name)
+                                continue
+                    if target is None:
+                        if exc.errno in (errno.ENOENT, errno.ENOTDIR) and not open_final:
+                            break  # the rest need not exist to be named
+                        raise self._refuse_os(rel, exc, "open") from None
+                    links += 1
+                    if links > MAX_SYMLINKS:
+                        raise self._refuse_os(rel, OSError(errno.ELOOP, "loop"), "open") from None
+                    if "\0" in target or not target:
+                        raise self._escapes(rel, repr(target)) from None
+                    if os.path.isabs(target):
+                        # Not normalised: a ".." in the target is walked like any other, from
+                        # the directory it names, and refused if it climbs above the root.
+                        inside = self._parts_inside(target)
+                        if inside is None:
+                            raise self._escapes(rel, target) from None
+                        for _, held in stack:
+                            if held >= 0:
+                                os.close(held)
+                        stack.clear()
+                        pending[:0] = inside
+                    else:
+                        pending[:0] = target.split("/")
+                    continue
+                if last:
+                    fd = opened
+                    stack.append((name, -1))
+                    break
+                stack.append((name, opened))
+            resolved = tuple(name for name, _ in stack)
+            if any(p in INTERNAL_DIRS for p in resolved) or self._in_git_dir(resolved):
+                if resolved == tuple(parts):
+                    raise PathRefused(
+                        rel,
+                        "internal",
+                        f"{rel}: inside .git/ or .code-query/",
+                        hint="these hold git's and cq-lsp's own data and are never documented",
+                    )
+                raise PathRefused(
+                    rel,
+                    "internal_link",
+                    f"{rel}: a symlink that leads into .git/ or .code-query/ "
+                    f"(to {'/'.join(resolved)})",
+                    hint="git's and cq-lsp's own data is never documented, whatever name leads "
+                    "there",
+                )
+            if fd is not None:
+                self._verify_opened(rel, fd)
+            result, fd = fd, None
+            return result, "/".join(resolved)
+        finally:
+            if fd is not None:
+                os.close(fd)
+            for _, held in stack:
+                if held >= 0:
+                    os.close(held)
+            os.close(root_fd)
+
+    def _verify_opened(self, rel: str, fd: int) -> None:
+        """Ask the kernel where the opened file is: a directory moved out of the work tree
+        while we held it would show here."""
+        try:
+            where = os.readlink(f"{_PROC_FD}/{fd}")
+        except OSError:
+            return  # no /proc (macOS): the openat walk alone stands
+        parts = self._parts_inside(where)
+        if parts is None:
+            raise self._escapes(rel, where)
+        if any(p in INTERNAL_DIRS for p in parts) or self._in_git_dir(parts):
+            raise PathRefused(
+                rel,
+                "internal_link",
+                f"{rel}: leads into .git/ or .code-query/ (to {where})",
+                hint="git's and cq-lsp's own data is never documented, whatever name leads there",
+            )
+
+    def exists(self, rel: str) -> bool:
+        """Whether ``rel`` names something on disk (a dangling symlink counts); a name no file
+        system accepts names nothing, rather than raising."""
+        try:
+            os.lstat(os.path.join(self._root_str, *rel.split("/")))
+        except (OSError, ValueError):
+            return False
+        return True
 
     def snapshot(self) -> AbstractContextManager[None]:
         """A block in which .gitignore files are read as they were at its start (one stat each):
@@ -271,42 +505,50 @@ class PathGuard:
     # -- content ------------------------------------------------------------------------------
 
     def read(self, rel: str) -> FileContent:
-        """Read a file that passes the guard, or raise PathRefused (``missing``: deleted)."""
-        # Checked again here, not only in to_rel(): between enqueue and processing the file may
-        # have been replaced by a symlink that leads out of the work tree.
-        path = os.path.realpath(os.path.join(self._root_str, *rel.split("/")))
-        if not PurePath(path).is_relative_to(self.root):
-            raise PathRefused(
-                rel,
-                "escapes",
-                f"{rel}: a symlink that leads outside the work tree (to {path})",
-                hint="symlinks are followed only when their target is inside the repository",
-            )
+        """Read a file that passes the guard, or raise PathRefused (``missing``: deleted).
+
+        The file is found and opened by the same walk that checks where it is (see
+        :meth:`_walk`), so what is read is what was checked: between enqueue and processing the
+        file, or a directory above it, may have been replaced by a symlink leading elsewhere.
+        """
+        parts = rel.split("/")
+        for part in parts:
+            self._check_name(rel, part)
+        fd, _ = self._walk(rel, parts, open_final=True)
+        assert fd is not None
         try:
-            st = os.stat(path)  # the target's type and size are what count
-        except FileNotFoundError:
-            raise PathRefused(rel, "missing", f"{rel}: no such file (deleted?)") from None
-        except OSError as exc:
-            raise PathRefused(rel, "unreadable", f"{rel}: cannot stat: {exc.strerror}") from None
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise PathRefused(
-                rel, "not_regular", f"{rel}: {kind}", hint="only regular files are documented"
-            )
-        if st.st_size > self.max_file_bytes:
-            raise PathRefused(
-                rel,
-                "too_large",
-                f"{rel}: {st.st_size:,} bytes is larger than max_file_bytes "
-                f"({self.max_file_bytes:,})",
-                hint="raise processor.max_file_bytes in .code-query/config.json to document it",
-            )
-        try:
-            with open(path, "rb") as fh:
-                # Read one byte past the limit: the file may have grown since stat().
-                data = fh.read(self.max_file_bytes + 1)
-        except OSError as exc:
-            raise PathRefused(rel, "unreadable", f"{rel}: cannot read: {exc.strerror}") from None
+            try:
+                st = os.fstat(fd)  # the opened file's type and size are what count
+            except OSError as exc:
+                raise self._refuse_os(rel, exc, "stat") from None
+            if not stat.S_ISREG(st.st_mode):
+                kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+                raise PathRefused(
+                    rel, "not_regular", f"{rel}: {kind}", hint="only regular files are documented"
+                )
+            if st.st_size > self.max_file_bytes:
+                raise PathRefused(
+                    rel,
+                    "too_large",
+                    f"{rel}: {st.st_size:,} bytes is larger than max_file_bytes "
+                    f"({self.max_file_bytes:,})",
+                    hint="raise processor.max_file_bytes in .code-query/config.json to document it",
+                )
+            try:
+                # Read one byte past the limit: the file may have grown since fstat().
+                chunks: list[bytes] = []
+                left = self.max_file_bytes + 1
+                while left > 0:
+                    chunk = os.read(fd, min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    left -= len(chunk)
+                data = b"".join(chunks)
+            except OSError as exc:
+                raise self._refuse_os(rel, exc, "read") from None
+        finally:
+            os.close(fd)
         if len(data) > self.max_file_bytes:
             raise PathRefused(
                 rel, "too_large", f"{rel}: larger than max_file_bytes ({self.max_file_bytes:,})"
