@@ -84,5 +84,8 @@ def main(argv: Sequence[str]) -> int:
     if args.tcp:
         server.start_tcp(args.host, args.port)
     else:
-        server.start_io()
+        from cq_lsp.lsp.protocol import ResyncStdin
+
+        # pygls reads stdin through this, so a malformed header costs one message, not all.
+        server.start_io(stdin=ResyncStdin(sys.stdin.buffer))  # type: ignore[arg-type]
     return 0
