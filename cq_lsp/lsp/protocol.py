@@ -15,6 +15,7 @@ pygls (2.1) leaves two ways to silence the server:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any, BinaryIO
@@ -70,8 +71,33 @@ class CqProtocol(LanguageServerProtocol):
         super().handle_message(message)
 
 
+def _header(line: bytes, dropped: int) -> bytes | None:
+    """The line pygls should see for a raw input ``line`` ending in LF, or None to read on
+    (``dropped``: bytes of junk already skipped before it, for the log)."""
+    match = _HEADER.search(line)
+    if match is not None:
+        dropped += match.start()
+        if dropped:
+            log.error("discarded %d bytes of malformed LSP input before a header", dropped)
+        length = int(match.group(1))
+        if length > MAX_BODY_BYTES:
+            log.error(
+                "an LSP message of %d bytes is over the %d-byte limit: skipped",
+                length,
+                MAX_BODY_BYTES,
+            )
+            return b"X-Skipped: too large\r\n"
+        return b"Content-Length: %d\r\n" % length
+    if _ANY_LENGTH.search(line):
+        log.error("malformed LSP header %r: skipping to the next valid message", line[:80])
+        return b"X-Skipped: malformed\r\n"
+    if dropped:
+        log.error("discarded %d bytes of malformed LSP input", dropped)
+    return line
+
+
 class ResyncStdin:
-    """stdin for pygls' reader, resynchronising after a malformed header (see module doc)."""
+    """stdin for pygls' own (threaded) reader, resynchronising after a malformed header."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
@@ -84,37 +110,52 @@ class ResyncStdin:
         while True:
             line = self.stream.readline(MAX_BODY_BYTES + 1024)
             if not line:
-                if dropped:
-                    log.error("input ended inside %d bytes of malformed LSP input", dropped)
                 return line
             if not line.endswith(b"\n"):
                 dropped += len(line)  # no line end within the limit: junk, keep looking
                 continue
-            match = _HEADER.search(line)
-            if match is not None:
-                head = line[: match.start()]
-                if head:
-                    self._dropped(dropped + len(head), "before a Content-Length header")
-                elif dropped:
-                    self._dropped(dropped, "before a Content-Length header")
-                if int(match.group(1)) > MAX_BODY_BYTES:
-                    log.error(
-                        "an LSP message of %s bytes is over the %d-byte limit: skipped",
-                        match.group(1).decode(),
-                        MAX_BODY_BYTES,
-                    )
-                    return b"X-Skipped: too large\r\n"
-                return b"Content-Length: %d\r\n" % int(match.group(1))
-            if _ANY_LENGTH.search(line):
-                log.error(
-                    "malformed LSP header %r: skipping to the next valid message",
-                    line[:80],
-                )
-                return b"X-Skipped: malformed\r\n"
-            if dropped:
-                self._dropped(dropped, "")
-            return line
+            out = _header(line, dropped)
+            if out is not None:
+                return out
 
-    @staticmethod
-    def _dropped(n: int, where: str) -> None:
-        log.error("discarded %d bytes of malformed LSP input %s", n, where)
+
+class PipeReader:
+    """stdin read by the event loop itself (a pipe), resynchronising like ``ResyncStdin``.
+
+    pygls' reader hands every header line and body to a thread and back (three round trips a
+    message): 5,000 saves in a second then queue up for seconds in front of a request. Read on
+    the loop, a message costs what handling it costs.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+
+    async def readline(self) -> bytes:
+        dropped = 0
+        while True:
+            try:
+                line = await self.reader.readline()
+            except ValueError:  # a line over the limit; asyncio dropped it
+                dropped += MAX_BODY_BYTES
+                continue
+            if not line:
+                return line
+            if not line.endswith(b"\n"):
+                return b""  # input ended mid-line
+            out = _header(line, dropped)
+            if out is not None:
+                return out
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await self.reader.readexactly(n)
+        except asyncio.IncompleteReadError:
+            return b""
+
+
+async def open_stdin_pipe(stdin: BinaryIO) -> PipeReader:
+    """A ``PipeReader`` on ``stdin``; OSError/ValueError when it is not a pipe or socket."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=MAX_BODY_BYTES + 1024, loop=loop)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    return PipeReader(reader)

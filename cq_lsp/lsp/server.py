@@ -150,8 +150,13 @@ class CqLanguageServer(LanguageServer):
     def folder_for_path(self, path: Path) -> Folder | None:
         """The most specific folder whose work tree holds ``path``."""
         best: Folder | None = None
+        try:
+            # Resolved once, not once per folder: it is most of the cost of a save.
+            resolved = path.resolve()
+        except OSError:
+            return None
         for folder in self.folders.values():
-            if folder.contains(path) and (
+            if resolved.is_relative_to(folder.root) and (
                 best is None or len(folder.root.parts) > len(best.root.parts)
             ):
                 best = folder
@@ -208,9 +213,11 @@ class CqLanguageServer(LanguageServer):
 
     # -- queueing -------------------------------------------------------------------------------
 
-    def schedule(self, path: Path, delay_s: float) -> None:
-        """Queue ``path`` after ``delay_s``; another event for it within the delay restarts it."""
-        folder = self.folder_for_path(path)
+    def schedule(self, path: Path, delay_s: float, folder: Folder | None = None) -> None:
+        """Queue ``path`` after ``delay_s``; another event for it within the delay restarts it.
+
+        ``folder``: the folder of ``path`` when the caller has looked it up already."""
+        folder = folder or self.folder_for_path(path)
         if folder is None or not folder.initialized:
             return
         due = time.monotonic() + delay_s
@@ -564,7 +571,7 @@ def create_server() -> CqLanguageServer:
         if folder is None or not folder.initialized:
             return
         debounce = folder.ws.config.processing.debounce_ms / 1000.0
-        ls.schedule(path, debounce)
+        ls.schedule(path, debounce, folder)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CqLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -612,7 +619,7 @@ def create_server() -> CqLanguageServer:
                 ls.dirty.add(folder.root)
                 continue
             debounce = folder.ws.config.processing.debounce_ms / 1000.0
-            ls.schedule(path, debounce)
+            ls.schedule(path, debounce, folder)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
