@@ -111,3 +111,23 @@ def test_a_copied_work_tree_does_not_adopt_the_original_worker(
     assert x_pid not in (None, y_pid)
     x.run("worker", "stop")
     assert not _gone(y_pid) and cq.json("worker", "status")["state"] == "running"
+
+
+def test_a_worker_whose_redis_stops_does_not_linger(cq: Cq, repo: Path, tmp_path: Path) -> None:
+    from tests.test_queue_contract import _running_redis, use_backend
+
+    server = _running_redis(tmp_path)
+    try:
+        use_backend(cq, server)
+        cq.run("config", "set", "worker.idle_exit_s", "600")
+        pid = cq.json("worker", "start")["pid"]
+        group = wait_until(lambda: g if len(g := _group(pid)) >= 2 else None)
+        server.stop()
+        # The worker's once-a-second look at the queue fails: it exits, and its forked workers
+        # with it (before the fix it waited for them forever, holding worker.lock, unfindable).
+        assert survivors(group, timeout=40) == []
+        assert cq.json("worker", "status")["state"] in ("stopped", "crashed")
+        log = (repo / ".code-query" / "logs" / "worker.stderr").read_text()
+        assert "the Redis queue at" in log and "is unreachable" in log
+    finally:
+        server.stop()
