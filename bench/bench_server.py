@@ -7,9 +7,13 @@
    ledger is polled read-only every 0.5 ms, so the figure includes that polling granularity;
 3. didSave → a ``cq/status`` that shows the file done (static documenter, auto mode), with the
    default ``debounce_ms`` (1000) and with 0; budget p95 ≤ 1.5 s;
-4. the idle server's RSS; budget ≤ 80 MB.
+4. the idle server's RSS; budget ≤ 80 MB;
+5. floods (``--floods`` runs only these): 5,000 didSave sent at once with ``debounce_ms`` 0, one
+   didChangeWatchedFiles with 200,000 changes, a 20 MB search query — each followed by 20
+   ``cq.status`` requests in a row; budget p95 ≤ 100 ms (the first one after a flood included).
 
-Timings are printed, never asserted. Usage: ``.venv/bin/python bench/bench_server.py [--quick]``.
+Timings are printed, never asserted.
+Usage: ``.venv/bin/python bench/bench_server.py [--quick] [--floods]``.
 """
 
 from __future__ import annotations
@@ -247,10 +251,65 @@ async def bench_save_to_done(
     }
 
 
+async def _status_latencies(client: Any, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="cq.status", arguments=[])
+        )
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+async def bench_floods(root: Path, env: dict[str, str], n_status: int = 20) -> dict[str, Any]:
+    """cq.status latency (ms) at rest and right after each flood."""
+    options = {"config": {"processing": {"debounce_ms": 0, "mode": "manual"}}}
+    client = await start(root, env, options)
+    files = sorted(root.glob("pkg*/mod*.py"))
+    out: dict[str, Any] = {}
+    await asyncio.sleep(1.0)
+    out["idle"] = await _status_latencies(client, n_status)
+    for i in range(5000):
+        client.text_document_did_save(
+            types.DidSaveTextDocumentParams(
+                text_document=types.TextDocumentIdentifier(uri=files[i % len(files)].as_uri())
+            )
+        )
+    out["saves_5000"] = await _status_latencies(client, n_status)
+    changes = [
+        types.FileEvent(uri=files[i % len(files)].as_uri(), type=types.FileChangeType.Changed)
+        for i in range(200_000)
+    ]
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=changes))
+    out["watched_200k"] = await _status_latencies(client, n_status)
+    t0 = time.perf_counter()
+    try:
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="cq.search", arguments=["x" * 20_000_000])
+        )
+    except Exception:  # refused: the query is over the cap
+        pass
+    out["search_20mb_ms"] = (time.perf_counter() - t0) * 1000
+    out["after_search"] = await _status_latencies(client, n_status)
+    await client.shutdown_session()
+    return out
+
+
+def print_floods(floods: dict[str, Any]) -> None:
+    print("cq.status latency (ms), 20 requests in a row after each flood; budget p95 ≤ 100 ms")
+    print(f"{'after':<22}{'first':>8}{'p50':>8}{'p95':>8}{'max':>8}")
+    for key in ("idle", "saves_5000", "watched_200k", "after_search"):
+        v = floods[key]
+        print(f"{key:<22}{v[0]:>8.1f}{pct(v, 50):>8.1f}{pct(v, 95):>8.1f}{max(v):>8.1f}")
+    print(f"20 MB cq.search query refused in {floods['search_20mb_ms']:.0f} ms")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer runs (a smoke test)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--floods", action="store_true", help="only the flood benchmark (5.)")
     args = ap.parse_args()
     runs, saves = (3, 10) if args.quick else (10, 40)
     tmp = Path(tempfile.mkdtemp(prefix="cq-bench-server-"))
@@ -259,8 +318,19 @@ def main() -> int:
     env["CQ_LSP_CONFIG_HOME"] = str(tmp / "user-config")
     env["CQ_LSP_DATA_HOME"] = str(tmp / "user-data")
     results: dict[str, Any] = {}
+    if args.floods:
+        try:
+            floods = asyncio.run(bench_floods(make_repo(tmp / "floods", 1000, env), env))
+        finally:
+            subprocess.run(["rm", "-rf", str(tmp)], check=False)
+        if args.json:
+            print(json.dumps(floods, indent=2))
+        else:
+            print_floods(floods)
+        return 0
     try:
         small = make_repo(tmp / "small", 200, env)
+        results["floods"] = asyncio.run(bench_floods(small, env))
         results["startup"] = bench_startup(small, env, runs)
         results["save_done_debounce0"] = asyncio.run(bench_save_to_done(small, env, saves, 0))
         results["save_done_default"] = asyncio.run(
@@ -331,6 +401,7 @@ def main() -> int:
             d0["idle_rss"] <= 80e6,
         ),
     ]
+    print_floods(results["floods"])
     try:
         from rich.console import Console
         from rich.table import Table

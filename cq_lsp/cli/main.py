@@ -15,6 +15,7 @@ from typing import Any
 from cq_lsp import __version__
 from cq_lsp.cli.output import error
 from cq_lsp.errors import EXIT_USAGE, CqLspError
+from cq_lsp.store import db as store_db
 
 
 class _Parser(argparse.ArgumentParser):
@@ -257,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    # A command that ends in moments may read index.db exclusively on a full disk; the
+    # long-lived processes started from here (worker, pool, MCP) must not.
+    store_db.READ_EXCLUSIVE_WHEN_FULL = args.command not in ("worker", "pool", "mcp")
     handler = _handler(args.command)
     try:
         code = int(handler(args) or 0)

@@ -1,7 +1,11 @@
 """Starting, stopping and recognising the worker of a work tree.
 
 A process is our worker only if its pid, create time and command line all match ``worker.json``:
-a reused pid is never reported as ours and never signalled.
+a reused pid is never reported as ours and never signalled. ``worker.json`` also names the work
+tree it serves (root and the ``.code-query/`` directory's device and inode), so a copied or
+replaced ``.code-query/`` never adopts another tree's worker. The worker writes the same identity
+into ``worker.lock`` while it holds that lock, so a worker that is exiting (worker.json already
+gone) or stuck is still found, reported and stoppable.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from cq_lsp.worktree.project import Project
 
 START_TIMEOUT_S = 10.0
 STOP_GRACE_S = 10.0
+STUCK_GRACE_S = 3.0
 HEARTBEAT_EVERY_S = 1.0
 
 # Workers this process started. A long-lived parent (the language server) must reap them when
@@ -41,30 +46,93 @@ def worker_command(project: Project) -> list[str]:
     return [sys.executable, "-I", "-m", "cq_lsp", "--root", str(project.root), "worker", "run"]
 
 
-def read_worker_json(project: Project) -> dict[str, Any] | None:
+def state_identity(project: Project) -> tuple[int, int] | None:
+    """The (device, inode) of ``.code-query/``: which state directory a worker serves."""
     try:
-        data = json.loads(project.worker_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        st = os.stat(project.state_dir)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _serves_here(project: Project, data: Mapping[str, Any]) -> bool:
+    # Files written before these fields existed carry neither: judged by the process alone.
+    if "root" in data and data["root"] != str(project.root):
+        return False
+    if "state_dev" in data or "state_ino" in data:
+        return state_identity(project) == (data.get("state_dev"), data.get("state_ino"))
+    return True
+
+
+def _parse_identity(text: str, project: Project) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
         return None
-    return data
+    # A worker.json copied from another work tree (cp -a), or left in a .code-query/ that was
+    # deleted and created again, describes a worker that does not serve this one.
+    return data if _serves_here(project, data) else None
 
 
-def write_worker_json(project: Project, **extra: Any) -> dict[str, Any]:
+def read_worker_json(project: Project) -> dict[str, Any] | None:
+    try:
+        text = project.worker_json.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    return _parse_identity(text, project)
+
+
+def worker_identity(project: Project, **extra: Any) -> dict[str, Any]:
+    """What worker.json and worker.lock say about the calling process."""
     import psutil
 
     me = psutil.Process()
-    info = {
+    ident = state_identity(project)
+    return {
         "pid": me.pid,
         "create_time": me.create_time(),
         "cmdline": me.cmdline(),
         "started_at": time.time(),
         "root": str(project.root),
+        "state_dev": ident[0] if ident else None,
+        "state_ino": ident[1] if ident else None,
         **extra,
     }
+
+
+def write_worker_json(project: Project, **extra: Any) -> dict[str, Any]:
+    info = worker_identity(project, **extra)
     write_json_atomic(project.worker_json, info)
     return info
+
+
+def read_lock_holder(project: Project) -> dict[str, Any] | None:
+    """The identity the worker holding worker.lock wrote into it (it may be gone since)."""
+    try:
+        with open(project.worker_lock, encoding="utf-8") as fh:
+            text = fh.read(65_536)
+    except (OSError, ValueError):
+        return None
+    return _parse_identity(text, project)
+
+
+def find_worker(project: Project) -> tuple[dict[str, Any], Any, bool] | None:
+    """The live worker of this work tree: (its identity, its process, found by the lock only).
+
+    worker.json first; else the holder of worker.lock — a worker that removed worker.json on
+    its way out but has not exited, or one whose worker.json was lost.
+    """
+    info = read_worker_json(project)
+    proc = our_process(info)
+    if proc is not None and info is not None:
+        return info, proc, False
+    holder = read_lock_holder(project)
+    proc = our_process(holder)
+    if proc is not None and holder is not None:
+        return holder, proc, True
+    return None
 
 
 def our_process(info: dict[str, Any] | None) -> Any | None:
@@ -96,8 +164,6 @@ def heartbeat_age(project: Project) -> float | None:
 
 def worker_status(project: Project, check_interval_s: float = 5.0) -> dict[str, Any]:
     """The ``worker`` part of the status object."""
-    info = read_worker_json(project)
-    proc = our_process(info)
     base: dict[str, Any] = {
         "state": "stopped",
         "pid": None,
@@ -105,11 +171,14 @@ def worker_status(project: Project, check_interval_s: float = 5.0) -> dict[str, 
         "restarts": 0,
         "rssBytes": None,
     }
-    if info is None:
-        return base
-    if proc is None:
+    found = find_worker(project)
+    if found is None:
+        info = read_worker_json(project)
+        if info is None:
+            return base
         # worker.json survives only an unclean exit: the worker removes it when it stops.
         return {**base, "state": "crashed", "lastPid": info.get("pid")}
+    info, proc, by_lock = found
     import psutil
 
     try:
@@ -122,6 +191,12 @@ def worker_status(project: Project, check_interval_s: float = 5.0) -> dict[str, 
     age = heartbeat_age(project)
     if info.get("stopping"):
         state = "stopping"
+    elif by_lock:
+        # It holds worker.lock without a worker.json: just starting, or stuck (on its way out
+        # or otherwise); `worker stop` ends it either way.
+        # A heartbeat means it ran: it lost its worker.json, it is not starting.
+        starting = age is None and uptime < START_TIMEOUT_S
+        state = "starting" if starting else "unresponsive"
     elif age is None or (age > uptime + 1):
         state = "starting" if uptime < START_TIMEOUT_S else "unresponsive"
     elif age > 3 * max(check_interval_s, HEARTBEAT_EVERY_S):
@@ -140,7 +215,7 @@ def worker_status(project: Project, check_interval_s: float = 5.0) -> dict[str, 
 
 
 def is_running(project: Project) -> bool:
-    return our_process(read_worker_json(project)) is not None
+    return find_worker(project) is not None
 
 
 def start_worker(
@@ -152,10 +227,16 @@ def start_worker(
     editor's settings and trust this way, see cq_lsp.worker.consumer).
     """
     reap_children()
-    info = read_worker_json(project)
-    if our_process(info) is not None:
-        assert info is not None
-        return {"started": False, "pid": info["pid"], "message": "worker already running"}
+    found = find_worker(project)
+    if found is not None and found[0].get("stopping"):
+        # A worker on its way out still holds worker.lock: a new one would fail to take it.
+        try:
+            _wait_exited(found[1], STOP_GRACE_S)
+            found = None
+        except Exception:  # psutil.TimeoutExpired: report the one that runs
+            pass
+    if found is not None:
+        return {"started": False, "pid": found[0]["pid"], "message": "worker already running"}
     project.logs_dir.mkdir(parents=True, exist_ok=True)
     # The worker writes (and rotates) logs/worker.log itself; its raw stdout/stderr — only a
     # crash that happens before logging is set up — goes to a file of its own.
@@ -194,11 +275,12 @@ def start_worker(
             return {"started": True, "pid": proc.pid}
         code = proc.poll()
         if code is not None:
-            info = read_worker_json(project)
             # Lost the race for worker.lock to another starter (the server, a hook, the CLI):
             # the worker that won is as good as ours.
-            if info and our_process(info) is not None:
-                return {"started": False, "pid": info["pid"], "message": "worker already running"}
+            found = find_worker(project)
+            if found is not None:
+                pid = found[0]["pid"]
+                return {"started": False, "pid": pid, "message": "worker already running"}
             reason, hint = _startup_error(project.logs_dir / "worker.stderr", log_start)
             raise WorkerError(
                 f"the worker exited at once with code {code}" + (f": {reason}" if reason else ""),
@@ -230,16 +312,19 @@ def _startup_error(stderr_file: os.PathLike[str], offset: int) -> tuple[str | No
 
 def stop_worker(project: Project, grace_s: float = STOP_GRACE_S) -> dict[str, Any]:
     """Graceful stop (Huey's SIGINT: running jobs finish), then kill the group after the grace."""
-    info = read_worker_json(project)
-    proc = our_process(info)
-    if proc is None:
-        if info is not None:
+    found = find_worker(project)
+    if found is None:
+        if read_worker_json(project) is not None:
             project.worker_json.unlink(missing_ok=True)
         return {"stopped": False, "message": "worker not running"}
-    assert info is not None
+    info, proc, by_lock = found
     import psutil
 
-    write_json_atomic(project.worker_json, {**info, "stopping": True})
+    if by_lock:
+        # Already on its way out (or stuck without a worker.json): a short grace only.
+        grace_s = min(grace_s, STUCK_GRACE_S)
+    else:
+        write_json_atomic(project.worker_json, {**info, "stopping": True})
     try:
         proc.send_signal(signal.SIGINT)
         _wait_exited(proc, grace_s)
@@ -254,7 +339,9 @@ def stop_worker(project: Project, grace_s: float = STOP_GRACE_S) -> dict[str, An
             proc.wait(timeout=5)
         except psutil.TimeoutExpired:
             pass
-        project.worker_json.unlink(missing_ok=True)
+        left = read_worker_json(project)
+        if left is not None and left.get("pid") == proc.pid:
+            project.worker_json.unlink(missing_ok=True)
         return {"stopped": True, "pid": proc.pid, "graceful": False}
     except psutil.NoSuchProcess:
         return {"stopped": True, "pid": info["pid"], "graceful": True}

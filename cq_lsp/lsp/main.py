@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from cq_lsp.errors import EXIT_USAGE
 
@@ -60,6 +61,47 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return p.parse_args(list(argv))
 
 
+def serve_stdio(server: Any) -> None:
+    """pygls' stdio server with our reader: stdin read by the event loop when it is a pipe (an
+    editor's case), and resynchronised after a malformed header (cq_lsp.lsp.protocol)."""
+    import asyncio
+    import threading
+
+    from pygls.io_ import StdoutWriter, run_async
+
+    from cq_lsp.lsp.protocol import ResyncStdin, open_stdin_pipe
+
+    stdin = sys.stdin.buffer
+    # What LanguageServer.start_io does, but with our reader (pygls has no parameter for one):
+    # its shutdown() sets this event to end the loop.
+    server._stop_event = stop = threading.Event()
+    server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+
+    async def serve() -> None:
+        try:
+            reader: Any = await open_stdin_pipe(stdin)
+        except (OSError, ValueError):  # a file or a terminal: pygls' threaded reader
+            from pygls.io_ import StdinAsyncReader
+
+            reader = StdinAsyncReader(ResyncStdin(stdin), server.thread_pool)  # type: ignore[arg-type]
+        await run_async(
+            stop_event=stop,
+            reader=reader,
+            protocol=server.protocol,
+            logger=logging.getLogger("pygls.server"),
+            error_handler=server.report_server_error,
+        )
+
+    try:
+        asyncio.run(serve())
+    except BrokenPipeError:
+        logging.getLogger(__name__).error("the editor closed the connection: shutting down")
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.shutdown()
+
+
 def main(argv: Sequence[str]) -> int:
     try:
         args = parse_args(argv)
@@ -84,5 +126,5 @@ def main(argv: Sequence[str]) -> int:
     if args.tcp:
         server.start_tcp(args.host, args.port)
     else:
-        server.start_io()
+        serve_stdio(server)
     return 0

@@ -32,6 +32,7 @@ from cq_lsp.core.status import add_problem, blank_status, stable_view
 from cq_lsp.errors import CqLspError, UsageError
 from cq_lsp.lsp.folders import Folder
 from cq_lsp.lsp.progress import catch_up
+from cq_lsp.lsp.protocol import CqProtocol
 from cq_lsp.lsp.session import command_handler
 from cq_lsp.lsp.settings import EditorSettings, merge_section, parse_settings
 from cq_lsp.lsp.symbols import SymbolTable, hover_markdown, word_at
@@ -46,12 +47,20 @@ STATUS_TICK_S = 0.05  # how often to look (cheaply) for a change to report
 FULL_REFRESH_S = 2.0  # worker liveness and heartbeats change without touching any file we stat
 VOLATILE_RESEND_S = 10.0  # uptime / RSS refresh when nothing else changed
 GIT_SETTLE_S = 0.5  # a checkout or rebase touches HEAD, refs and the index in a burst
+# Work per message on the event loop is bounded so a flood never starves requests: saves are
+# handed to the io pool in batches of at most this many paths, one batch at a time ...
+FLUSH_BATCH = 2000
+# ... a watched-files notification yields to other messages every this many changes ...
+WATCHED_CHUNK = 500
+# ... and one with more changes than this is taken for what it is (a checkout, a generator, a
+# mass rewrite): each folder is reconciled with git once instead of queueing file by file.
+WATCHED_MAX = 5000
 _LEVELS = {"off": 0, "onError": 1, "onWarning": 2, "always": 4}  # highest MessageType shown
 
 
 class CqLanguageServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("cq-lsp", __version__)
+        super().__init__("cq-lsp", __version__, protocol_cls=CqProtocol)
         self.settings_raw: dict[str, Any] | None = None
         self.settings = EditorSettings()
         self.settings_error: str | None = None
@@ -65,6 +74,8 @@ class CqLanguageServer(LanguageServer):
         self._pending: dict[Path, dict[str, float]] = {}  # folder root -> path -> due time
         self._git_due: dict[Path, float] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_at: float | None = None  # when the armed flush fires
+        self._flushing = False  # one flush at a time: the next one is armed when it ends
         self.dirty: set[Path] = set()
         self.symbol_tables: dict[Path, SymbolTable] = {}
         self.closed = False
@@ -142,8 +153,13 @@ class CqLanguageServer(LanguageServer):
     def folder_for_path(self, path: Path) -> Folder | None:
         """The most specific folder whose work tree holds ``path``."""
         best: Folder | None = None
+        try:
+            # Resolved once, not once per folder: it is most of the cost of a save.
+            resolved = path.resolve()
+        except OSError:
+            return None
         for folder in self.folders.values():
-            if folder.contains(path) and (
+            if resolved.is_relative_to(folder.root) and (
                 best is None or len(folder.root.parts) > len(best.root.parts)
             ):
                 best = folder
@@ -200,27 +216,48 @@ class CqLanguageServer(LanguageServer):
 
     # -- queueing -------------------------------------------------------------------------------
 
-    def schedule(self, path: Path, delay_s: float) -> None:
-        """Queue ``path`` after ``delay_s``; another event for it within the delay restarts it."""
-        folder = self.folder_for_path(path)
+    def schedule(self, path: Path, delay_s: float, folder: Folder | None = None) -> None:
+        """Queue ``path`` after ``delay_s``; another event for it within the delay restarts it.
+
+        ``folder``: the folder of ``path`` when the caller has looked it up already."""
+        folder = folder or self.folder_for_path(path)
         if folder is None or not folder.initialized:
             return
-        self._pending.setdefault(folder.root, {})[str(path)] = time.monotonic() + delay_s
-        self._arm_flush()
+        due = time.monotonic() + delay_s
+        self._pending.setdefault(folder.root, {})[str(path)] = due
+        self._arm_flush(due)
 
     def schedule_git(self, folder: Folder) -> None:
-        self._git_due[folder.root] = time.monotonic() + GIT_SETTLE_S
-        self._arm_flush()
+        due = self._git_due[folder.root] = time.monotonic() + GIT_SETTLE_S
+        self._arm_flush(due)
 
-    def _arm_flush(self) -> None:
-        dues = [d for paths in self._pending.values() for d in paths.values()]
-        dues.extend(self._git_due.values())
-        if not dues:
-            return
-        delay = max(0.0, min(dues) - time.monotonic())
+    def _arm_flush(self, due: float | None = None) -> None:
+        """Arm the flush timer for the earliest due time.
+
+        ``due``: one new due time — O(1) per save, where scanning every pending path made 5,000
+        saves in a second cost seconds of loop time. None: look at everything (after a flush).
+        """
+        if self._flushing:
+            return  # the running flush arms the next one when it ends
+        if due is None:
+            dues = [min(paths.values()) for paths in self._pending.values() if paths]
+            dues.extend(self._git_due.values())
+            if not dues:
+                return
+            due = min(dues)
+        elif self._flush_at is not None and self._flush_at <= due:
+            return  # a flush comes sooner and re-arms for the rest
         if self._flush_handle is not None:
             self._flush_handle.cancel()
-        self._flush_handle = self.loop.call_later(delay, lambda: self.spawn(self._flush()))
+        self._flush_at = due
+        self._flush_handle = self.loop.call_later(
+            max(0.0, due - time.monotonic()), self._start_flush
+        )
+
+    def _start_flush(self) -> None:
+        self._flush_handle = self._flush_at = None
+        self._flushing = True
+        self.spawn(self._flush())
 
     async def _flush(self) -> None:
         now = time.monotonic()
@@ -228,11 +265,13 @@ class CqLanguageServer(LanguageServer):
             for root, paths in list(self._pending.items()):
                 due = [p for p, t in paths.items() if t <= now]
                 folder = self.folders.get(root)
-                if due and folder is not None:
-                    await self.blocking(self._enqueue, folder, due, "save")
-                for p in due:  # only once handed over: a failure above keeps them pending
-                    if paths.get(p, now + 1) <= now:
-                        del paths[p]
+                for i in range(0, len(due), FLUSH_BATCH):
+                    batch = due[i : i + FLUSH_BATCH]
+                    if folder is not None:
+                        await self.blocking(self._enqueue, folder, batch, "save")
+                    for p in batch:  # only once handed over: a failure keeps them pending
+                        if paths.get(p, now + 1) <= now:
+                            del paths[p]
             for root, t in list(self._git_due.items()):
                 if t <= now:
                     folder = self.folders.get(root)
@@ -242,6 +281,7 @@ class CqLanguageServer(LanguageServer):
         except RuntimeError:
             return  # the io pool shut down: cleanup() flushes what is pending
         finally:
+            self._flushing = False
             if not self.closed:
                 self._arm_flush()
 
@@ -533,7 +573,7 @@ def create_server() -> CqLanguageServer:
         if folder is None or not folder.initialized:
             return
         debounce = folder.ws.config.processing.debounce_ms / 1000.0
-        ls.schedule(path, debounce)
+        ls.schedule(path, debounce, folder)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CqLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -544,8 +584,22 @@ def create_server() -> CqLanguageServer:
             ls.schedule(path, 0.0)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def did_change_watched(ls: CqLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
-        for change in params.changes:
+    async def did_change_watched(
+        ls: CqLanguageServer, params: types.DidChangeWatchedFilesParams
+    ) -> None:
+        if len(params.changes) > WATCHED_MAX:
+            log.info(
+                "%d watched files changed at once: reconciling each folder with git instead",
+                len(params.changes),
+            )
+            for each in list(ls.folders.values()):
+                if each.initialized:
+                    ls.schedule_git(each)
+                    ls.dirty.add(each.root)
+            return
+        for n, change in enumerate(params.changes):
+            if n and n % WATCHED_CHUNK == 0:
+                await asyncio.sleep(0)  # let requests waiting behind this message in
             path = _fs_path(change.uri)
             if path is None:
                 continue
@@ -567,7 +621,7 @@ def create_server() -> CqLanguageServer:
                 ls.dirty.add(folder.root)
                 continue
             debounce = folder.ws.config.processing.debounce_ms / 1000.0
-            ls.schedule(path, debounce)
+            ls.schedule(path, debounce, folder)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -42,6 +43,16 @@ BUSY_TIMEOUT_S = _busy_timeout()
 # Polling steps while another writer holds index.db (see Database._begin).
 WAIT_STEP_MIN_S = 0.0002
 WAIT_STEP_MAX_S = 0.002
+
+#: A short-lived process (the CLI) may read index.db on a disk too full for SQLite's ``-shm``
+#: file by holding it exclusively for its few milliseconds (SQLite then keeps the WAL index in
+#: its own memory). A long-lived one (worker, server) must not: it would lock everyone else out.
+READ_EXCLUSIVE_WHEN_FULL = False
+# Below this many free bytes a "disk I/O error" of SQLite is taken for a full disk.
+FULL_BELOW_BYTES = 256 * 1024
+# A 0-byte index.db younger than this may be one another process has just created: we look
+# again after this long before calling it empty.
+EMPTY_GRACE_S = 0.2
 
 # Column order of files_fts; bm25 weights in search.py follow it.
 FTS_COLUMNS = (
@@ -206,6 +217,22 @@ def _is_storage(exc: sqlite3.Error) -> bool:
     )
 
 
+def _disk_full(folder: Path) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < FULL_BELOW_BYTES
+
+
+def _no_room_for_shm(exc: sqlite3.Error, path: Path) -> bool:
+    """SQLite could not create or grow ``index.db-shm`` because the disk is full."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name.startswith("SQLITE_IOERR_SHM") or (
+        "disk i/o" in str(exc).lower() and _disk_full(path.parent)
+    )
+
+
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     text = str(exc).lower()
     return any(
@@ -239,6 +266,7 @@ class Database:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         if not readonly:
+            self._check_file()
             self._ensure_schema()
 
     # -- connections -------------------------------------------------------------------------
@@ -250,13 +278,12 @@ class Database:
                 uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
         else:
-            conn = sqlite3.connect(
-                str(self.path),
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            self._ensure_wal(conn)
+            conn = self._open_rw()
+            try:
+                self._ensure_wal(conn)
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                conn = self._read_fallback(exc)
             # NORMAL is durable across process crashes in WAL mode; only power loss can drop the
             # last commits, and the ledger re-derives those from the work tree.
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -265,6 +292,43 @@ class Database:
         with self._conns_lock:
             self._conns.append(conn)
         return conn
+
+    def _open_rw(self) -> sqlite3.Connection:
+        return sqlite3.connect(
+            str(self.path),
+            timeout=BUSY_TIMEOUT_S,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+
+    def _read_fallback(self, exc: sqlite3.OperationalError) -> sqlite3.Connection:
+        """A connection that can read index.db where a normal one cannot open it, or ``exc``.
+
+        Full disk: no room for ``-shm``; in EXCLUSIVE locking mode SQLite keeps the WAL index
+        in memory. Read-only file system (no ``-wal``/``-shm`` to open): read-only, and
+        immutable if need be — nothing can change a file on a read-only mount. Writes through
+        either fail and are reported as usual (full, read-only).
+        """
+        if not READ_EXCLUSIVE_WHEN_FULL:
+            raise exc
+        if _no_room_for_shm(exc, self.path):
+            conn = self._open_rw()
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            log.warning("the disk holding %s is full: index.db is read only", self.path.parent)
+            return conn
+        if _unwritable(self.path) is None:
+            raise exc
+        base = self.path.resolve().as_uri()
+        for uri in (f"{base}?mode=ro", f"{base}?immutable=1"):
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                return conn
+            except sqlite3.Error:
+                conn.close()
+        raise exc
 
     def conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)
@@ -408,11 +472,13 @@ class Database:
                     "(remount it read-write, `chattr -i`, or fix the permissions), then retry; "
                     "no job was lost: nothing new was recorded, and queued jobs stay queued",
                 )
-        if "full" in text:
+        unclear = "disk i/o" in text.lower() or "unable to open" in text
+        if "full" in text or (unclear and _disk_full(self.path.parent)):
             return IndexError_(
-                f"{self.path}: the disk is full ({text})",
-                hint=f"free some space on the disk that holds {self.path.parent}, then retry; "
-                "no job was lost: queued jobs stay queued, and a worker waits and goes on",
+                "the disk holding .code-query/ is full: free space, no job was lost",
+                hint=f"free some space on the disk that holds {self.path.parent} "
+                f"({self.path}: the disk is full; {text}), then retry: queued jobs stay queued, "
+                "and a worker waits and goes on",
             )
         if _is_busy(exc):
             return IndexError_(
@@ -422,6 +488,33 @@ class Database:
         return IndexError_(f"{self.path}: {text}")
 
     # -- schema and repair ---------------------------------------------------------------------
+
+    def _check_file(self) -> None:
+        """What SQLite would misreport: a directory in index.db's place ("unable to open"), and
+        an empty index.db (silently taken for a new one, hiding that the index was lost)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return  # absent (created now) or unreadable (SQLite says so)
+        if stat.S_ISDIR(st.st_mode):
+            raise IndexError_(
+                f"{self.path} is a directory, not the index database",
+                hint=f"move it out of the way (`mv {self.path} {self.path}.moved`) and run the "
+                "command again: a new index.db is created and rebuilt from the work tree",
+            )
+        if not stat.S_ISREG(st.st_mode) or st.st_size != 0 or _unwritable(self.path):
+            return
+        if time.time() - st.st_mtime < EMPTY_GRACE_S:
+            # Another process may have just created it: SQLite writes the header within a
+            # millisecond of creating the file (our first statement sets WAL mode).
+            time.sleep(EMPTY_GRACE_S)
+            try:
+                if os.stat(self.path).st_size != 0:
+                    return
+            except OSError:
+                return
+        if not self.path.with_name(self.path.name + "-wal").exists():
+            self._rebuild(sqlite3.DatabaseError("the file is empty (0 bytes)"))
 
     def _ensure_schema(self) -> None:
         try:

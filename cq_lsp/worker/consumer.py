@@ -7,16 +7,25 @@ do, so nothing keeps running after the editor closes.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from cq_lsp.core.runner import JobRunner
-from cq_lsp.core.supervisor import HEARTBEAT_EVERY_S, read_worker_json, write_worker_json
+from cq_lsp.core.supervisor import (
+    HEARTBEAT_EVERY_S,
+    find_worker,
+    read_worker_json,
+    state_identity,
+    worker_identity,
+    write_worker_json,
+)
 from cq_lsp.core.transport import import_huey
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import WorkerError
@@ -40,10 +49,37 @@ POLL_MAX_S = 0.25
 DEFAULT_WORKER_TYPE = "process" if hasattr(os, "fork") and sys.platform != "darwin" else "thread"
 # How often a running worker looks for queued jobs that never reached the queue.
 RECONCILE_EVERY_S = 5.0
+# How long the worker's exit waits for its forked workers (a graceful stop lets running jobs
+# finish this long), after which they are interrupted and then killed. Below the supervisor's
+# STOP_GRACE_S, so `worker stop` normally sees a clean exit. Without a bound a worker whose
+# children never saw the stop flag (an exception in its own loop) waited for them forever,
+# holding worker.lock with no worker.json: nothing could start, stop or find it.
+SHUTDOWN_BOUND_S = 8.0
+KILL_AFTER_S = 2.0
+
+
+class LockFile:
+    """worker.lock, held: its content names the holder, so `worker status` and `worker stop`
+    find a worker whose worker.json is gone (it is exiting, or stuck)."""
+
+    def __init__(self, fh: IO[str], ws: Workspace) -> None:
+        self._fh = fh
+        self._ws = ws
+        self._info: dict[str, Any] = {}
+
+    def describe(self, **extra: Any) -> None:
+        self._info = {**(self._info or worker_identity(self._ws.project)), **extra}
+        try:
+            self._fh.seek(0)
+            self._fh.truncate()
+            self._fh.write(json.dumps(self._info))
+            self._fh.flush()
+        except OSError:  # a full disk: the lock itself still holds
+            log.warning("could not write the worker's identity into worker.lock", exc_info=True)
 
 
 @contextmanager
-def worker_lock(ws: Workspace) -> Iterator[None]:
+def worker_lock(ws: Workspace) -> Iterator[LockFile]:
     """One worker per work tree: an exclusive lock on .code-query/worker.lock, held while we run."""
     path = ws.project.worker_lock
     fh: IO[str] = open(path, "a+")
@@ -57,13 +93,15 @@ def worker_lock(ws: Workspace) -> Iterator[None]:
 
             msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
         except OSError:
-            other = read_worker_json(ws.project)
+            other = find_worker(ws.project)
             raise WorkerError(
                 f"another worker already runs for {ws.project.root}"
-                + (f" (pid {other['pid']})" if other else ""),
+                + (f" (pid {other[0]['pid']})" if other else ""),
                 hint="`cq-lsp worker status` shows it; `cq-lsp worker stop` stops it",
             ) from None
-        yield
+        lock = LockFile(fh, ws)
+        lock.describe()
+        yield lock
     finally:
         fh.close()
 
@@ -88,7 +126,8 @@ def run_worker(
     threads = threads or cfg.worker.threads
     idle_exit_s = cfg.worker.idle_exit_s if idle_exit_s is None else idle_exit_s
     ws.project.ensure_state_dir()
-    with worker_lock(ws):
+    with worker_lock(ws) as lock:
+        home = state_identity(ws.project)
         ws.project.heartbeat_file.unlink(missing_ok=True)
         write_worker_json(ws.project, threads=threads)
         try:
@@ -130,36 +169,55 @@ def run_worker(
                 backoff=1.5,
                 check_worker_health=True,
                 health_check_interval=5,
+                shutdown_timeout=SHUTDOWN_BOUND_S,
             )
+            index_id = _file_identity(ws.project.index_db)
             consumer.start()
-            _beat(ws)
-            log.info(
-                "worker %d running for %s with %d thread(s)", os.getpid(), ws.project.root, threads
-            )
-            last_beat = last_busy = last_reconcile = time.monotonic()
-            health_ts = time.monotonic()
-            while True:
-                try:
-                    health_ts = consumer.loop(health_ts)
-                except ConsumerStopped:
-                    break
-                if isinstance(consumer.scheduler, _InlineScheduler):
-                    consumer.scheduler.tick()
-                now = time.monotonic()
-                if now - last_reconcile >= RECONCILE_EVERY_S:
-                    last_reconcile = now
-                    _reconcile(ws)
-                if now - last_beat >= HEARTBEAT_EVERY_S:
-                    _beat(ws)
-                    last_beat = now
-                    if idle_exit_s:
-                        if _busy(ws):
-                            last_busy = now
-                        elif now - last_busy >= idle_exit_s:
-                            log.info("idle for %.0f s: exiting", idle_exit_s)
+            try:
+                _beat(ws)
+                log.info(
+                    "worker %d running for %s with %d thread(s)",
+                    os.getpid(),
+                    ws.project.root,
+                    threads,
+                )
+                last_beat = last_busy = last_reconcile = time.monotonic()
+                health_ts = time.monotonic()
+                while True:
+                    try:
+                        health_ts = consumer.loop(health_ts)
+                    except ConsumerStopped:
+                        break
+                    if isinstance(consumer.scheduler, _InlineScheduler):
+                        consumer.scheduler.tick()
+                    now = time.monotonic()
+                    if now - last_reconcile >= RECONCILE_EVERY_S:
+                        last_reconcile = now
+                        _reconcile(ws)
+                    if now - last_beat >= HEARTBEAT_EVERY_S:
+                        moved = _moved_away(ws, home, index_id)
+                        if moved:
+                            log.warning("%s: this worker exits", moved)
+                            lock.describe(stopping=True)
                             consumer.stop(graceful=True)
                             break
-            ws.transport.huey.notify_interrupted_tasks()
+                        _beat(ws)
+                        last_beat = now
+                        if idle_exit_s:
+                            if _busy(ws):
+                                last_busy = now
+                            elif now - last_busy >= idle_exit_s:
+                                log.info("idle for %.0f s: exiting", idle_exit_s)
+                                lock.describe(stopping=True)
+                                consumer.stop(graceful=True)
+                                break
+                ws.transport.huey.notify_interrupted_tasks()
+            except Exception:
+                log.exception("the worker stops on an error")
+                raise
+            finally:
+                lock.describe(stopping=True)
+                _end_children(consumer)
         finally:
             info = read_worker_json(ws.project)
             if info and info.get("pid") == os.getpid():
@@ -167,6 +225,50 @@ def run_worker(
             ws.project.heartbeat_file.unlink(missing_ok=True)
     log.info("worker %d stopped", os.getpid())
     return 0
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _moved_away(
+    ws: Workspace, home: tuple[int, int] | None, index_id: tuple[int, int] | None
+) -> str | None:
+    """Why this worker no longer serves its work tree, or None.
+
+    A worker whose .code-query/ was deleted (rm -rf) or replaced would go on polling files no
+    one reads, beside the new worker of the new .code-query/; one whose index.db was replaced
+    (rebuilt after corruption, restored from a backup) would write into the old file.
+    """
+    if state_identity(ws.project) != home:
+        return f"{ws.project.state_dir} was deleted or replaced"
+    if index_id is not None and _file_identity(ws.project.index_db) != index_id:
+        return f"{ws.project.index_db} was deleted or replaced"
+    return None
+
+
+def _end_children(consumer: Consumer) -> None:
+    """Stop the consumer's workers within a bound, killing those that do not stop.
+
+    Huey's own graceful stop is bounded by ``shutdown_timeout``; this covers every other way
+    out of the loop (an exception in it: a corrupt index.db, a lost Redis), where the workers
+    never saw the stop flag and Python's exit would wait for them forever.
+    """
+    consumer.stop_flag.set()
+    procs = [p for _, p in consumer.worker_threads]
+    deadline = time.monotonic() + KILL_AFTER_S
+    for proc in procs:
+        proc.join(max(deadline - time.monotonic(), 0))
+    for proc in procs:
+        kill = getattr(proc, "kill", None)  # processes; threads are daemons and end with us
+        if kill is not None and proc.is_alive():
+            log.warning("a forked worker (pid %s) did not stop: killing it", proc.pid)
+            kill()
+            proc.join(KILL_AFTER_S)
 
 
 def _consumer_class(release: Callable[[], None], after_fork: Callable[[], None]) -> type[Consumer]:
@@ -232,7 +334,9 @@ class _InlineScheduler:
         return None
 
     def is_alive(self) -> bool:
-        return True
+        # Alive until the stop flag is set, so a graceful stop does not wait out the whole
+        # shutdown bound for a "process" that never exits.
+        return not self.scheduler.stop_flag.is_set()
 
     def tick(self) -> None:
         """Move delayed tasks that are due onto the queue (at most once a second)."""
