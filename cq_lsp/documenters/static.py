@@ -9,13 +9,19 @@ from __future__ import annotations
 import posixpath
 import re
 
+from cq_lsp.documenters import textual
 from cq_lsp.documenters.base import DocumentContext
 from cq_lsp.documenters.languages import DISPLAY_NAMES, TREE_SITTER_LANGUAGES
 from cq_lsp.documenters.records import FileRecord
 from cq_lsp.documenters.treesitter import EXTRACTORS, Extraction, Source, parse
-from cq_lsp.documenters.treesitter.common import DOC_LIMIT, collapse
+from cq_lsp.documenters.treesitter.common import DOC_LIMIT, collapse, symbols_of
 
 _SUMMARY_NAMES = 5
+# Languages whose files are called modules by their users; the others' are "files".
+_MODULE_LANGUAGES = frozenset(
+    {"python", "javascript", "typescript", "tsx", "rust", "lua", "elixir", "haskell", "ocaml"}
+    | {"julia"}
+)
 _HEADER_LINES = 15
 # Markers of generated code, looked for (lower-cased) in the first lines of the file.
 _GENERATED_MARKERS = (
@@ -59,6 +65,14 @@ class StaticDocumenter:
         if language in TREE_SITTER_LANGUAGES:
             try:
                 _fill_from_tree(record, content, language, context, notes)
+            except ImportError as exc:
+                # The grammar wheel is not installed: the text still gets a record.
+                _fill_generic(record, content, language, notes)
+                notes.insert(
+                    0,
+                    f"no tree-sitter grammar for {language} ({exc.name or exc}): text only; "
+                    "reinstall cq-lsp to get its grammar wheels",
+                )
             except Exception as exc:  # a grammar or extractor bug must not lose the file
                 _fill_generic(record, content, language, notes)
                 notes.insert(0, f"static extraction failed ({type(exc).__name__}); text only")
@@ -111,6 +125,7 @@ def _fill_from_tree(
     record.exports = ex.exports
     record.constants = ex.constants
     record.dependencies = sorted(ex.dependencies)
+    record.symbols = symbols_of(ex)
     if root.has_error:
         notes.append("parse errors: tree-sitter recovered from syntax errors")
     notes.extend(ex.notes)
@@ -121,8 +136,10 @@ def summarize(language: str, ex: Extraction) -> str:
     display = DISPLAY_NAMES.get(language, language)
     if language in ("go", "java"):
         subject = f"{display} file in package {ex.package}" if ex.package else f"{display} file"
-    else:
+    elif language in _MODULE_LANGUAGES:
         subject = f"{display} module"
+    else:
+        subject = f"{display} file"
     by_kind: dict[str, list[str]] = {}
     for name, info in ex.types.items():
         by_kind.setdefault(str(info.get("kind", "type")), []).append(name)
@@ -131,6 +148,8 @@ def summarize(language: str, ex: Extraction) -> str:
         groups.append(_group("function", list(ex.functions)))
     if ex.constants:
         groups.append(_group("constant", list(ex.constants)))
+    if not groups and ex.exports:
+        return f"{subject} re-exporting {_group('name', list(ex.exports))}."
     if not groups:
         return f"{subject} with no top-level definitions."
     listed = groups[0] if len(groups) == 1 else ", ".join(groups[:-1]) + " and " + groups[-1]
@@ -156,13 +175,35 @@ def _plural(kind: str, count: int) -> str:
 
 
 def _fill_generic(record: FileRecord, content: str, language: str, notes: list[str]) -> None:
+    symbols = textual.read_symbols(language, content)
+    display = DISPLAY_NAMES.get(language, language)
     if language == "markdown":
         overview, headings = _markdown_overview(content)
         if headings:
-            notes.append(collapse("headings: " + "; ".join(headings[:10]), DOC_LIMIT))
+            more = f"; and {len(headings) - 10} more" if len(headings) > 10 else ""
+            notes.append(collapse("headings: " + "; ".join(headings[:10]), DOC_LIMIT) + more)
+    elif language in ("restructuredtext", "asciidoc") and symbols:
+        lines = content.splitlines()
+        title = symbols[0]
+        body = [
+            line
+            for line in lines[title["line"] + 1 : title["line"] + 80]
+            if not line.lstrip().startswith(("..", ":", "=", "[", "//"))
+        ]
+        prose = textual.first_prose(body)
+        overview = f"{title['name']}: {prose}" if prose else title["name"]
     else:
-        overview = _first_meaningful_line(content)
-    record.overview = overview
+        prose = textual.first_prose(content[:200_000].splitlines(), symbols is not None)
+        described = textual.describe(display, symbols or [])
+        if described and prose:
+            overview = f"{prose} {described}" if prose.endswith((".", "!", "?", "…")) else (
+                f"{prose}. {described}"
+            )  # fmt: skip
+        else:
+            overview = described or prose
+    record.overview = _printable(overview)
+    if symbols:
+        record.symbols = symbols
     notes.insert(0, f"{language} file")
 
 

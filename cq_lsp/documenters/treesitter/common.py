@@ -22,6 +22,21 @@ _LOADERS: dict[str, tuple[str, str]] = {
     "go": ("tree_sitter_go", "language"),
     "rust": ("tree_sitter_rust", "language"),
     "java": ("tree_sitter_java", "language"),
+    # Read through the generic tags-query extractor (treesitter/tags.py).
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+    "csharp": ("tree_sitter_c_sharp", "language"),
+    "ruby": ("tree_sitter_ruby", "language"),
+    "php": ("tree_sitter_php", "language_php"),
+    "kotlin": ("tree_sitter_kotlin", "language"),
+    "swift": ("tree_sitter_swift", "language"),
+    "scala": ("tree_sitter_scala", "language"),
+    "lua": ("tree_sitter_lua", "language"),
+    "shell": ("tree_sitter_bash", "language"),
+    "elixir": ("tree_sitter_elixir", "language"),
+    "julia": ("tree_sitter_julia", "language"),
+    "haskell": ("tree_sitter_haskell", "language"),
+    "ocaml": ("tree_sitter_ocaml", "language_ocaml"),
 }
 
 # Language objects are immutable and safe to share; Parsers are not, so each thread gets its own.
@@ -79,14 +94,18 @@ class Extraction:
     """What a language extractor found; the documenter turns it into a FileRecord."""
 
     __slots__ = (
+        "constant_lines",
         "constants",
         "dependencies",
         "exports",
+        "extra_symbols",
         "functions",
+        "implicit_types",
         "imports",
         "notes",
         "overview",
         "package",
+        "type_signatures",
         "types",
     )
 
@@ -100,6 +119,40 @@ class Extraction:
         self.constants: dict[str, str] = {}
         self.dependencies: set[str] = set()
         self.notes: list[str] = []
+        self.constant_lines: dict[str, int] = {}
+        # Types only seen through their methods (a Go receiver, a Rust impl of a foreign type):
+        # they hold methods in the record but are no definition of this file.
+        self.implicit_types: set[str] = set()
+        self.type_signatures: dict[str, str] = {}
+        # Definitions outside functions/types/constants (a CommonJS `app.listen = function`, a
+        # C macro, a Markdown heading): Symbol.to_dict() each.
+        self.extra_symbols: list[dict[str, Any]] = []
+
+    def add_symbol(
+        self,
+        name: str,
+        kind: str,
+        line: int,
+        container: str | None = None,
+        signature: str = "",
+        doc: str = "",
+    ) -> None:
+        if name:
+            self.extra_symbols.append(
+                {
+                    "name": name,
+                    "kind": kind,
+                    "line": line,
+                    "container": container,
+                    "signature": signature,
+                    "doc": doc,
+                }
+            )
+
+    def add_constant(self, name: str, value: str, line: int) -> None:
+        if name and name not in self.constants:
+            self.constants[name] = value
+            self.constant_lines[name] = line
 
     def add_import(self, module: str, names: list[str] | tuple[str, ...] = ()) -> None:
         existing = self.imports.setdefault(module, [])
@@ -112,11 +165,15 @@ class Extraction:
         if name and name not in self.functions:
             self.functions[name] = {"signature": signature, "doc": doc, "line": line}
 
-    def add_type(self, name: str, kind: str, doc: str, line: int) -> dict[str, Any]:
+    def add_type(
+        self, name: str, kind: str, doc: str, line: int, implicit: bool = False
+    ) -> dict[str, Any]:
         info = self.types.get(name)
         if info is None:
             info = {"kind": kind, "doc": doc, "line": line, "methods": {}}
             self.types[name] = info
+            if implicit:
+                self.implicit_types.add(name)
         return info
 
     def add_export(self, name: str, kind: str) -> None:
@@ -174,7 +231,26 @@ def first_paragraph(lines: list[str], limit: int = DOC_LIMIT) -> str:
                 break
             continue
         para.append(line)
-    return collapse(" ".join(para), limit)
+    return whole_sentences(" ".join(para), limit)
+
+
+_SENTENCE_END = re.compile(r"[.!?:;](?=\s)")
+
+
+def whole_sentences(text: str, limit: int) -> str:
+    """Collapse whitespace; past ``limit``, keep the whole sentences that fit.
+
+    A first sentence longer than the limit is cut at a word and ends with an ellipsis, so a reader
+    always sees that the text goes on.
+    """
+    out = " ".join(text.split())
+    if len(out) <= limit:
+        return out
+    ends = [m.end() for m in _SENTENCE_END.finditer(out, 0, limit)]
+    if ends and ends[-1] >= limit // 3:
+        return out[: ends[-1]].rstrip(":;") + ("" if out[ends[-1] - 1] in ".!?" else ".")
+    cut = out.rfind(" ", 0, limit - 1)
+    return out[: cut if cut > 0 else limit - 1].rstrip(",;:") + "…"
 
 
 def comment_lines(text: str) -> list[str]:
@@ -315,3 +391,58 @@ def string_body(src: Source, node: Node) -> str:
 def is_upper_name(name: str) -> bool:
     stripped = name.lstrip("_")
     return bool(stripped) and stripped[0].isalpha() and stripped.upper() == stripped
+
+
+# The record's words for kinds mapped onto SYMBOL_KINDS; anything else is a "type".
+_KIND_MAP = {
+    "class": "class", "abstract class": "class", "record": "class", "object": "class",
+    "struct": "struct", "union": "struct",
+    "interface": "interface", "trait": "interface", "protocol": "interface",
+    "annotation": "interface",
+    "enum": "enum",
+    "type": "type", "type alias": "type", "typedef": "type",
+    "module": "module", "namespace": "module", "package": "module",
+    "function": "function", "method": "method", "macro": "macro", "constant": "constant",
+}  # fmt: skip
+
+
+def symbol_kind(kind: str) -> str:
+    return _KIND_MAP.get(kind, "type")
+
+
+def symbols_of(ex: Extraction) -> list[dict[str, Any]]:
+    """Every definition the extraction found, as Symbol dicts in file order."""
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, kind: str, line: int, container: str | None, sig: str, doc: str) -> None:
+        out.append(
+            {
+                "name": name,
+                "kind": kind,
+                "line": line,
+                "container": container,
+                "signature": sig,
+                "doc": doc,
+            }
+        )
+
+    for name, info in ex.functions.items():
+        add(name, "function", info["line"], None, info["signature"], info["doc"])
+    for qualname, info in ex.types.items():
+        # Nested types are stored as "Outer.Inner" (Python, Java).
+        outer, _, name = qualname.rpartition(".") if _DOTTED.match(qualname) else ("", "", qualname)
+        if qualname not in ex.implicit_types:
+            sig = ex.type_signatures.get(qualname) or f"{info['kind']} {name}"
+            add(name, symbol_kind(info["kind"]), info["line"], outer or None, sig, info["doc"])
+        for mname, minfo in info["methods"].items():
+            add(mname, "method", minfo["line"], name, minfo["signature"], minfo["doc"])
+    for name, value in ex.constants.items():
+        line = ex.constant_lines.get(name, 0)
+        if line:
+            add(name, "constant", line, None, collapse(f"{name} = {value}", SIGNATURE_LIMIT), "")
+    out.extend(ex.extra_symbols)
+    out.sort(key=lambda s: s["line"])
+    return out
+
+
+_DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$")

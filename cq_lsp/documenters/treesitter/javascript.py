@@ -12,6 +12,7 @@ from cq_lsp.documenters.treesitter.common import (
     file_comment_overview,
     first_named,
     is_upper_name,
+    last_row,
     leading_comments,
     line_of,
     signature,
@@ -92,7 +93,17 @@ def extract(src: Source, root: Node, local_modules: frozenset[str]) -> Extractio
 
 
 def _doc(src: Source, siblings: list[Node], idx: int) -> str:
-    return comments_doc(src, leading_comments(siblings, idx, _COMMENT, _DECORATOR))
+    found = leading_comments(siblings, idx, _COMMENT, _DECORATOR)
+    if not found and idx > 0:
+        # A JSDoc block keeps its meaning across one blank line (express writes them so).
+        prev = siblings[idx - 1]
+        if (
+            prev.type == "comment"
+            and siblings[idx].start_point.row - last_row(prev) <= 2
+            and src.text(prev).startswith("/**")
+        ):
+            found = [prev]
+    return comments_doc(src, found)
 
 
 def _declare(state: _State, node: Node, doc: str) -> list[tuple[str, str]]:
@@ -199,7 +210,7 @@ def _variables(state: _State, node: Node, doc: str) -> list[tuple[str, str]]:
             found.append(_remember(state, name, "function"))
         elif decl_kind == "const" and is_upper_name(name):
             if value is not None:
-                ex.constants.setdefault(name, value_text(src, value))
+                ex.add_constant(name, value_text(src, value), line_of(declarator))
             found.append(_remember(state, name, "constant"))
         else:
             found.append(_remember(state, name, "variable"))
@@ -345,6 +356,81 @@ def _expression(state: _State, node: Node, doc: str) -> None:
         _require(state, expr, [])
     elif expr.type == "assignment_expression":
         _commonjs_export(state, expr)
+        _member_definition(state, expr, doc)
+
+
+def _exported_function(state: _State, prop: Node, key: Node) -> None:
+    """A function written inline in ``module.exports = {…}`` is a function of the module."""
+    src = state.src
+    value = prop if prop.type == "method_definition" else prop.child_by_field_name("value")
+    if value is None or (value.type != "method_definition" and value.type not in _FUNCTION_VALUES):
+        return
+    body = value.child_by_field_name("body")
+    end = body.start_byte if body is not None else value.end_byte
+    name = src.text(key).strip("\"'")
+    state.ex.add_function(name, signature(src, prop.start_byte, end), "", line_of(key))
+
+
+def _member_definition(state: _State, expr: Node, doc: str) -> None:
+    """``obj.m = function``, ``Foo.prototype.m = …``, ``exports.x = …``, ``Foo.prototype = {…}``.
+
+    CommonJS and pre-class code define most of their API this way (express's ``app.listen``).
+    """
+    src, ex = state.src, state.ex
+    left = expr.child_by_field_name("left")
+    right = expr.child_by_field_name("right")
+    if left is None or right is None or left.type != "member_expression":
+        return
+    obj = left.child_by_field_name("object")
+    prop = left.child_by_field_name("property")
+    if obj is None or prop is None:
+        return
+    owner = src.text(obj)
+    name = src.text(prop)
+    if owner.endswith(".prototype"):
+        owner = owner[: -len(".prototype")]
+    if name == "prototype" and right.type == "object":
+        _object_methods(state, owner, right)
+        return
+    if right.type not in _FUNCTION_VALUES and right.type != "class":
+        return
+    if "." in owner or owner == "this":
+        return  # `a.b.c = function` is a nested namespace; too deep to name reliably
+    body = right.child_by_field_name("body")
+    end = body.start_byte if body is not None else right.end_byte
+    sig = signature(src, left.start_byte, end)
+    if owner in ("exports", "module"):
+        ex.add_function(name, sig, doc, line_of(prop))
+        state.defined.setdefault(name, "function")
+        return
+    info = ex.add_type(owner, "object", "", line_of(prop), implicit=owner not in ex.types)
+    add_method(info, name, sig, doc, line_of(prop))
+
+
+def _object_methods(state: _State, owner: str, obj: Node) -> None:
+    src, ex = state.src, state.ex
+    members = obj.children
+    info = ex.add_type(owner, "object", "", line_of(obj), implicit=owner not in ex.types)
+    for idx, member in enumerate(members):
+        doc = comments_doc(src, leading_comments(members, idx, _COMMENT))
+        if member.type == "method_definition":
+            body = member.child_by_field_name("body")
+            end = body.start_byte if body is not None else member.end_byte
+            add_method(
+                info, src.field_text(member, "name"), signature(src, member.start_byte, end), doc,
+                line_of(member),
+            )  # fmt: skip
+        elif member.type == "pair":
+            key = member.child_by_field_name("key")
+            value = member.child_by_field_name("value")
+            if key is None or value is None or value.type not in _FUNCTION_VALUES:
+                continue
+            body = value.child_by_field_name("body")
+            end = body.start_byte if body is not None else value.end_byte
+            add_method(
+                info, src.text(key).strip("\"'"), signature(src, member.start_byte, end), doc,
+                line_of(key),
+            )  # fmt: skip
 
 
 def _commonjs_export(state: _State, expr: Node) -> None:
@@ -363,6 +449,7 @@ def _commonjs_export(state: _State, expr: Node) -> None:
                     key = prop.child_by_field_name("key") or prop.child_by_field_name("name")
                     if key is not None:
                         ex.add_export(src.text(key).strip("\"'"), "commonjs")
+                        _exported_function(state, prop, key)
         else:
             ex.add_export("default", "commonjs")
         return

@@ -37,7 +37,7 @@ _STDLIB: frozenset[str] = frozenset(sys.stdlib_module_names)
 
 
 class _State:
-    __slots__ = ("all_names", "defined", "ex", "imported", "local_modules", "src")
+    __slots__ = ("all_names", "defined", "ex", "imported", "local_modules", "reexported", "src")
 
     def __init__(self, src: Source, ex: Extraction, local_modules: frozenset[str]) -> None:
         self.src = src
@@ -47,6 +47,8 @@ class _State:
         # Public-candidate names in definition order -> export kind.
         self.defined: dict[str, str] = {}
         self.imported: set[str] = set()
+        # `from .x import y as y` / `import y as y`: the typing convention for a re-export.
+        self.reexported: list[str] = []
 
 
 def extract(src: Source, root: Node, local_modules: frozenset[str]) -> Extraction:
@@ -226,8 +228,8 @@ def _simple_assignment(state: _State, node: Node, name: str, right: Node | None)
         state.defined.setdefault(name, "type alias")
         return
     if is_upper_name(name):
-        if right is not None and name not in ex.constants:
-            ex.constants[name] = value_text(src, right)
+        if right is not None:
+            ex.add_constant(name, value_text(src, right), line_of(node))
         state.defined.setdefault(name, "constant")
     else:
         state.defined.setdefault(name, "variable")
@@ -271,6 +273,8 @@ def _import_from(state: _State, node: Node) -> None:
             names.append(src.text(name_node))
         alias = target.child_by_field_name("alias")
         state.imported.add(src.text(alias if alias is not None else target))
+        if alias is not None and name_node is not None and src.text(alias) == src.text(name_node):
+            state.reexported.append(src.text(alias))
     if any(child.type == "wildcard_import" for child in node.children):
         names.append("*")
     state.ex.add_import(module, names)
@@ -295,3 +299,5 @@ def _exports(state: _State) -> None:
     for name, kind in state.defined.items():
         if not name.startswith("_"):
             ex.add_export(name, kind)
+    for name in state.reexported:
+        ex.add_export(name, "reexport")

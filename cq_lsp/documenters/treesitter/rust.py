@@ -65,7 +65,7 @@ def extract(src: Source, root: Node, local_modules: frozenset[str]) -> Extractio
             impls.append(node)
         elif kind in ("const_item", "static_item"):
             name = src.field_text(node, "name")
-            ex.constants.setdefault(name, value_text(src, node.child_by_field_name("value")))
+            ex.add_constant(name, value_text(src, node.child_by_field_name("value")), line_of(node))
             _export(ex, public, name, "constant" if kind == "const_item" else "static")
         elif kind == "use_declaration":
             argument = node.child_by_field_name("argument")
@@ -156,7 +156,7 @@ def _impl_type_name(src: Source, node: Node | None) -> str:
 
 def _impl(src: Source, ex: Extraction, node: Node) -> None:
     name = _impl_type_name(src, node.child_by_field_name("type"))
-    info = ex.add_type(name, "impl", "", line_of(node))
+    info = ex.add_type(name, "impl", "", line_of(node), implicit=True)
     body = node.child_by_field_name("body")
     if body is not None:
         _methods(src, info, body)
