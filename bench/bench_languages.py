@@ -71,7 +71,7 @@ CTAGS_KINDS = {
     "interface": "interface", "enum": "enum", "module": "module", "type": "type",
     "typedef": "type", "namespace": "module", "union": "struct", "singletonMethod": "method",
     "trait": "interface", "protocol": "interface", "object": "class", "typealias": "type",
-    "member": "method", "delegate": "function", "guard": "function", "implementation": "",
+    "delegate": "function", "guard": "function", "implementation": "",
     "subroutine": "function", "func": "function", "macro": "",
 }  # fmt: skip
 
@@ -164,8 +164,12 @@ def ctags_defs(files: list[Path], force: str) -> set[tuple[str, str, int]]:
             continue
         if tag.get("_type") != "tag":
             continue
-        kind = CTAGS_KINDS.get(tag.get("kind", ""), "")
-        anonymous = tag["name"].startswith("__anon")
+        kind = ctags_kind(force, tag.get("kind", ""))
+        # Names ctags makes up: anonymous structs and functions, Kotlin lambdas, OCaml's module
+        # of the whole file on line 1.
+        anonymous = tag["name"].startswith(("__anon", "AnonymousFunction", "<lambda>")) or (
+            force == "OCaml" and tag.get("kind") == "module" and tag.get("line") == 1
+        )
         if language_kind_ok(force, tag.get("kind", "")) and kind in COMPARED and not anonymous:
             defs.add((tag["path"], short(tag["name"]), int(tag.get("line", 0))))
     return defs
@@ -175,8 +179,18 @@ def ctags_defs(files: list[Path], force: str) -> set[tuple[str, str, int]]:
 _NOT_DEFINITIONS = {"Python": {"namespace", "module", "unknown"}}
 
 
+# Python's ctags "member" is a method; elsewhere it is a field.
+_MEMBER_IS_METHOD = frozenset({"Python"})
+
+
 def language_kind_ok(force: str, kind: str) -> bool:
     return kind not in _NOT_DEFINITIONS.get(force, ())
+
+
+def ctags_kind(force: str, kind: str) -> str:
+    if kind == "member" and force in _MEMBER_IS_METHOD:
+        return "method"
+    return CTAGS_KINDS.get(kind, "")
 
 
 def short(name: str) -> str:

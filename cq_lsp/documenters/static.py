@@ -148,6 +148,17 @@ def summarize(language: str, ex: Extraction) -> str:
         groups.append(_group("function", list(ex.functions)))
     if ex.constants:
         groups.append(_group("constant", list(ex.constants)))
+    # Definitions outside the record's fields: C++ methods of a class declared in a header,
+    # C macros, Rust modules.
+    extra: dict[str, list[str]] = {}
+    for sym in ex.extra_symbols:
+        kind = sym["kind"]
+        if kind == "function" and not sym["container"]:
+            continue  # a second definition of a name already counted
+        if kind in ("method", "macro", "module", "function") and sym["name"] not in ex.types:
+            label = sym["kind"] + (f" of {sym['container']}" if sym["container"] else "")
+            extra.setdefault(label, []).append(sym["name"])
+    groups.extend(_group(label, names) for label, names in extra.items())
     if not groups and ex.exports:
         return f"{subject} re-exporting {_group('name', list(ex.exports))}."
     if not groups:
@@ -166,6 +177,9 @@ def _plural(kind: str, count: int) -> str:
         kind = "impl block"
     if count == 1:
         return kind
+    head, sep, tail = kind.partition(" of ")
+    if sep:
+        return _plural(head, count) + sep + tail
     if kind.endswith(("s", "x", "sh", "ch")):
         return kind + "es"
     return kind + "s"
@@ -193,7 +207,8 @@ def _fill_generic(record: FileRecord, content: str, language: str, notes: list[s
         prose = textual.first_prose(body)
         overview = f"{title['name']}: {prose}" if prose else title["name"]
     else:
-        prose = textual.first_prose(content[:200_000].splitlines(), symbols is not None)
+        # Only plain text is prose throughout; elsewhere only a comment describes the file.
+        prose = textual.first_prose(content[:200_000].splitlines(), language != "text")
         described = textual.describe(display, symbols or [])
         if described and prose:
             overview = f"{prose} {described}" if prose.endswith((".", "!", "?", "…")) else (

@@ -105,6 +105,7 @@ class Extraction:
         "notes",
         "overview",
         "package",
+        "split_qualnames",
         "type_signatures",
         "types",
     )
@@ -124,6 +125,9 @@ class Extraction:
         # they hold methods in the record but are no definition of this file.
         self.implicit_types: set[str] = set()
         self.type_signatures: dict[str, str] = {}
+        # Python and Java store nested types as "Outer.Inner"; elsewhere a dot is part of the name
+        # (Elixir's MyApp.Router, a C# namespace).
+        self.split_qualnames = True
         # Definitions outside functions/types/constants (a CommonJS `app.listen = function`, a
         # C macro, a Markdown heading): Symbol.to_dict() each.
         self.extra_symbols: list[dict[str, Any]] = []
@@ -161,9 +165,12 @@ class Extraction:
                 existing.append(name)
 
     def add_function(self, name: str, signature: str, doc: str, line: int) -> None:
-        # Conditional or overloaded definitions repeat a name: the first one wins.
+        # Conditional or overloaded definitions repeat a name: the first one is the record's, the
+        # others are still symbols of their own (a lookup must find each line).
         if name and name not in self.functions:
             self.functions[name] = {"signature": signature, "doc": doc, "line": line}
+        elif name and self.functions[name]["line"] != line:
+            self.add_symbol(name, "function", line, None, signature, doc)
 
     def add_type(
         self, name: str, kind: str, doc: str, line: int, implicit: bool = False
@@ -185,6 +192,14 @@ def add_method(info: dict[str, Any], name: str, signature: str, doc: str, line: 
     methods: dict[str, Any] = info["methods"]
     if name and name not in methods:
         methods[name] = {"signature": signature, "doc": doc, "line": line}
+    elif name and methods[name]["line"] != line:
+        # The same method in two impl blocks or overloads: symbols_of lists it, the record not.
+        info.setdefault(MORE_METHODS, []).append(
+            {"name": name, "signature": signature, "doc": doc, "line": line}
+        )
+
+
+MORE_METHODS = "_more_methods"
 
 
 def first_named(node: Node) -> Node | None:
@@ -247,7 +262,7 @@ def whole_sentences(text: str, limit: int) -> str:
     if len(out) <= limit:
         return out
     ends = [m.end() for m in _SENTENCE_END.finditer(out, 0, limit)]
-    if ends and ends[-1] >= limit // 3:
+    if ends:
         return out[: ends[-1]].rstrip(":;") + ("" if out[ends[-1] - 1] in ".!?" else ".")
     cut = out.rfind(" ", 0, limit - 1)
     return out[: cut if cut > 0 else limit - 1].rstrip(",;:") + "…"
@@ -272,6 +287,14 @@ def comment_lines(text: str) -> list[str]:
         return [rest.strip()]
     if text.startswith("#"):
         return [text.lstrip("#").strip()]
+    if text.startswith(("(*", "{-")):  # OCaml `(** … *)`, Haskell `{-| … -}`
+        body = text[2:-2] if text.endswith(("*)", "-}")) and len(text) >= 4 else text[2:]
+        return [line.strip().lstrip("*").strip() for line in body.lstrip("*|!").splitlines()]
+    if text.startswith("--"):  # Lua `---`, Haskell `-- |`, SQL
+        rest = text.lstrip("-").strip()
+        if rest.startswith("[[") or rest.startswith("[=["):  # Lua block comment
+            rest = rest.strip("[]=")
+        return [line.strip() for line in rest.removeprefix("|").splitlines()]
     return [text.strip()]
 
 
@@ -430,12 +453,15 @@ def symbols_of(ex: Extraction) -> list[dict[str, Any]]:
         add(name, "function", info["line"], None, info["signature"], info["doc"])
     for qualname, info in ex.types.items():
         # Nested types are stored as "Outer.Inner" (Python, Java).
-        outer, _, name = qualname.rpartition(".") if _DOTTED.match(qualname) else ("", "", qualname)
+        split = ex.split_qualnames and _DOTTED.match(qualname)
+        outer, _, name = qualname.rpartition(".") if split else ("", "", qualname)
         if qualname not in ex.implicit_types:
             sig = ex.type_signatures.get(qualname) or f"{info['kind']} {name}"
             add(name, symbol_kind(info["kind"]), info["line"], outer or None, sig, info["doc"])
         for mname, minfo in info["methods"].items():
             add(mname, "method", minfo["line"], name, minfo["signature"], minfo["doc"])
+        for minfo in info.pop(MORE_METHODS, ()):
+            add(minfo["name"], "method", minfo["line"], name, minfo["signature"], minfo["doc"])
     for name, value in ex.constants.items():
         line = ex.constant_lines.get(name, 0)
         if line:

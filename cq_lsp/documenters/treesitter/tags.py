@@ -17,6 +17,7 @@ would only cost time. Each query is compiled once per process.
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,10 @@ _QUALIFIED = frozenset(
         "scope_resolution", "field_expression", "member_expression", "dot",
     }
 )  # fmt: skip
+# A query may capture the whole import statement where its path is several nodes (Scala).
+_IMPORT_KEYWORD = re.compile(r"^(?:import|using|use|open)\s+")
+_QUALIFIED_NAMES = frozenset({"field_expression", "dot_index_expression"})
+_BODIES = ("body", "block", "table_constructor", "declaration_list")
 _KEYWORDS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "do", "else"})
 _ROOTS = frozenset(
     {"translation_unit", "program", "source_file", "source", "chunk", "module", "compilation_unit"}
@@ -69,6 +74,10 @@ class Spec(NamedTuple):
     function: str = "language"
     # Where the wheel keeps queries/, when not inside the module (tree-sitter-c-sharp).
     tags_dir: str = ""
+    # False where functions local to a function are implementation details (OCaml's inner `let`).
+    local_functions: bool = True
+    # True where one function is written as several equations (Haskell): one symbol per name.
+    merge_equations: bool = False
     # The package the import names of this language's files come from, to list dependencies:
     # returns None for the file's own or the standard library's modules.
     dependency: Callable[[str], str | None] | None = None
@@ -111,9 +120,19 @@ SPECS: dict[str, Spec] = {
     "lua": Spec("Lua", "tree_sitter_lua", dependency=_dotted_dependency),
     "shell": Spec("Shell", "tree_sitter_bash"),
     "elixir": Spec("Elixir", "tree_sitter_elixir", dependency=_dotted_dependency),
-    "julia": Spec("Julia", "tree_sitter_julia", dependency=_dotted_dependency),
-    "haskell": Spec("Haskell", "tree_sitter_haskell", dependency=_dotted_dependency),
-    "ocaml": Spec("OCaml", "tree_sitter_ocaml", "language_ocaml", dependency=_dotted_dependency),
+    "julia": Spec(
+        "Julia", "tree_sitter_julia", dependency=_dotted_dependency, local_functions=False
+    ),
+    "haskell": Spec(
+        "Haskell", "tree_sitter_haskell", dependency=_dotted_dependency, merge_equations=True
+    ),
+    "ocaml": Spec(
+        "OCaml",
+        "tree_sitter_ocaml",
+        "language_ocaml",
+        dependency=_dotted_dependency,
+        local_functions=False,
+    ),
 }
 
 
@@ -178,9 +197,11 @@ class _Def:
 
 def extract_with_query(language: str, src: Source, root: Node) -> Extraction:
     ex = Extraction()
+    ex.split_qualnames = False
     entry = compiled(language)
     spec = SPECS[language]
     defs: dict[tuple[int, int], _Def] = {}
+    by_name: dict[int, _Def] = {}
     for _pattern, captures in QueryCursor(entry.query).matches(root):
         imports = captures.get("import")
         if imports:
@@ -197,16 +218,31 @@ def extract_with_query(language: str, src: Source, root: Node) -> Extraction:
             if kind is None:
                 continue
             node, name_node = nodes[0], names[0]
-            key = (node.start_byte, node.end_byte)
             name = _name_text(src, name_node)
             # A macro call the C grammar cannot expand reads `if (...) {` as a definition.
-            if key not in defs and name and name not in _KEYWORDS:
-                defs[key] = _Def(node, name_node, name, kind)
-    ordered = sorted(defs.values(), key=lambda d: d.name_node.start_byte)
+            seen = by_name.get(name_node.start_byte)
+            if seen is not None:
+                # A language's own file may name the kind the wheel's file calls a class.
+                if seen.kind == "class" and kind in ("struct", "enum", "interface"):
+                    seen.kind = kind
+                continue
+            if not name or name in _KEYWORDS:
+                continue
+            d = _Def(_own_node(name_node, node), name_node, name, kind)
+            if name_node.type in _QUALIFIED_NAMES and "." in name:
+                # Julia's `function Base.show(…)`: the name is `show`, Base its container.
+                d.container, _, d.name = name.rpartition(".")
+            by_name[name_node.start_byte] = d
+            # Several names may share one node (Lua's table of functions): the first is the
+            # node's own definition, the one containers are looked up by.
+            defs.setdefault((node.start_byte, node.end_byte), d)
+    ordered = sorted(by_name.values(), key=lambda d: d.name_node.start_byte)
+    if not spec.local_functions:
+        ordered = [d for d in ordered if not _inside_function(d, defs)]
     _containers(src, ordered, defs)
     ex.overview = _file_overview(src, root)
     for d in ordered:
-        _record(ex, src, d)
+        _record(ex, src, d, spec)
     return ex
 
 
@@ -219,8 +255,36 @@ def _name_text(src: Source, node: Node) -> str:
     return text.strip()
 
 
+def _own_node(name: Node, captured: Node) -> Node:
+    """The definition a name belongs to, when a query captured its whole class or table.
+
+    Swift's tags.scm tags a method as ``(class_declaration (class_body (function_declaration …)))``
+    and Lua's a table of functions as one ``table_constructor``: the method's own node is the one
+    right inside the body, which is where its comment, signature and container are read from.
+    """
+    node: Node | None = name
+    below: Node | None = None
+    while node is not None and node != captured:
+        if below is not None and node.type.endswith(_BODIES):
+            return below
+        below, node = node, node.parent
+    return captured
+
+
+def _inside_function(d: _Def, defs: dict[tuple[int, int], _Def]) -> bool:
+    node = d.node.parent
+    while node is not None:
+        outer = defs.get((node.start_byte, node.end_byte))
+        if outer is not None and outer.kind in ("function", "method"):
+            return True
+        node = node.parent
+    return False
+
+
 def _containers(src: Source, ordered: list[_Def], defs: dict[tuple[int, int], _Def]) -> None:
     for d in ordered:
+        if d.container is not None:
+            continue
         parent = d.name_node.parent
         if (
             parent is not None
@@ -247,7 +311,9 @@ def _containers(src: Source, ordered: list[_Def], defs: dict[tuple[int, int], _D
             node = node.parent
 
 
-def _record(ex: Extraction, src: Source, d: _Def) -> None:
+def _record(ex: Extraction, src: Source, d: _Def, spec: Spec) -> None:
+    if spec.merge_equations and d.container is None and d.name in ex.functions:
+        return
     line = d.name_node.start_point.row + 1
     sig = _signature(src, d)
     doc = _doc(src, d.node)
@@ -270,7 +336,9 @@ def _signature(src: Source, d: _Def) -> str:
     """The declaration from its start to the end of the name's line, without the body."""
     data = src.data
     node, name = d.node, d.name_node
-    start = node.start_byte
+    anchor = _anchor(node)
+    # OCaml's `let` and Kotlin's modifiers sit in the statement around the captured node.
+    start = anchor.start_byte if anchor.start_point.row == node.start_point.row else node.start_byte
     if name.start_point.row - node.start_point.row > 2:
         # Long attribute or decorator lists: the line of the name says more.
         start = data.rfind(b"\n", 0, name.start_byte) + 1
@@ -285,10 +353,11 @@ def _signature(src: Source, d: _Def) -> str:
 
 
 def _is_comment(node: Node) -> bool:
-    return "comment" in node.type
+    return "comment" in node.type or node.type == "haddock"
 
 
-def _doc(src: Source, node: Node) -> str:
+def _anchor(node: Node) -> Node:
+    """The statement a definition is written as: a comment above it documents the definition."""
     anchor = node
     # A definition wrapped in a statement, an export or a template: the comment is above that.
     while (
@@ -299,6 +368,11 @@ def _doc(src: Source, node: Node) -> str:
         and anchor.parent.parent is not None
     ):
         anchor = anchor.parent
+    return anchor
+
+
+def _doc(src: Source, node: Node) -> str:
+    anchor = _anchor(node)
     prev = anchor.prev_sibling
     below = anchor.start_point.row
     # Elixir `@doc "..."`, Julia/Python-style docstrings placed right above the definition.
@@ -353,7 +427,7 @@ def _file_overview(src: Source, root: Node) -> str:
 
 
 def _import(ex: Extraction, src: Source, node: Node, spec: Spec) -> None:
-    text = src.text(node).strip().strip("\"'<>`").strip()
+    text = _IMPORT_KEYWORD.sub("", src.text(node).strip()).rstrip(";").strip("\"'<>`").strip()
     if not text:
         return
     ex.add_import(text)

@@ -5,3 +5,5 @@
 (record_declaration name: (identifier) @name) @definition.class
 (constructor_declaration name: (identifier) @name) @definition.method
 (delegate_declaration name: (identifier) @name) @definition.type
+(file_scoped_namespace_declaration name: (_) @name) @definition.module
+(namespace_declaration name: (qualified_name) @name) @definition.module
