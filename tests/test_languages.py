@@ -333,9 +333,9 @@ def _short(name: str) -> str:
 def test_every_ctags_definition_is_ours(fixture: str) -> None:
     path = FIXTURES / fixture
     language = detect_language(fixture)
+    force = f"--language-force={_CTAGS_NAMES[language]}"
     out = subprocess.run(
-        ["ctags", "--output-format=json", "--fields=+nK", f"--language-force={_CTAGS_NAMES[language]}",
-         "-f", "-", str(path)],
+        ["ctags", "--output-format=json", "--fields=+nK", force, "-f", "-", str(path)],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     theirs = set()
