@@ -479,3 +479,21 @@ def test_show_prints_every_method_with_its_line(cq_factory: Any, tmp_path: Path)
     shown = cq.run("show", "app.py").stdout
     assert "Flask  L1  class" in shown
     assert ".m29  L89  def m29(self)" in shown  # past the old cap of 20 methods
+
+
+def test_functions_nested_in_functions_are_symbols_of_their_own() -> None:
+    py = (
+        "def outer():\n    # Helper.\n    def inner():\n        pass\n\n"
+        "    class Local:\n        pass\n    return inner\n"
+    )
+    rec = StaticDocumenter().document("m.py", py, "python", DocumentContext())
+    assert brief(rec) == [
+        ("outer", "function", 1, None),
+        ("inner", "function", 3, "outer"),
+        ("Local", "class", 6, "outer"),
+    ]
+    assert sym(rec, "inner")["doc"] == "Helper."
+    js = "app.use = function use(fn) {\n  function onmount(parent) {}\n  return this;\n};\n"
+    rec = StaticDocumenter().document("a.js", js, "javascript", DocumentContext())
+    assert brief(rec) == [("use", "method", 1, "app"), ("onmount", "function", 2, "use")]
+    assert "app" not in rec.functions

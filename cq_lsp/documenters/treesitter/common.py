@@ -200,6 +200,8 @@ def add_method(info: dict[str, Any], name: str, signature: str, doc: str, line: 
 
 
 MORE_METHODS = "_more_methods"
+# Symbols found inside a type's methods (JS nested functions), read and removed by symbols_of.
+NESTED_SYMBOLS = "_nested_symbols"
 
 
 def first_named(node: Node) -> Node | None:
@@ -462,6 +464,7 @@ def symbols_of(ex: Extraction) -> list[dict[str, Any]]:
             add(mname, "method", minfo["line"], name, minfo["signature"], minfo["doc"])
         for minfo in info.pop(MORE_METHODS, ()):
             add(minfo["name"], "method", minfo["line"], name, minfo["signature"], minfo["doc"])
+        out.extend(info.pop(NESTED_SYMBOLS, ()))
     for name, value in ex.constants.items():
         line = ex.constant_lines.get(name, 0)
         if line:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from cq_lsp.documenters.treesitter.common import (
+    NESTED_SYMBOLS,
     Extraction,
     Source,
     add_method,
@@ -149,6 +150,7 @@ def _function(state: _State, node: Node, doc: str) -> tuple[str, str]:
     end = body.start_byte if body is not None else node.end_byte
     sig = signature(src, node.start_byte, end).rstrip(";")
     state.ex.add_function(name, sig, doc, line_of(node))
+    _nested(src, state.ex, body, name, 0)
     return _remember(state, name, "function")
 
 
@@ -183,6 +185,44 @@ def _members(src: Source, info: dict[str, object], body: Node) -> None:
         doc = comments_doc(src, leading_comments(members, idx, _COMMENT, _DECORATOR))
         sig = signature(src, member.start_byte, end).rstrip(";")
         add_method(info, name, sig, doc, line_of(member))
+        _nested(src, None, inner, name, 0, info)
+
+
+_NESTED_DEPTH = 3
+
+
+def _nested(
+    src: Source,
+    ex: Extraction | None,
+    body: Node | None,
+    container: str,
+    depth: int,
+    info: dict[str, object] | None = None,
+) -> None:
+    """Function declarations in a function's body (express's ``onmount`` inside ``app.use``).
+
+    Only the body's own statements are read, so the cost follows the number of statements.
+    """
+    if body is None or body.type != "statement_block" or depth >= _NESTED_DEPTH:
+        return
+    statements = body.children
+    for idx, node in enumerate(statements):
+        if node.type not in ("function_declaration", "generator_function_declaration"):
+            continue
+        name = src.field_text(node, "name")
+        inner = node.child_by_field_name("body")
+        end = inner.start_byte if inner is not None else node.end_byte
+        doc = comments_doc(src, leading_comments(statements, idx, _COMMENT))
+        symbol = {
+            "name": name, "kind": "function", "line": line_of(node), "container": container,
+            "signature": signature(src, node.start_byte, end), "doc": doc,
+        }  # fmt: skip
+        if ex is not None:
+            ex.extra_symbols.append(symbol)
+        elif info is not None:
+            # A class body has no Extraction at hand: symbols_of reads these from the type.
+            info.setdefault(NESTED_SYMBOLS, []).append(symbol)  # type: ignore[attr-defined]
+        _nested(src, ex, inner, name, depth + 1, info)
 
 
 def _variables(state: _State, node: Node, doc: str) -> list[tuple[str, str]]:
@@ -405,6 +445,7 @@ def _member_definition(state: _State, expr: Node, doc: str) -> None:
         return
     info = ex.add_type(owner, "object", "", line_of(prop), implicit=owner not in ex.types)
     add_method(info, name, sig, doc, line_of(prop))
+    _nested(src, ex, body, name, 0)
 
 
 def _object_methods(state: _State, owner: str, obj: Node) -> None:

@@ -138,6 +138,7 @@ def _definition(state: _State, node: Node, siblings: list[Node], idx: int) -> No
         name, sig, doc, line = _function(src, definition, siblings, idx)
         ex.add_function(name, sig, doc, line)
         state.defined.setdefault(name, "function")
+        _nested(src, ex, definition, name, 0)
     elif definition.type == "class_definition":
         name = _class(src, ex, definition, siblings, idx, "")
         state.defined.setdefault(name, "class")
@@ -179,10 +180,44 @@ def _class(
         if definition is None:
             continue
         if definition.type == "function_definition":
-            add_method(info, *_function(src, definition, members, idx))
+            parts = _function(src, definition, members, idx)
+            add_method(info, *parts)
+            _nested(src, ex, definition, parts[0], 0)
         elif definition.type == "class_definition" and not outer:
             _class(src, ex, definition, members, idx, qualname)
     return name
+
+
+def _nested(src: Source, ex: Extraction, function: Node, container: str, depth: int) -> None:
+    """Functions and classes defined in a function's body (closures, local helper classes).
+
+    Only the body's own statements are read, not every node, so the cost stays with the number of
+    statements.
+    """
+    body = function.child_by_field_name("body")
+    if body is None or depth >= _MAX_DEPTH:
+        return
+    statements = body.children
+    for idx, node in enumerate(statements):
+        if node.type not in _DEFINITIONS:
+            continue
+        definition = _unwrap(node)
+        if definition is None:
+            continue
+        if definition.type == "function_definition":
+            name, sig, doc, line = _function(src, definition, statements, idx)
+            ex.add_symbol(name, "function", line, container, sig, doc)
+            _nested(src, ex, definition, name, depth + 1)
+        elif definition.type == "class_definition":
+            name = src.field_text(definition, "name")
+            doc = _doc(src, definition.child_by_field_name("body"), statements, idx)
+            sig = signature(src, definition.start_byte, _header_end(definition))
+            ex.add_symbol(name, "class", line_of(definition), container, sig, doc)
+
+
+def _header_end(node: Node) -> int:
+    body = node.child_by_field_name("body")
+    return body.start_byte if body is not None else node.end_byte
 
 
 def _class_kind(bases: str) -> str:
