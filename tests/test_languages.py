@@ -483,14 +483,14 @@ def test_show_prints_every_method_with_its_line(cq_factory: Any, tmp_path: Path)
 
 def test_functions_nested_in_functions_are_symbols_of_their_own() -> None:
     py = (
-        "def outer():\n    # Helper.\n    def inner():\n        pass\n\n"
+        "def outer():\n    x = 1\n    # Helper.\n    def inner():\n        pass\n\n"
         "    class Local:\n        pass\n    return inner\n"
     )
     rec = StaticDocumenter().document("m.py", py, "python", DocumentContext())
     assert brief(rec) == [
         ("outer", "function", 1, None),
-        ("inner", "function", 3, "outer"),
-        ("Local", "class", 6, "outer"),
+        ("inner", "function", 4, "outer"),
+        ("Local", "class", 7, "outer"),
     ]
     assert sym(rec, "inner")["doc"] == "Helper."
     js = "app.use = function use(fn) {\n  function onmount(parent) {}\n  return this;\n};\n"
