@@ -151,7 +151,13 @@ def summarize(language: str, ex: Extraction) -> str:
     # Definitions outside the record's fields: C++ methods of a class declared in a header,
     # C macros, Rust modules.
     extra: dict[str, list[str]] = {}
+    # Closures and helpers inside functions are details of those functions, not of the file.
+    inner_of = set(ex.functions)
+    for info in ex.types.values():
+        inner_of.update(info["methods"])
     for sym in ex.extra_symbols:
+        if sym["container"] in inner_of:
+            continue
         kind = sym["kind"]
         if kind == "function" and not sym["container"]:
             continue  # a second definition of a name already counted

@@ -252,6 +252,8 @@ def _name_text(src: Source, node: Node) -> str:
         text = string_body(src, node)
     elif node.type == "simple_symbol":  # Ruby `alias_method :new, :old`
         text = text.lstrip(":")
+    elif node.type == "operator_cast":  # C++ `operator bool() const`: the name ends at `(`
+        text = " ".join(text.split("(", 1)[0].split())
     return text.strip()
 
 

@@ -31,8 +31,26 @@
     declarator: (qualified_identifier name: (identifier) @name)))) @definition.method
 (function_definition
   declarator: (pointer_declarator declarator: (function_declarator
-    declarator: (qualified_identifier name: (identifier) @name)))) @definition.method
+    declarator: (qualified_identifier name: [(identifier) (operator_name)] @name)))) @definition.method
 (class_specifier name: (type_identifier) @name body: (field_declaration_list)) @definition.class
 (namespace_definition name: (namespace_identifier) @name) @definition.module
 (alias_declaration name: (type_identifier) @name) @definition.type
 (enum_specifier name: (type_identifier) @name body: (enumerator_list)) @definition.enum
+
+; Methods returning a reference or a pointer, written inside their class or outside it.
+(function_definition
+  declarator: (reference_declarator
+    (function_declarator
+      declarator: [(field_identifier) (identifier) (operator_name)] @name))) @definition.method
+(function_definition
+  declarator: (pointer_declarator
+    declarator: (function_declarator
+      declarator: [(field_identifier) (operator_name)] @name))) @definition.method
+(function_definition
+  declarator: (reference_declarator
+    (function_declarator
+      declarator: (qualified_identifier name: (operator_name) @name)))) @definition.method
+(function_definition
+  declarator: (operator_cast) @name) @definition.method
+(function_definition
+  declarator: (qualified_identifier name: (operator_cast) @name)) @definition.method
