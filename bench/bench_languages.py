@@ -167,10 +167,12 @@ def ctags_defs(files: list[Path], force: str) -> set[tuple[str, str, int]]:
         kind = ctags_kind(force, tag.get("kind", ""))
         # Names ctags makes up: anonymous structs and functions, Kotlin lambdas, OCaml's module
         # of the whole file on line 1.
-        anonymous = tag["name"].startswith(("__anon", "AnonymousFunction", "<lambda>")) or (
-            "<lambda>" in tag.get("scope", "")  # Kotlin: ctags calls lambda parameters methods
-        ) or (
-            force == "OCaml" and tag.get("kind") == "module" and tag.get("line") == 1
+        anonymous = (
+            tag["name"].startswith(("__anon", "AnonymousFunction", "<lambda>"))
+            or (
+                "<lambda>" in tag.get("scope", "")  # Kotlin: ctags calls lambda parameters methods
+            )
+            or (force == "OCaml" and tag.get("kind") == "module" and tag.get("line") == 1)
         )
         if language_kind_ok(force, tag.get("kind", "")) and kind in COMPARED and not anonymous:
             defs.add((tag["path"], short(tag["name"]), int(tag.get("line", 0))))

@@ -142,7 +142,11 @@ def summarize(language: str, ex: Extraction) -> str:
         subject = f"{display} file"
     by_kind: dict[str, list[str]] = {}
     for name, info in ex.types.items():
-        by_kind.setdefault(str(info.get("kind", "type")), []).append(name)
+        if name in ex.implicit_types:
+            # Methods of a type declared elsewhere (a Go receiver, C++'s `Foo::bar`).
+            by_kind.setdefault(f"method of {name}", []).extend(info["methods"])
+        else:
+            by_kind.setdefault(str(info.get("kind", "type")), []).append(name)
     groups = [_group(kind, names) for kind, names in by_kind.items()]
     if ex.functions:
         groups.append(_group("function", list(ex.functions)))

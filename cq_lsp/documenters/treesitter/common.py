@@ -102,10 +102,12 @@ class Extraction:
         "functions",
         "implicit_types",
         "imports",
+        "member_kinds",
         "notes",
         "overview",
         "package",
         "split_qualnames",
+        "type_containers",
         "type_signatures",
         "types",
     )
@@ -125,6 +127,10 @@ class Extraction:
         # they hold methods in the record but are no definition of this file.
         self.implicit_types: set[str] = set()
         self.type_signatures: dict[str, str] = {}
+        # The container of a nested type kept by its own name (Ruby's Builder in Rack).
+        self.type_containers: dict[str, str] = {}
+        # Members listed with a type that are not methods: (type, name, line) -> kind.
+        self.member_kinds: dict[tuple[str, str, int], str] = {}
         # Python and Java store nested types as "Outer.Inner"; elsewhere a dot is part of the name
         # (Elixir's MyApp.Router, a C# namespace).
         self.split_qualnames = True
@@ -344,7 +350,7 @@ def leading_comments(
 
 _BOILERPLATE_LINE = re.compile(
     r"^(?:!|-\*-|vim?:|eslint|jshint|global\s|@ts-|tslint|prettier|go:build|\+build|"
-    r"spdx-license|pylint:|type:\s*ignore|noqa|flake8|@flow|@jsx|#\s*frozen_string|"
+    r"spdx-license|pylint:|type:\s*ignore|noqa|flake8|@flow|@jsx|#?\s*frozen_string|"
     r".*(?:\bdo not edit|\bcode generated|@generated|\bauto-?generated)\b)",
     re.IGNORECASE,
 )
@@ -457,13 +463,15 @@ def symbols_of(ex: Extraction) -> list[dict[str, Any]]:
         # Nested types are stored as "Outer.Inner" (Python, Java).
         split = ex.split_qualnames and _DOTTED.match(qualname)
         outer, _, name = qualname.rpartition(".") if split else ("", "", qualname)
+        outer = outer or ex.type_containers.get(qualname, "")
         if qualname not in ex.implicit_types:
             sig = ex.type_signatures.get(qualname) or f"{info['kind']} {name}"
             add(name, symbol_kind(info["kind"]), info["line"], outer or None, sig, info["doc"])
-        for mname, minfo in info["methods"].items():
-            add(mname, "method", minfo["line"], name, minfo["signature"], minfo["doc"])
-        for minfo in info.pop(MORE_METHODS, ()):
-            add(minfo["name"], "method", minfo["line"], name, minfo["signature"], minfo["doc"])
+        more = info.pop(MORE_METHODS, [])
+        for minfo in [{"name": m, **i} for m, i in info["methods"].items()] + more:
+            mname, mline = minfo["name"], minfo["line"]
+            kind = ex.member_kinds.get((name, mname, mline), "method")
+            add(mname, kind, mline, name, minfo["signature"], minfo["doc"])
         out.extend(info.pop(NESTED_SYMBOLS, ()))
     for name, value in ex.constants.items():
         line = ex.constant_lines.get(name, 0)

@@ -320,13 +320,26 @@ def _record(ex: Extraction, src: Source, d: _Def, spec: Spec) -> None:
     sig = _signature(src, d)
     doc = _doc(src, d.node)
     kind = d.kind
-    if kind in ("function",) and d.container is None:
+    if kind == "function" and d.container is None:
         ex.add_function(d.name, sig, doc, line)
-    elif kind in _CONTAINER_KINDS and d.container is None:
+    elif kind in _CONTAINER_KINDS and d.name not in ex.types:
+        # Nested types (Ruby's Rack::Builder, a class in a C# namespace) are types of the record
+        # too; their symbol keeps the container.
         ex.add_type(d.name, kind, doc, line)
         ex.type_signatures.setdefault(d.name, sig)
-    elif kind == "method" and d.container is not None and d.container in ex.types:
-        add_method(ex.types[d.container], d.name, sig, doc, line)
+        if d.container is not None:
+            ex.type_containers[d.name] = d.container
+    elif kind in ("method", "function") and d.container is not None:
+        info = ex.types.get(d.container)
+        if info is None and kind == "method":
+            # C++ `Foo::bar` defined away from its class: the record lists it under Foo.
+            info = ex.add_type(d.container, "class", "", line, implicit=True)
+        if info is None:
+            ex.add_symbol(d.name, kind, line, d.container, sig, doc)
+            return
+        add_method(info, d.name, sig, doc, line)
+        if kind == "function":  # Elixir's `def` in a module: listed with it, still a function
+            ex.member_kinds[(d.container, d.name, line)] = "function"
     else:
         if kind == "constant" and d.container is None and d.name not in ex.constants:
             value = d.node.child_by_field_name("value")
