@@ -194,6 +194,8 @@ def language_kind_ok(force: str, kind: str) -> bool:
 def ctags_kind(force: str, kind: str) -> str:
     if kind == "member" and force in _MEMBER_IS_METHOD:
         return "method"
+    if kind == "alias" and force == "TypeScript":  # `type X = …`; PHP's alias is a `use`
+        return "type"
     return CTAGS_KINDS.get(kind, "")
 
 
