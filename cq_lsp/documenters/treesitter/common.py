@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import operator
 import re
 import threading
 from typing import Any
@@ -443,43 +444,79 @@ def symbol_kind(kind: str) -> str:
 
 def symbols_of(ex: Extraction) -> list[dict[str, Any]]:
     """Every definition the extraction found, as Symbol dicts in file order."""
-    out: list[dict[str, Any]] = []
-
-    def add(name: str, kind: str, line: int, container: str | None, sig: str, doc: str) -> None:
-        out.append(
-            {
-                "name": name,
-                "kind": kind,
-                "line": line,
-                "container": container,
-                "signature": sig,
-                "doc": doc,
-            }
-        )
-
-    for name, info in ex.functions.items():
-        add(name, "function", info["line"], None, info["signature"], info["doc"])
+    # Built inline (no helper call per symbol): this runs for every file the worker documents.
+    out: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "kind": "function",
+            "line": info["line"],
+            "container": None,
+            "signature": info["signature"],
+            "doc": info["doc"],
+        }
+        for name, info in ex.functions.items()
+    ]
+    member_kinds = ex.member_kinds
     for qualname, info in ex.types.items():
         # Nested types are stored as "Outer.Inner" (Python, Java).
-        split = ex.split_qualnames and _DOTTED.match(qualname)
-        outer, _, name = qualname.rpartition(".") if split else ("", "", qualname)
-        outer = outer or ex.type_containers.get(qualname, "")
+        if ex.split_qualnames and "." in qualname and _DOTTED.match(qualname):
+            outer, _, name = qualname.rpartition(".")
+        else:
+            outer, name = ex.type_containers.get(qualname, ""), qualname
         if qualname not in ex.implicit_types:
-            sig = ex.type_signatures.get(qualname) or f"{info['kind']} {name}"
-            add(name, symbol_kind(info["kind"]), info["line"], outer or None, sig, info["doc"])
-        more = info.pop(MORE_METHODS, [])
-        for minfo in [{"name": m, **i} for m, i in info["methods"].items()] + more:
-            mname, mline = minfo["name"], minfo["line"]
-            kind = ex.member_kinds.get((name, mname, mline), "method")
-            add(mname, kind, mline, name, minfo["signature"], minfo["doc"])
+            out.append(
+                {
+                    "name": name,
+                    "kind": symbol_kind(info["kind"]),
+                    "line": info["line"],
+                    "container": outer or None,
+                    "signature": ex.type_signatures.get(qualname) or f"{info['kind']} {name}",
+                    "doc": info["doc"],
+                }
+            )
+        for mname, minfo in info["methods"].items():
+            mline = minfo["line"]
+            out.append(
+                {
+                    "name": mname,
+                    "kind": member_kinds.get((name, mname, mline), "method")
+                    if member_kinds
+                    else "method",
+                    "line": mline,
+                    "container": name,
+                    "signature": minfo["signature"],
+                    "doc": minfo["doc"],
+                }
+            )
+        for minfo in info.pop(MORE_METHODS, ()):
+            out.append(
+                {
+                    "name": minfo["name"],
+                    "kind": member_kinds.get((name, minfo["name"], minfo["line"]), "method"),
+                    "line": minfo["line"],
+                    "container": name,
+                    "signature": minfo["signature"],
+                    "doc": minfo["doc"],
+                }
+            )
         out.extend(info.pop(NESTED_SYMBOLS, ()))
     for name, value in ex.constants.items():
         line = ex.constant_lines.get(name, 0)
         if line:
-            add(name, "constant", line, None, collapse(f"{name} = {value}", SIGNATURE_LIMIT), "")
+            out.append(
+                {
+                    "name": name,
+                    "kind": "constant",
+                    "line": line,
+                    "container": None,
+                    "signature": collapse(f"{name} = {value}", SIGNATURE_LIMIT),
+                    "doc": "",
+                }
+            )
     out.extend(ex.extra_symbols)
-    out.sort(key=lambda s: s["line"])
+    out.sort(key=_LINE)
     return out
 
 
+_LINE = operator.itemgetter("line")
 _DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$")
