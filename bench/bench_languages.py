@@ -43,7 +43,10 @@ MAX_BYTES = 300_000
 # ("pypi", sdist name), ("npm", package) or ("stdlib", "") — plus a path filter (substring).
 CORPUS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "python": ("Python", [("stdlib", "", "")]),
-    "javascript": ("JavaScript", [("npm", "express", "lib/"), ("npm", "lodash", "")]),
+    "javascript": (
+        "JavaScript",
+        [("npm", "express", "lib/"), ("npm", "commander", "lib/"), ("npm", "body-parser", "")],
+    ),
     "typescript": ("TypeScript", [("npm", "zod", "src/")]),
     "go": ("Go", [("deb", "golang-github-gin-gonic-gin-dev", "")]),
     "rust": ("Rust", [("deb", "librust-regex-syntax-dev", "")]),

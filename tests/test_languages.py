@@ -497,3 +497,16 @@ def test_functions_nested_in_functions_are_symbols_of_their_own() -> None:
     rec = StaticDocumenter().document("a.js", js, "javascript", DocumentContext())
     assert brief(rec) == [("use", "method", 1, "app"), ("onmount", "function", 2, "use")]
     assert "app" not in rec.functions
+
+
+def test_javascript_named_function_expressions_in_calls_and_returns() -> None:
+    js = (
+        "defineGetter(req, 'host', function host() {\n  return 1;\n});\n"
+        "function json(options) {\n  return function jsonParser(req, res, next) {};\n}\n"
+    )
+    rec = StaticDocumenter().document("lib/json.js", js, "javascript", DocumentContext())
+    assert brief(rec) == [
+        ("host", "function", 1, None),
+        ("json", "function", 4, None),
+        ("jsonParser", "function", 5, "json"),
+    ]

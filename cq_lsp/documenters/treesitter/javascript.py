@@ -209,8 +209,9 @@ def _nested(
     if src.data.find(b"function", body.start_byte + 1, body.end_byte) < 0:
         return
     statements = body.children
-    for idx, node in enumerate(statements):
-        if node.type not in ("function_declaration", "generator_function_declaration"):
+    for idx, statement in enumerate(statements):
+        node = _named_function(statement)
+        if node is None:
             continue
         name = src.field_text(node, "name")
         inner = node.child_by_field_name("body")
@@ -226,6 +227,42 @@ def _nested(
             # A class body has no Extraction at hand: symbols_of reads these from the type.
             info.setdefault(NESTED_SYMBOLS, []).append(symbol)  # type: ignore[attr-defined]
         _nested(src, ex, inner, name, depth + 1, info)
+
+
+def _named_function(statement: Node) -> Node | None:
+    """The function a body statement defines by name: a declaration, ``return function f()``,
+    ``var f = function f()`` (body-parser's parsers, express's ``app`` factory)."""
+    kind = statement.type
+    if kind in ("function_declaration", "generator_function_declaration"):
+        return statement
+    if kind == "return_statement":
+        value = first_named(statement)
+    elif kind in ("lexical_declaration", "variable_declaration"):
+        declarator = first_named(statement)
+        value = declarator.child_by_field_name("value") if declarator is not None else None
+    else:
+        return None
+    if value is not None and value.type in _FUNCTION_VALUES and value.child_by_field_name("name"):
+        return value
+    return None
+
+
+def _named_callbacks(state: _State, call: Node, doc: str) -> None:
+    """``defineGetter(req, 'host', function host() {…})``: a named function handed to a call at
+    the top level is a definition of the module (ctags lists them too)."""
+    args = call.child_by_field_name("arguments")
+    if args is None:
+        return
+    src = state.src
+    for arg in args.named_children:
+        if arg.type in _FUNCTION_VALUES and arg.child_by_field_name("name") is not None:
+            name = src.field_text(arg, "name")
+            body = arg.child_by_field_name("body")
+            end = body.start_byte if body is not None else arg.end_byte
+            state.ex.add_symbol(
+                name, "function", line_of(arg), None, signature(src, arg.start_byte, end), doc
+            )
+            _nested(src, state.ex, body, name, 0)
 
 
 def _variables(state: _State, node: Node, doc: str) -> list[tuple[str, str]]:
@@ -396,7 +433,8 @@ def _expression(state: _State, node: Node, doc: str) -> None:
     if expr.type in _MODULES:
         _declare(state, expr, doc)
     elif expr.type == "call_expression":
-        _require(state, expr, [])
+        if not _require(state, expr, []):
+            _named_callbacks(state, expr, doc)
     elif expr.type == "assignment_expression":
         _commonjs_export(state, expr)
         _member_definition(state, expr, doc)
