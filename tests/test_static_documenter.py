@@ -455,9 +455,14 @@ def test_detect_language(path: str, expected: str) -> None:
 
 
 def test_tree_sitter_languages() -> None:
-    assert {"python", "javascript", "typescript", "tsx", "go", "rust", "java"} == set(
+    # The six with their own extractors, and the tags-query languages (20 and more in all).
+    assert {"python", "javascript", "typescript", "tsx", "go", "rust", "java"} <= set(
         TREE_SITTER_LANGUAGES
     )
+    assert {"c", "cpp", "csharp", "ruby", "php", "kotlin", "swift", "scala", "lua", "shell"} <= (
+        set(TREE_SITTER_LANGUAGES)
+    )
+    assert len(TREE_SITTER_LANGUAGES - {"tsx"}) >= 20
     assert "markdown" not in TREE_SITTER_LANGUAGES
 
 
@@ -838,13 +843,15 @@ def test_markdown_record() -> None:
 def test_plain_text_and_other_languages() -> None:
     rec = document("notes/TODO", "\n\n   \n--- \nShip the indexer\nthen the server\n")
     assert rec.language == "text"
-    assert rec.overview == "Ship the indexer"
+    # The whole first paragraph, not its first line: an overview is never cut mid-sentence.
+    assert rec.overview == "Ship the indexer then the server"
     assert rec.other_notes == ["text file", "6 lines"]
     shell = document("deploy.sh", "#!/bin/sh\n# Deploy the service.\nset -e\n")
     assert shell.overview == "Deploy the service."
-    assert shell.other_notes == ["shell file", "3 lines"]
+    assert shell.other_notes == ["3 lines"]
     data = document("package.json", '{\n  "name": "cq"\n}\n')
-    assert data.overview == '"name": "cq"'
+    assert data.overview == "JSON file with 1 top-level key (name)."
+    assert [(s["name"], s["kind"], s["line"]) for s in data.symbols] == [("name", "key", 2)]
 
 
 def test_empty_file() -> None:

@@ -180,6 +180,15 @@ def cmd_hooks(args: argparse.Namespace) -> int:
     return 1 if conflicts else 0
 
 
+_SHOW_ENTRIES = 60
+
+
+def _line_tag(info: object) -> str:
+    """``  L1101`` for an entry that knows its line, empty otherwise."""
+    line = info.get("line") if isinstance(info, dict) else None
+    return f"  L{line}" if isinstance(line, int) and line > 0 else ""
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     # Not through the table's argument parsing: a non-UTF-8 file name must reach the guard as
@@ -206,23 +215,35 @@ def cmd_show(args: argparse.Namespace) -> int:
         if not value:
             continue
         print(style(f"{title}:", "1"))
-        for name, info in list(value.items())[:40]:
+        items = list(value.items())
+        for name, info in items[:_SHOW_ENTRIES]:
             if isinstance(info, dict):
                 sig = info.get("signature") or info.get("kind") or ""
-                line = f":{info['line']}" if info.get("line") else ""
-                print(f"  {name}{line}  {sig}")
+                print(f"  {name}{_line_tag(info)}  {sig}")
                 doc = info.get("doc")
                 if doc:
-                    print(f"      {doc[:160]}")
-                for mname, minfo in list((info.get("methods") or {}).items())[:20]:
-                    print(
-                        f"    .{mname}  "
-                        f"{minfo.get('signature', '') if isinstance(minfo, dict) else minfo}"
-                    )
+                    print(f"      {doc}")
+                # Every method: a class's API is what a reader opens `show` for.
+                for mname, minfo in (info.get("methods") or {}).items():
+                    msig = minfo.get("signature", "") if isinstance(minfo, dict) else minfo
+                    print(f"    .{mname}{_line_tag(minfo)}  {msig}")
             else:
                 print(
                     f"  {name}  {info if not isinstance(info, list) else ', '.join(map(str, info))}"
                 )
+        if len(items) > _SHOW_ENTRIES:
+            print(f"  … and {len(items) - _SHOW_ENTRIES} more {title} (--json lists them all)")
+    symbols = record.get("symbols") or []
+    listed = {n for key, _t in sections for n in (record.get(key) or {})}
+    other = [s for s in symbols if isinstance(s, dict) and s.get("name") not in listed]
+    if other and not any(record.get(key) for key in ("functions", "types_interfaces_classes")):
+        # Config and markup (headings, keys, targets) and definitions outside the fields above.
+        print(style("symbols:", "1"))
+        for sym in other[:_SHOW_ENTRIES]:
+            where = f"{sym.get('container')} › " if sym.get("container") else ""
+            print(f"  {where}{sym.get('name')}{_line_tag(sym)}  [{sym.get('kind')}]")
+        if len(other) > _SHOW_ENTRIES:
+            print(f"  … and {len(other) - _SHOW_ENTRIES} more symbols (--json lists them all)")
     if record.get("dependencies"):
         print(style("dependencies:", "1") + " " + ", ".join(record["dependencies"]))
     for note in record.get("other_notes") or []:

@@ -8,6 +8,8 @@ import posixpath
 # record built from the text alone.
 TREE_SITTER_LANGUAGES: frozenset[str] = frozenset(
     {"python", "javascript", "typescript", "tsx", "go", "rust", "java"}
+    | {"c", "cpp", "csharp", "ruby", "php", "kotlin", "swift", "scala", "lua", "shell"}
+    | {"elixir", "julia", "haskell", "ocaml"}
 )
 
 # Human-readable names used in generated overviews and notes.
@@ -19,6 +21,29 @@ DISPLAY_NAMES: dict[str, str] = {
     "go": "Go",
     "rust": "Rust",
     "java": "Java",
+    "c": "C",
+    "cpp": "C++",
+    "csharp": "C#",
+    "ruby": "Ruby",
+    "php": "PHP",
+    "kotlin": "Kotlin",
+    "swift": "Swift",
+    "scala": "Scala",
+    "lua": "Lua",
+    "shell": "Shell",
+    "elixir": "Elixir",
+    "julia": "Julia",
+    "haskell": "Haskell",
+    "ocaml": "OCaml",
+    "markdown": "Markdown",
+    "restructuredtext": "reStructuredText",
+    "asciidoc": "AsciiDoc",
+    "yaml": "YAML",
+    "toml": "TOML",
+    "json": "JSON",
+    "dockerfile": "Dockerfile",
+    "makefile": "Makefile",
+    "sql": "SQL",
 }
 
 _EXTENSIONS: dict[str, str] = {
@@ -80,6 +105,12 @@ _EXTENSIONS: dict[str, str] = {
     ".pm": "perl",
     ".r": "r",
     ".dart": "dart",
+    ".jl": "julia",
+    ".adoc": "asciidoc",
+    ".asciidoc": "asciidoc",
+    ".rake": "ruby",
+    ".gemspec": "ruby",
+    ".sc": "scala",
     ".ex": "elixir",
     ".exs": "elixir",
     ".erl": "erlang",

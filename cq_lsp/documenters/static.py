@@ -9,13 +9,19 @@ from __future__ import annotations
 import posixpath
 import re
 
+from cq_lsp.documenters import textual
 from cq_lsp.documenters.base import DocumentContext
 from cq_lsp.documenters.languages import DISPLAY_NAMES, TREE_SITTER_LANGUAGES
 from cq_lsp.documenters.records import FileRecord
 from cq_lsp.documenters.treesitter import EXTRACTORS, Extraction, Source, parse
-from cq_lsp.documenters.treesitter.common import DOC_LIMIT, collapse
+from cq_lsp.documenters.treesitter.common import DOC_LIMIT, collapse, symbols_of
 
 _SUMMARY_NAMES = 5
+# Languages whose files are called modules by their users; the others' are "files".
+_MODULE_LANGUAGES = frozenset(
+    {"python", "javascript", "typescript", "tsx", "rust", "lua", "elixir", "haskell", "ocaml"}
+    | {"julia"}
+)
 _HEADER_LINES = 15
 # Markers of generated code, looked for (lower-cased) in the first lines of the file.
 _GENERATED_MARKERS = (
@@ -59,6 +65,14 @@ class StaticDocumenter:
         if language in TREE_SITTER_LANGUAGES:
             try:
                 _fill_from_tree(record, content, language, context, notes)
+            except ImportError as exc:
+                # The grammar wheel is not installed: the text still gets a record.
+                _fill_generic(record, content, language, notes)
+                notes.insert(
+                    0,
+                    f"no tree-sitter grammar for {language} ({exc.name or exc}): text only; "
+                    "reinstall cq-lsp to get its grammar wheels",
+                )
             except Exception as exc:  # a grammar or extractor bug must not lose the file
                 _fill_generic(record, content, language, notes)
                 notes.insert(0, f"static extraction failed ({type(exc).__name__}); text only")
@@ -111,6 +125,7 @@ def _fill_from_tree(
     record.exports = ex.exports
     record.constants = ex.constants
     record.dependencies = sorted(ex.dependencies)
+    record.symbols = symbols_of(ex)
     if root.has_error:
         notes.append("parse errors: tree-sitter recovered from syntax errors")
     notes.extend(ex.notes)
@@ -121,16 +136,41 @@ def summarize(language: str, ex: Extraction) -> str:
     display = DISPLAY_NAMES.get(language, language)
     if language in ("go", "java"):
         subject = f"{display} file in package {ex.package}" if ex.package else f"{display} file"
-    else:
+    elif language in _MODULE_LANGUAGES:
         subject = f"{display} module"
+    else:
+        subject = f"{display} file"
     by_kind: dict[str, list[str]] = {}
     for name, info in ex.types.items():
-        by_kind.setdefault(str(info.get("kind", "type")), []).append(name)
+        if name in ex.implicit_types:
+            # Methods of a type declared elsewhere (a Go receiver, C++'s `Foo::bar`).
+            by_kind.setdefault(f"method of {name}", []).extend(info["methods"])
+        else:
+            by_kind.setdefault(str(info.get("kind", "type")), []).append(name)
     groups = [_group(kind, names) for kind, names in by_kind.items()]
     if ex.functions:
         groups.append(_group("function", list(ex.functions)))
     if ex.constants:
         groups.append(_group("constant", list(ex.constants)))
+    # Definitions outside the record's fields: C++ methods of a class declared in a header,
+    # C macros, Rust modules.
+    extra: dict[str, list[str]] = {}
+    # Closures and helpers inside functions are details of those functions, not of the file.
+    inner_of = set(ex.functions)
+    for info in ex.types.values():
+        inner_of.update(info["methods"])
+    for sym in ex.extra_symbols:
+        if sym["container"] in inner_of:
+            continue
+        kind = sym["kind"]
+        if kind == "function" and not sym["container"]:
+            continue  # a second definition of a name already counted
+        if kind in ("method", "macro", "module", "function") and sym["name"] not in ex.types:
+            label = sym["kind"] + (f" of {sym['container']}" if sym["container"] else "")
+            extra.setdefault(label, []).append(sym["name"])
+    groups.extend(_group(label, names) for label, names in extra.items())
+    if not groups and ex.exports:
+        return f"{subject} re-exporting {_group('name', list(ex.exports))}."
     if not groups:
         return f"{subject} with no top-level definitions."
     listed = groups[0] if len(groups) == 1 else ", ".join(groups[:-1]) + " and " + groups[-1]
@@ -147,6 +187,9 @@ def _plural(kind: str, count: int) -> str:
         kind = "impl block"
     if count == 1:
         return kind
+    head, sep, tail = kind.partition(" of ")
+    if sep:
+        return _plural(head, count) + sep + tail
     if kind.endswith(("s", "x", "sh", "ch")):
         return kind + "es"
     return kind + "s"
@@ -156,13 +199,36 @@ def _plural(kind: str, count: int) -> str:
 
 
 def _fill_generic(record: FileRecord, content: str, language: str, notes: list[str]) -> None:
+    symbols = textual.read_symbols(language, content)
+    display = DISPLAY_NAMES.get(language, language)
     if language == "markdown":
         overview, headings = _markdown_overview(content)
         if headings:
-            notes.append(collapse("headings: " + "; ".join(headings[:10]), DOC_LIMIT))
+            more = f"; and {len(headings) - 10} more" if len(headings) > 10 else ""
+            notes.append(collapse("headings: " + "; ".join(headings[:10]), DOC_LIMIT) + more)
+    elif language in ("restructuredtext", "asciidoc") and symbols:
+        lines = content.splitlines()
+        title = symbols[0]
+        body = [
+            line
+            for line in lines[title["line"] + 1 : title["line"] + 80]
+            if not line.lstrip().startswith(("..", ":", "=", "[", "//"))
+        ]
+        prose = textual.first_prose(body)
+        overview = f"{title['name']}: {prose}" if prose else title["name"]
     else:
-        overview = _first_meaningful_line(content)
-    record.overview = overview
+        # Only plain text is prose throughout; elsewhere only a comment describes the file.
+        prose = textual.first_prose(content[:200_000].splitlines(), language != "text")
+        described = textual.describe(display, symbols or [])
+        if described and prose:
+            overview = f"{prose} {described}" if prose.endswith((".", "!", "?", "…")) else (
+                f"{prose}. {described}"
+            )  # fmt: skip
+        else:
+            overview = described or prose
+    record.overview = _printable(overview)
+    if symbols:
+        record.symbols = symbols
     notes.insert(0, f"{language} file")
 
 

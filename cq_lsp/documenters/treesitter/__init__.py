@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
-from cq_lsp.documenters.treesitter import go, java, javascript, python, rust
+from cq_lsp.documenters.treesitter import go, java, javascript, python, rust, tags
 from cq_lsp.documenters.treesitter.common import Extraction, Source, parse
 
 Extractor = Callable[[Source, Node, frozenset[str]], Extraction]
@@ -24,6 +24,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "go": go.extract,
     "rust": rust.extract,
     "java": java.extract,
+    **{language: tags.make_extractor(language) for language in tags.SPECS},
 }
 
 __all__ = ["EXTRACTORS", "Extraction", "Extractor", "Source", "parse"]

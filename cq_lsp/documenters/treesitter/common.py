@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import operator
 import re
 import threading
 from typing import Any
@@ -22,6 +23,21 @@ _LOADERS: dict[str, tuple[str, str]] = {
     "go": ("tree_sitter_go", "language"),
     "rust": ("tree_sitter_rust", "language"),
     "java": ("tree_sitter_java", "language"),
+    # Read through the generic tags-query extractor (treesitter/tags.py).
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+    "csharp": ("tree_sitter_c_sharp", "language"),
+    "ruby": ("tree_sitter_ruby", "language"),
+    "php": ("tree_sitter_php", "language_php"),
+    "kotlin": ("tree_sitter_kotlin", "language"),
+    "swift": ("tree_sitter_swift", "language"),
+    "scala": ("tree_sitter_scala", "language"),
+    "lua": ("tree_sitter_lua", "language"),
+    "shell": ("tree_sitter_bash", "language"),
+    "elixir": ("tree_sitter_elixir", "language"),
+    "julia": ("tree_sitter_julia", "language"),
+    "haskell": ("tree_sitter_haskell", "language"),
+    "ocaml": ("tree_sitter_ocaml", "language_ocaml"),
 }
 
 # Language objects are immutable and safe to share; Parsers are not, so each thread gets its own.
@@ -79,14 +95,21 @@ class Extraction:
     """What a language extractor found; the documenter turns it into a FileRecord."""
 
     __slots__ = (
+        "constant_lines",
         "constants",
         "dependencies",
         "exports",
+        "extra_symbols",
         "functions",
+        "implicit_types",
         "imports",
+        "member_kinds",
         "notes",
         "overview",
         "package",
+        "split_qualnames",
+        "type_containers",
+        "type_signatures",
         "types",
     )
 
@@ -100,6 +123,47 @@ class Extraction:
         self.constants: dict[str, str] = {}
         self.dependencies: set[str] = set()
         self.notes: list[str] = []
+        self.constant_lines: dict[str, int] = {}
+        # Types only seen through their methods (a Go receiver, a Rust impl of a foreign type):
+        # they hold methods in the record but are no definition of this file.
+        self.implicit_types: set[str] = set()
+        self.type_signatures: dict[str, str] = {}
+        # The container of a nested type kept by its own name (Ruby's Builder in Rack).
+        self.type_containers: dict[str, str] = {}
+        # Members listed with a type that are not methods: (type, name, line) -> kind.
+        self.member_kinds: dict[tuple[str, str, int], str] = {}
+        # Python and Java store nested types as "Outer.Inner"; elsewhere a dot is part of the name
+        # (Elixir's MyApp.Router, a C# namespace).
+        self.split_qualnames = True
+        # Definitions outside functions/types/constants (a CommonJS `app.listen = function`, a
+        # C macro, a Markdown heading): Symbol.to_dict() each.
+        self.extra_symbols: list[dict[str, Any]] = []
+
+    def add_symbol(
+        self,
+        name: str,
+        kind: str,
+        line: int,
+        container: str | None = None,
+        signature: str = "",
+        doc: str = "",
+    ) -> None:
+        if name:
+            self.extra_symbols.append(
+                {
+                    "name": name,
+                    "kind": kind,
+                    "line": line,
+                    "container": container,
+                    "signature": signature,
+                    "doc": doc,
+                }
+            )
+
+    def add_constant(self, name: str, value: str, line: int) -> None:
+        if name and name not in self.constants:
+            self.constants[name] = value
+            self.constant_lines[name] = line
 
     def add_import(self, module: str, names: list[str] | tuple[str, ...] = ()) -> None:
         existing = self.imports.setdefault(module, [])
@@ -108,15 +172,22 @@ class Extraction:
                 existing.append(name)
 
     def add_function(self, name: str, signature: str, doc: str, line: int) -> None:
-        # Conditional or overloaded definitions repeat a name: the first one wins.
+        # Conditional or overloaded definitions repeat a name: the first one is the record's, the
+        # others are still symbols of their own (a lookup must find each line).
         if name and name not in self.functions:
             self.functions[name] = {"signature": signature, "doc": doc, "line": line}
+        elif name and self.functions[name]["line"] != line:
+            self.add_symbol(name, "function", line, None, signature, doc)
 
-    def add_type(self, name: str, kind: str, doc: str, line: int) -> dict[str, Any]:
+    def add_type(
+        self, name: str, kind: str, doc: str, line: int, implicit: bool = False
+    ) -> dict[str, Any]:
         info = self.types.get(name)
         if info is None:
             info = {"kind": kind, "doc": doc, "line": line, "methods": {}}
             self.types[name] = info
+            if implicit:
+                self.implicit_types.add(name)
         return info
 
     def add_export(self, name: str, kind: str) -> None:
@@ -128,6 +199,16 @@ def add_method(info: dict[str, Any], name: str, signature: str, doc: str, line: 
     methods: dict[str, Any] = info["methods"]
     if name and name not in methods:
         methods[name] = {"signature": signature, "doc": doc, "line": line}
+    elif name and methods[name]["line"] != line:
+        # The same method in two impl blocks or overloads: symbols_of lists it, the record not.
+        info.setdefault(MORE_METHODS, []).append(
+            {"name": name, "signature": signature, "doc": doc, "line": line}
+        )
+
+
+MORE_METHODS = "_more_methods"
+# Symbols found inside a type's methods (JS nested functions), read and removed by symbols_of.
+NESTED_SYMBOLS = "_nested_symbols"
 
 
 def first_named(node: Node) -> Node | None:
@@ -174,7 +255,26 @@ def first_paragraph(lines: list[str], limit: int = DOC_LIMIT) -> str:
                 break
             continue
         para.append(line)
-    return collapse(" ".join(para), limit)
+    return whole_sentences(" ".join(para), limit)
+
+
+_SENTENCE_END = re.compile(r"[.!?:;](?=\s)")
+
+
+def whole_sentences(text: str, limit: int) -> str:
+    """Collapse whitespace; past ``limit``, keep the whole sentences that fit.
+
+    A first sentence longer than the limit is cut at a word and ends with an ellipsis, so a reader
+    always sees that the text goes on.
+    """
+    out = " ".join(text.split())
+    if len(out) <= limit:
+        return out
+    ends = [m.end() for m in _SENTENCE_END.finditer(out, 0, limit)]
+    if ends:
+        return out[: ends[-1]].rstrip(":;") + ("" if out[ends[-1] - 1] in ".!?" else ".")
+    cut = out.rfind(" ", 0, limit - 1)
+    return out[: cut if cut > 0 else limit - 1].rstrip(",;:") + "…"
 
 
 def comment_lines(text: str) -> list[str]:
@@ -196,6 +296,14 @@ def comment_lines(text: str) -> list[str]:
         return [rest.strip()]
     if text.startswith("#"):
         return [text.lstrip("#").strip()]
+    if text.startswith(("(*", "{-")):  # OCaml `(** … *)`, Haskell `{-| … -}`
+        body = text[2:-2] if text.endswith(("*)", "-}")) and len(text) >= 4 else text[2:]
+        return [line.strip().lstrip("*").strip() for line in body.lstrip("*|!").splitlines()]
+    if text.startswith("--"):  # Lua `---`, Haskell `-- |`, SQL
+        rest = text.lstrip("-").strip()
+        if rest.startswith("[[") or rest.startswith("[=["):  # Lua block comment
+            rest = rest.strip("[]=")
+        return [line.strip() for line in rest.removeprefix("|").splitlines()]
     return [text.strip()]
 
 
@@ -243,7 +351,7 @@ def leading_comments(
 
 _BOILERPLATE_LINE = re.compile(
     r"^(?:!|-\*-|vim?:|eslint|jshint|global\s|@ts-|tslint|prettier|go:build|\+build|"
-    r"spdx-license|pylint:|type:\s*ignore|noqa|flake8|@flow|@jsx|#\s*frozen_string|"
+    r"spdx-license|pylint:|type:\s*ignore|noqa|flake8|@flow|@jsx|#?\s*frozen_string|"
     r".*(?:\bdo not edit|\bcode generated|@generated|\bauto-?generated)\b)",
     re.IGNORECASE,
 )
@@ -315,3 +423,100 @@ def string_body(src: Source, node: Node) -> str:
 def is_upper_name(name: str) -> bool:
     stripped = name.lstrip("_")
     return bool(stripped) and stripped[0].isalpha() and stripped.upper() == stripped
+
+
+# The record's words for kinds mapped onto SYMBOL_KINDS; anything else is a "type".
+_KIND_MAP = {
+    "class": "class", "abstract class": "class", "record": "class", "object": "class",
+    "struct": "struct", "union": "struct",
+    "interface": "interface", "trait": "interface", "protocol": "interface",
+    "annotation": "interface",
+    "enum": "enum",
+    "type": "type", "type alias": "type", "typedef": "type",
+    "module": "module", "namespace": "module", "package": "module",
+    "function": "function", "method": "method", "macro": "macro", "constant": "constant",
+}  # fmt: skip
+
+
+def symbol_kind(kind: str) -> str:
+    return _KIND_MAP.get(kind, "type")
+
+
+def symbols_of(ex: Extraction) -> list[dict[str, Any]]:
+    """Every definition the extraction found, as Symbol dicts in file order."""
+    # Built inline (no helper call per symbol): this runs for every file the worker documents.
+    out: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "kind": "function",
+            "line": info["line"],
+            "container": None,
+            "signature": info["signature"],
+            "doc": info["doc"],
+        }
+        for name, info in ex.functions.items()
+    ]
+    member_kinds = ex.member_kinds
+    for qualname, info in ex.types.items():
+        # Nested types are stored as "Outer.Inner" (Python, Java).
+        if ex.split_qualnames and "." in qualname and _DOTTED.match(qualname):
+            outer, _, name = qualname.rpartition(".")
+        else:
+            outer, name = ex.type_containers.get(qualname, ""), qualname
+        if qualname not in ex.implicit_types:
+            out.append(
+                {
+                    "name": name,
+                    "kind": symbol_kind(info["kind"]),
+                    "line": info["line"],
+                    "container": outer or None,
+                    "signature": ex.type_signatures.get(qualname) or f"{info['kind']} {name}",
+                    "doc": info["doc"],
+                }
+            )
+        for mname, minfo in info["methods"].items():
+            mline = minfo["line"]
+            out.append(
+                {
+                    "name": mname,
+                    "kind": member_kinds.get((name, mname, mline), "method")
+                    if member_kinds
+                    else "method",
+                    "line": mline,
+                    "container": name,
+                    "signature": minfo["signature"],
+                    "doc": minfo["doc"],
+                }
+            )
+        for minfo in info.pop(MORE_METHODS, ()):
+            out.append(
+                {
+                    "name": minfo["name"],
+                    "kind": member_kinds.get((name, minfo["name"], minfo["line"]), "method"),
+                    "line": minfo["line"],
+                    "container": name,
+                    "signature": minfo["signature"],
+                    "doc": minfo["doc"],
+                }
+            )
+        out.extend(info.pop(NESTED_SYMBOLS, ()))
+    for name, value in ex.constants.items():
+        line = ex.constant_lines.get(name, 0)
+        if line:
+            out.append(
+                {
+                    "name": name,
+                    "kind": "constant",
+                    "line": line,
+                    "container": None,
+                    "signature": collapse(f"{name} = {value}", SIGNATURE_LIMIT),
+                    "doc": "",
+                }
+            )
+    out.extend(ex.extra_symbols)
+    out.sort(key=_LINE)
+    return out
+
+
+_LINE = operator.itemgetter("line")
+_DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$")

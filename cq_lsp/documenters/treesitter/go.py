@@ -53,7 +53,7 @@ def extract(src: Source, root: Node, local_modules: frozenset[str]) -> Extractio
             _vars(src, ex, node)
     # Methods may precede their type in the file, so attach them once every type is known.
     for receiver, node, doc in methods:
-        info = ex.add_type(receiver, "type", "", line_of(node))
+        info = ex.add_type(receiver, "type", "", line_of(node), implicit=True)
         add_method(info, *_func_parts(src, node, doc))
     return ex
 
@@ -172,7 +172,7 @@ def _consts(src: Source, ex: Extraction, node: Node) -> None:
                 # Go repeats the previous expression list (typically iota) for a bare name.
                 text = f"{previous} (implicit)" if previous else ""
             if name != "_":
-                ex.constants.setdefault(name, text)
+                ex.add_constant(name, text, line_of(spec))
             if _exported(name):
                 ex.add_export(name, "constant")
 

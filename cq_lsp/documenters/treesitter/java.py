@@ -168,7 +168,9 @@ def _field(
     for declarator in node.children_by_field_name("declarator"):
         name = src.field_text(declarator, "name")
         if constant:
-            ex.constants.setdefault(name, value_text(src, declarator.child_by_field_name("value")))
+            ex.add_constant(
+                name, value_text(src, declarator.child_by_field_name("value")), line_of(declarator)
+            )
         if public:
             ex.add_export(f"{owner}.{name}", "constant" if constant else "field")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from cq_lsp.documenters.treesitter.common import (
+    NESTED_SYMBOLS,
     Extraction,
     Source,
     add_method,
@@ -12,6 +13,7 @@ from cq_lsp.documenters.treesitter.common import (
     file_comment_overview,
     first_named,
     is_upper_name,
+    last_row,
     leading_comments,
     line_of,
     signature,
@@ -92,7 +94,17 @@ def extract(src: Source, root: Node, local_modules: frozenset[str]) -> Extractio
 
 
 def _doc(src: Source, siblings: list[Node], idx: int) -> str:
-    return comments_doc(src, leading_comments(siblings, idx, _COMMENT, _DECORATOR))
+    found = leading_comments(siblings, idx, _COMMENT, _DECORATOR)
+    if not found and idx > 0:
+        # A JSDoc block keeps its meaning across one blank line (express writes them so).
+        prev = siblings[idx - 1]
+        if (
+            prev.type == "comment"
+            and siblings[idx].start_point.row - last_row(prev) <= 2
+            and src.text(prev).startswith("/**")
+        ):
+            found = [prev]
+    return comments_doc(src, found)
 
 
 def _declare(state: _State, node: Node, doc: str) -> list[tuple[str, str]]:
@@ -138,6 +150,7 @@ def _function(state: _State, node: Node, doc: str) -> tuple[str, str]:
     end = body.start_byte if body is not None else node.end_byte
     sig = signature(src, node.start_byte, end).rstrip(";")
     state.ex.add_function(name, sig, doc, line_of(node))
+    _nested(src, state.ex, body, name, 0)
     return _remember(state, name, "function")
 
 
@@ -172,6 +185,84 @@ def _members(src: Source, info: dict[str, object], body: Node) -> None:
         doc = comments_doc(src, leading_comments(members, idx, _COMMENT, _DECORATOR))
         sig = signature(src, member.start_byte, end).rstrip(";")
         add_method(info, name, sig, doc, line_of(member))
+        _nested(src, None, inner, name, 0, info)
+
+
+_NESTED_DEPTH = 3
+
+
+def _nested(
+    src: Source,
+    ex: Extraction | None,
+    body: Node | None,
+    container: str,
+    depth: int,
+    info: dict[str, object] | None = None,
+) -> None:
+    """Function declarations in a function's body (express's ``onmount`` inside ``app.use``).
+
+    Only the body's own statements are read, so the cost follows the number of statements.
+    """
+    if body is None or body.type != "statement_block" or depth >= _NESTED_DEPTH:
+        return
+    # Most bodies declare no function: one search of the bytes is cheaper than the statements.
+    if src.data.find(b"function", body.start_byte + 1, body.end_byte) < 0:
+        return
+    statements = body.children
+    for idx, statement in enumerate(statements):
+        node = _named_function(statement)
+        if node is None:
+            continue
+        name = src.field_text(node, "name")
+        inner = node.child_by_field_name("body")
+        end = inner.start_byte if inner is not None else node.end_byte
+        doc = comments_doc(src, leading_comments(statements, idx, _COMMENT))
+        symbol = {
+            "name": name, "kind": "function", "line": line_of(node), "container": container,
+            "signature": signature(src, node.start_byte, end), "doc": doc,
+        }  # fmt: skip
+        if ex is not None:
+            ex.extra_symbols.append(symbol)
+        elif info is not None:
+            # A class body has no Extraction at hand: symbols_of reads these from the type.
+            info.setdefault(NESTED_SYMBOLS, []).append(symbol)  # type: ignore[attr-defined]
+        _nested(src, ex, inner, name, depth + 1, info)
+
+
+def _named_function(statement: Node) -> Node | None:
+    """The function a body statement defines by name: a declaration, ``return function f()``,
+    ``var f = function f()`` (body-parser's parsers, express's ``app`` factory)."""
+    kind = statement.type
+    if kind in ("function_declaration", "generator_function_declaration"):
+        return statement
+    if kind == "return_statement":
+        value = first_named(statement)
+    elif kind in ("lexical_declaration", "variable_declaration"):
+        declarator = first_named(statement)
+        value = declarator.child_by_field_name("value") if declarator is not None else None
+    else:
+        return None
+    if value is not None and value.type in _FUNCTION_VALUES and value.child_by_field_name("name"):
+        return value
+    return None
+
+
+def _named_callbacks(state: _State, call: Node, doc: str) -> None:
+    """``defineGetter(req, 'host', function host() {…})``: a named function handed to a call at
+    the top level is a definition of the module (ctags lists them too)."""
+    args = call.child_by_field_name("arguments")
+    if args is None:
+        return
+    src = state.src
+    for arg in args.named_children:
+        if arg.type in _FUNCTION_VALUES and arg.child_by_field_name("name") is not None:
+            name = src.field_text(arg, "name")
+            body = arg.child_by_field_name("body")
+            end = body.start_byte if body is not None else arg.end_byte
+            state.ex.add_symbol(
+                name, "function", line_of(arg), None, signature(src, arg.start_byte, end), doc
+            )
+            _nested(src, state.ex, body, name, 0)
 
 
 def _variables(state: _State, node: Node, doc: str) -> list[tuple[str, str]]:
@@ -199,7 +290,7 @@ def _variables(state: _State, node: Node, doc: str) -> list[tuple[str, str]]:
             found.append(_remember(state, name, "function"))
         elif decl_kind == "const" and is_upper_name(name):
             if value is not None:
-                ex.constants.setdefault(name, value_text(src, value))
+                ex.add_constant(name, value_text(src, value), line_of(declarator))
             found.append(_remember(state, name, "constant"))
         else:
             found.append(_remember(state, name, "variable"))
@@ -342,9 +433,86 @@ def _expression(state: _State, node: Node, doc: str) -> None:
     if expr.type in _MODULES:
         _declare(state, expr, doc)
     elif expr.type == "call_expression":
-        _require(state, expr, [])
+        if not _require(state, expr, []):
+            _named_callbacks(state, expr, doc)
     elif expr.type == "assignment_expression":
         _commonjs_export(state, expr)
+        _member_definition(state, expr, doc)
+
+
+def _exported_function(state: _State, prop: Node, key: Node) -> None:
+    """A function written inline in ``module.exports = {…}`` is a function of the module."""
+    src = state.src
+    value = prop if prop.type == "method_definition" else prop.child_by_field_name("value")
+    if value is None or (value.type != "method_definition" and value.type not in _FUNCTION_VALUES):
+        return
+    body = value.child_by_field_name("body")
+    end = body.start_byte if body is not None else value.end_byte
+    name = src.text(key).strip("\"'")
+    state.ex.add_function(name, signature(src, prop.start_byte, end), "", line_of(key))
+
+
+def _member_definition(state: _State, expr: Node, doc: str) -> None:
+    """``obj.m = function``, ``Foo.prototype.m = …``, ``exports.x = …``, ``Foo.prototype = {…}``.
+
+    CommonJS and pre-class code define most of their API this way (express's ``app.listen``).
+    """
+    src, ex = state.src, state.ex
+    left = expr.child_by_field_name("left")
+    right = expr.child_by_field_name("right")
+    if left is None or right is None or left.type != "member_expression":
+        return
+    obj = left.child_by_field_name("object")
+    prop = left.child_by_field_name("property")
+    if obj is None or prop is None:
+        return
+    owner = src.text(obj)
+    name = src.text(prop)
+    if owner.endswith(".prototype"):
+        owner = owner[: -len(".prototype")]
+    if name == "prototype" and right.type == "object":
+        _object_methods(state, owner, right)
+        return
+    if right.type not in _FUNCTION_VALUES and right.type != "class":
+        return
+    if "." in owner or owner == "this":
+        return  # `a.b.c = function` is a nested namespace; too deep to name reliably
+    body = right.child_by_field_name("body")
+    end = body.start_byte if body is not None else right.end_byte
+    sig = signature(src, left.start_byte, end)
+    if owner in ("exports", "module"):
+        ex.add_function(name, sig, doc, line_of(prop))
+        state.defined.setdefault(name, "function")
+        return
+    info = ex.add_type(owner, "object", "", line_of(prop), implicit=owner not in ex.types)
+    add_method(info, name, sig, doc, line_of(prop))
+    _nested(src, ex, body, name, 0)
+
+
+def _object_methods(state: _State, owner: str, obj: Node) -> None:
+    src, ex = state.src, state.ex
+    members = obj.children
+    info = ex.add_type(owner, "object", "", line_of(obj), implicit=owner not in ex.types)
+    for idx, member in enumerate(members):
+        doc = comments_doc(src, leading_comments(members, idx, _COMMENT))
+        if member.type == "method_definition":
+            body = member.child_by_field_name("body")
+            end = body.start_byte if body is not None else member.end_byte
+            add_method(
+                info, src.field_text(member, "name"), signature(src, member.start_byte, end), doc,
+                line_of(member),
+            )  # fmt: skip
+        elif member.type == "pair":
+            key = member.child_by_field_name("key")
+            value = member.child_by_field_name("value")
+            if key is None or value is None or value.type not in _FUNCTION_VALUES:
+                continue
+            body = value.child_by_field_name("body")
+            end = body.start_byte if body is not None else value.end_byte
+            add_method(
+                info, src.text(key).strip("\"'"), signature(src, member.start_byte, end), doc,
+                line_of(key),
+            )  # fmt: skip
 
 
 def _commonjs_export(state: _State, expr: Node) -> None:
@@ -363,6 +531,7 @@ def _commonjs_export(state: _State, expr: Node) -> None:
                     key = prop.child_by_field_name("key") or prop.child_by_field_name("name")
                     if key is not None:
                         ex.add_export(src.text(key).strip("\"'"), "commonjs")
+                        _exported_function(state, prop, key)
         else:
             ex.add_export("default", "commonjs")
         return

@@ -37,7 +37,7 @@ _STDLIB: frozenset[str] = frozenset(sys.stdlib_module_names)
 
 
 class _State:
-    __slots__ = ("all_names", "defined", "ex", "imported", "local_modules", "src")
+    __slots__ = ("all_names", "defined", "ex", "imported", "local_modules", "reexported", "src")
 
     def __init__(self, src: Source, ex: Extraction, local_modules: frozenset[str]) -> None:
         self.src = src
@@ -47,6 +47,8 @@ class _State:
         # Public-candidate names in definition order -> export kind.
         self.defined: dict[str, str] = {}
         self.imported: set[str] = set()
+        # `from .x import y as y` / `import y as y`: the typing convention for a re-export.
+        self.reexported: list[str] = []
 
 
 def extract(src: Source, root: Node, local_modules: frozenset[str]) -> Extraction:
@@ -136,6 +138,7 @@ def _definition(state: _State, node: Node, siblings: list[Node], idx: int) -> No
         name, sig, doc, line = _function(src, definition, siblings, idx)
         ex.add_function(name, sig, doc, line)
         state.defined.setdefault(name, "function")
+        _nested(src, ex, definition, name, 0)
     elif definition.type == "class_definition":
         name = _class(src, ex, definition, siblings, idx, "")
         state.defined.setdefault(name, "class")
@@ -177,10 +180,48 @@ def _class(
         if definition is None:
             continue
         if definition.type == "function_definition":
-            add_method(info, *_function(src, definition, members, idx))
+            parts = _function(src, definition, members, idx)
+            add_method(info, *parts)
+            _nested(src, ex, definition, parts[0], 0)
         elif definition.type == "class_definition" and not outer:
             _class(src, ex, definition, members, idx, qualname)
     return name
+
+
+def _nested(src: Source, ex: Extraction, function: Node, container: str, depth: int) -> None:
+    """Functions and classes defined in a function's body (closures, local helper classes).
+
+    Only the body's own statements are read, not every node, so the cost stays with the number of
+    statements.
+    """
+    body = function.child_by_field_name("body")
+    if body is None or depth >= _MAX_DEPTH:
+        return
+    data, start, end = src.data, body.start_byte, body.end_byte
+    # Most bodies define nothing: one search of the bytes is cheaper than listing the statements.
+    if data.find(b"def ", start, end) < 0 and data.find(b"class ", start, end) < 0:
+        return
+    statements = body.children
+    for idx, node in enumerate(statements):
+        if node.type not in _DEFINITIONS:
+            continue
+        definition = _unwrap(node)
+        if definition is None:
+            continue
+        if definition.type == "function_definition":
+            name, sig, doc, line = _function(src, definition, statements, idx)
+            ex.add_symbol(name, "function", line, container, sig, doc)
+            _nested(src, ex, definition, name, depth + 1)
+        elif definition.type == "class_definition":
+            name = src.field_text(definition, "name")
+            doc = _doc(src, definition.child_by_field_name("body"), statements, idx)
+            sig = signature(src, definition.start_byte, _header_end(definition))
+            ex.add_symbol(name, "class", line_of(definition), container, sig, doc)
+
+
+def _header_end(node: Node) -> int:
+    body = node.child_by_field_name("body")
+    return body.start_byte if body is not None else node.end_byte
 
 
 def _class_kind(bases: str) -> str:
@@ -226,8 +267,8 @@ def _simple_assignment(state: _State, node: Node, name: str, right: Node | None)
         state.defined.setdefault(name, "type alias")
         return
     if is_upper_name(name):
-        if right is not None and name not in ex.constants:
-            ex.constants[name] = value_text(src, right)
+        if right is not None:
+            ex.add_constant(name, value_text(src, right), line_of(node))
         state.defined.setdefault(name, "constant")
     else:
         state.defined.setdefault(name, "variable")
@@ -271,6 +312,8 @@ def _import_from(state: _State, node: Node) -> None:
             names.append(src.text(name_node))
         alias = target.child_by_field_name("alias")
         state.imported.add(src.text(alias if alias is not None else target))
+        if alias is not None and name_node is not None and src.text(alias) == src.text(name_node):
+            state.reexported.append(src.text(alias))
     if any(child.type == "wildcard_import" for child in node.children):
         names.append("*")
     state.ex.add_import(module, names)
@@ -295,3 +338,5 @@ def _exports(state: _State) -> None:
     for name, kind in state.defined.items():
         if not name.startswith("_"):
             ex.add_export(name, kind)
+    for name in state.reexported:
+        ex.add_export(name, "reexport")

@@ -65,7 +65,7 @@ def extract(src: Source, root: Node, local_modules: frozenset[str]) -> Extractio
             impls.append(node)
         elif kind in ("const_item", "static_item"):
             name = src.field_text(node, "name")
-            ex.constants.setdefault(name, value_text(src, node.child_by_field_name("value")))
+            ex.add_constant(name, value_text(src, node.child_by_field_name("value")), line_of(node))
             _export(ex, public, name, "constant" if kind == "const_item" else "static")
         elif kind == "use_declaration":
             argument = node.child_by_field_name("argument")
@@ -79,12 +79,29 @@ def extract(src: Source, root: Node, local_modules: frozenset[str]) -> Extractio
             name = src.field_text(node, "name")
             local.add(name)
             _export(ex, public, name, "module")
+            _module(src, ex, node, name, _doc(src, children, idx))
         elif kind == "macro_definition":
             local.add(src.field_text(node, "name"))
     for impl in impls:
         _impl(src, ex, impl)
     _dependencies(ex, use_roots, local)
     return ex
+
+
+def _module(src: Source, ex: Extraction, node: Node, name: str, doc: str) -> None:
+    """``mod x;`` and ``mod tests { … }``: the module, and the functions written inline in it."""
+    name_node = node.child_by_field_name("name")
+    line = line_of(name_node if name_node is not None else node)
+    body = node.child_by_field_name("body")
+    end = body.start_byte if body is not None else node.end_byte
+    ex.add_symbol(name, "module", line, None, signature(src, node.start_byte, end), doc)
+    if body is None:
+        return
+    items = body.children
+    for idx, item in enumerate(items):
+        if item.type == "function_item":
+            fname, sig, fdoc, fline = _function(src, item, _doc(src, items, idx))
+            ex.add_symbol(fname, "function", fline, name, sig, fdoc)
 
 
 def _inner_docs(src: Source, children: list[Node]) -> str:
@@ -156,7 +173,7 @@ def _impl_type_name(src: Source, node: Node | None) -> str:
 
 def _impl(src: Source, ex: Extraction, node: Node) -> None:
     name = _impl_type_name(src, node.child_by_field_name("type"))
-    info = ex.add_type(name, "impl", "", line_of(node))
+    info = ex.add_type(name, "impl", "", line_of(node), implicit=True)
     body = node.child_by_field_name("body")
     if body is not None:
         _methods(src, info, body)
