@@ -26,8 +26,6 @@ import re
 import sqlite3
 from typing import Any
 
-import attrs
-
 from cq_lsp.errors import UsageError
 from cq_lsp.store.db import FTS_COLUMNS, Database
 from cq_lsp.store.identifiers import (
@@ -173,15 +171,19 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-@attrs.define
 class _Hit:
     """One file's best reason to be in the results so far."""
 
-    tier: int  # index into TIER_NAMES
-    strength: float  # 0..1 inside the tier
-    match: str  # how: definition, symbol, path, identifier, all, any, fts
-    why: list[str]
-    symbol: Match | None = None
+    __slots__ = ("match", "strength", "symbol", "tier", "why")
+
+    def __init__(
+        self, tier: int, strength: float, match: str, why: list[str], symbol: Match | None = None
+    ) -> None:
+        self.tier = tier  # index into TIER_NAMES
+        self.strength = strength  # 0..1 inside the tier
+        self.match = match  # how: definition, symbol, path, all, any, fts
+        self.why = why
+        self.symbol = symbol
 
     def key(self) -> tuple[int, float]:
         return (self.tier, self.strength)

@@ -11,9 +11,7 @@ priors of search), types and functions before methods, short names before long o
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from cq_lsp.store.db import Database
 from cq_lsp.store.identifiers import ROLE_PRIOR, normalize
@@ -37,8 +35,7 @@ _SELECT = (
 _SCAN_CAP = 2000
 
 
-@attrs.frozen
-class Match:
+class Match(NamedTuple):
     """One definition found, with how it matched (the ``why`` of search)."""
 
     tier: int  # index into TIERS
