@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from functools import lru_cache
 from typing import Any
 
 from cq_lsp.errors import UsageError
@@ -75,6 +76,7 @@ MAX_LIMIT = 500
 PREFIX_MIN = 5
 OPEN, CLOSE = "«", "»"
 SNIPPET_CHARS = 160
+SCAN_CHARS = 100_000
 TIER_NAMES = ("text", "path", "symbol", "definition")  # index = the tier's score floor
 _KIND_WEIGHT = {"method": 0.95, "constant": 0.9, "variable": 0.85, "field": 0.85}
 
@@ -149,7 +151,10 @@ def snippet_at(
         return None
     if at is None:
         assert highlighter is not None
-        m = highlighter.first(text)
+        # A hit in the first SCAN_CHARS is as good a snippet as any: scanning all of a 750 KB
+        # file for a word that only occurs inside other words cost 8 ms a result.
+        m = highlighter.first(text[:SCAN_CHARS]) if len(text) > SCAN_CHARS else None
+        m = m or highlighter.first(text)
         if m is None:
             return None
         at = m.start()
@@ -252,8 +257,13 @@ def _same_word(a: str, b: str) -> bool:
 def _path_words(q: _Query, path: str) -> list[str]:
     """The query's words that name the file or a folder on its path (``setup: ...`` → setup.sh,
     ``tests/store: ...`` → tests/store/...): commit subjects and questions name the area."""
-    parts = {w for p in _PATH_PARTS.split(path) for w in split_identifier(p) if len(w) >= 3}
+    parts = _words_of_path(path)
     return [t for t in q.required if len(t) >= 3 and any(_same_word(t, p) for p in parts)]
+
+
+@lru_cache(maxsize=65536)
+def _words_of_path(path: str) -> frozenset[str]:
+    return frozenset(w for p in _PATH_PARTS.split(path) for w in split_identifier(p) if len(w) >= 3)
 
 
 def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
@@ -294,7 +304,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
 
     # 1. definitions of the queried identifiers
     for ident in q.lookups():
-        for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False):
+        for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False, prefix=0):
             if m.tier > 2:
                 break
             base = (1.0, 0.9, 0.8)[m.tier] * _KIND_WEIGHT.get(m.kind, 1.0)
@@ -305,7 +315,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
     # 2. definitions spelled with the query's words, or starting with them
     joined = "_".join(q.required)
     if len(normalize(joined)) >= 3:
-        for m in lookup(db, joined, limit=max(limit, 20) * 2, fuzzy=False):
+        for m in lookup(db, joined, limit=max(limit, 20) * 2, fuzzy=False, prefix=4 * limit + 40):
             if m.file_id in hits and hits[m.file_id].tier == 3:
                 continue
             exactish = m.tier <= 3
