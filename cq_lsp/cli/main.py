@@ -173,12 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     """The function that runs ``command``. Its module is imported only when it runs: `cq-lsp
     search` must not pay for the worker's, the hooks' or the language server's imports."""
-    if command in ("search", "symbol", "eval"):
+    if command in ("search", "symbol"):
         from cq_lsp.cli import search
 
-        return {"search": search.cmd_search, "symbol": search.cmd_symbol, "eval": search.cmd_eval}[
-            command
-        ]
+        return search.cmd_search if command == "search" else search.cmd_symbol
+    if command == "eval":
+        from cq_lsp.cli.evaluate import cmd_eval
+
+        return cmd_eval
     if command == "hook":
         from cq_lsp.cli.hooks import cmd_hook
 
