@@ -211,6 +211,14 @@ STOP_WORDS = frozenset(
     ]
 )
 
+# Verbs that open commit subjects and requests ("fix ...", "add ...", "remove ..."): they say what
+# was done, not where. Searched, never required, and not a reason to favour a path that has them.
+ACTION_WORDS = frozenset(
+    """add added adds adding allow allows avoid change changed changes clean cleanup correct
+    fix fixed fixes fixing handle improve improved make move moved refactor remove removed
+    removes rename renamed support update updated updates updating use used""".split()  # noqa: SIM905
+)
+
 _NORM_DROP = re.compile(r"[\W_]+")
 
 
@@ -250,7 +258,7 @@ _BLOB = re.compile(r"[A-Za-z0-9+/=]{400,}")
 #: How much a role's matches count against a source file's of the same match strength.
 ROLE_PRIOR = {
     "source": 1.0,
-    "docs": 0.6,
+    "docs": 0.45,
     "example": 0.6,
     "test": 0.5,
     "fixture": 0.4,

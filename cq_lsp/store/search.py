@@ -30,6 +30,7 @@ from typing import Any
 from cq_lsp.errors import UsageError
 from cq_lsp.store.db import FTS_COLUMNS, Database
 from cq_lsp.store.identifiers import (
+    ACTION_WORDS,
     ROLE_PRIOR,
     ROLE_WORDS,
     STOP_WORDS,
@@ -77,6 +78,7 @@ PREFIX_MIN = 5
 OPEN, CLOSE = "«", "»"
 SNIPPET_CHARS = 160
 SCAN_CHARS = 100_000
+MAX_ALL = 3  # required words up to which files with all of them rank first
 TIER_NAMES = ("text", "path", "symbol", "definition")  # index = the tier's score floor
 _KIND_WEIGHT = {"method": 0.95, "constant": 0.9, "variable": 0.85, "field": 0.85}
 
@@ -202,7 +204,11 @@ class _Query:
         terms = query_terms(text)
         # One-letter words (the `n` of `nLine`) match most files and only slow the query down.
         self.terms = [t for t in terms if len(t) > 1] or terms
-        self.required = [t for t in self.terms if t not in STOP_WORDS] or self.terms
+        self.required = (
+            [t for t in self.terms if t not in STOP_WORDS and t not in ACTION_WORDS]
+            or [t for t in self.terms if t not in STOP_WORDS]
+            or self.terms
+        )
         self.idents = list(dict.fromkeys(m.group(0) for m in _IDENT.finditer(text)))
         words = set(self.terms)
         asked = {role for role, names in ROLE_WORDS.items() if words & names}
@@ -354,7 +360,10 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
         strength = 0.5 + 0.5 * _squash(boosted) if all_ else 0.5 * _squash(boosted)
         return _Hit(0, strength, "all" if all_ else "any", why)
 
-    all_terms = _run_paths(db, sql, " AND ".join(groups), want)
+    # A long query (a sentence, a commit subject) is matched whole by the files that mention
+    # everything (a changelog, the architecture notes), rarely by the one it is about: its words
+    # are ranked by BM25F together, without an every-word stage first.
+    all_terms = _run_paths(db, sql, " AND ".join(groups), want) if len(groups) <= MAX_ALL else []
     for i, sc, path in all_terms:
         offer(i, text_hit(sc, path, True))
     loose = [_quote(t) + ("*" if len(t) >= PREFIX_MIN else "") for t in q.required]
