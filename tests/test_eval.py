@@ -80,9 +80,15 @@ def test_history_tasks_skip_bumps_typos_reverts_docs_and_multi_file_commits(shop
 def test_definition_tasks_are_names_defined_once_and_used_twice(shop: Path) -> None:
     db = Database(Project(shop).index_db)
     try:
-        tasks = dict(definition_tasks(db, 100))
+        pairs, source = definition_tasks(db, 100)  # no root: the index's own symbols
+        tagged, tag_source = definition_tasks(db, 100, shop)
     finally:
         db.close()
+    tasks = dict(pairs)
+    assert source == "symbols"
+    # Universal Ctags, when installed, finds the same definitions in these files.
+    assert tag_source in ("ctags", "symbols")
+    assert dict(tagged) == tasks
     # parse_invoice: defined in billing/invoice.py, used in checkout, cart and receipt.
     # total and receipt: defined once, used nowhere else. parcel_rate: used in three files.
     assert tasks == {"parse_invoice": "billing/invoice.py", "parcel_rate": "shipping/rates.py"}

@@ -371,7 +371,57 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
     if len(hits) < limit and (len(loose) > 1 or loose[0].endswith("*") or groups != loose):
         for i, sc, path in _run_paths(db, sql, " OR ".join(loose), want + len(all_terms)):
             offer(i, text_hit(sc, path, False))
+    _definitions_in_text(db, q, hits, limit)
     return hits
+
+
+# A definition the documenter did not list (a function nested in another, a handler assigned to
+# a property): the keyword of a definition, or an assignment of a function, right before the name.
+_DEF_BEFORE = (
+    r"\b(?:def|class|function|func|fn|struct|interface|trait|enum|type|module|macro|sub|"
+    r"const|let|var|val)\s+(?:\([^)\n]*\)\s*)?(?:[\w$]+\.)?"
+)
+_DEF_AFTER = r"(?:\s*[:=]\s*(?:async\s+)?(?:function\b|\([^)\n]*\)\s*=>|lambda\b))"
+
+
+def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: int) -> None:
+    """Promote text matches that define the one queried identifier to the definition tier."""
+    names = q.lookups()
+    if len(names) != 1 or any(h.tier == 3 for h in hits.values()):
+        return
+    tail = re.split(r"\.|::|->|#", names[0])[-1]
+    if len(tail) < 2:
+        return
+    name = re.escape(tail)
+    pattern = re.compile(f"{_DEF_BEFORE}{name}\\b|(?<![\\w$]){name}{_DEF_AFTER}")
+    text_hits = sorted(
+        (kv for kv in hits.items() if kv[1].tier == 0), key=lambda kv: kv[1].strength, reverse=True
+    )[: RERANK * limit]
+    if not text_hits:
+        return
+    ids = [i for i, _ in text_hits]
+    marks = ",".join("?" * len(ids))
+    rows = db.conn().execute(
+        "SELECT f.id, f.filepath, f.full_content, coalesce(r.role, 'source') AS role FROM files f "
+        f"LEFT JOIN file_roles r ON r.file_id = f.id WHERE f.id IN ({marks})",
+        ids,
+    )
+    for row in rows:
+        text = row["full_content"] or ""
+        m = pattern.search(text)
+        if m is None:
+            continue
+        line = text.count("\n", 0, m.start()) + 1
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        signature = text[start : end if end >= 0 else len(text)].strip()[:200]
+        found = Match(0, tail, "definition", row["filepath"], line, None, signature, "",
+                      row["role"], row["id"])  # fmt: skip
+        why = [f"defines {tail} at line {line} (in the text; not a listed symbol)"]
+        factor = q.factor(row["role"])
+        if factor != 1.0:
+            why.append(f"{row['role']} file: ×{factor}")
+        hits[row["id"]] = _Hit(3, 0.5 * factor, "definition", why, found)
 
 
 def _finish(
