@@ -207,6 +207,12 @@ def find_symbols(
     return [m.to_dict() for m in lookup(db, query, kind=kind, limit=limit)]
 
 
+def first_symbols(db: Database, limit: int) -> list[Match]:
+    """Symbols in path and line order: what an empty workspace/symbol query lists."""
+    rows = db.conn().execute(_SELECT + "ORDER BY f.filepath, s.line LIMIT ?", (limit,))
+    return [_match(r, 0) for r in rows]
+
+
 def definitions(db: Database, name: str) -> list[Match]:
     """Exact definitions of ``name`` (case-sensitive), for hover."""
     return [m for m in lookup(db, name, limit=50, fuzzy=False) if m.tier == 0]
