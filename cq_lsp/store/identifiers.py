@@ -66,18 +66,6 @@ def query_terms(query: str) -> list[str]:
     return list(terms)
 
 
-def identifier_phrases(query: str) -> list[list[str]]:
-    """The split words of each multi-word identifier in a query, digits kept, in order:
-    ``crash_probe_0`` → ``[crash, probe, 0]``, to be matched as a phrase (so it does not tie
-    with ``crash_probe_10``)."""
-    out: list[list[str]] = []
-    for m in _IDENT.finditer(query):
-        parts = split_identifier(m.group(0))
-        if len(parts) >= 2 and parts not in out:
-            out.append(parts)
-    return out
-
-
 # Words a question is made of ("where are cookies signed"): searched, never required.
 STOP_WORDS = frozenset(
     [

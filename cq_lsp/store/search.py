@@ -226,7 +226,7 @@ class _Query:
 
     def groups(self) -> list[str]:
         """FTS5 groups, one per required identifier or word: an identifier matches as itself or
-        as its words in order (``ServeHTTP`` → ``servehttp`` or ``"serve http"``)."""
+        as all of its words (``ServeHTTP`` → ``servehttp`` or ``serve AND http``)."""
         out: list[str] = []
         covered: set[str] = set()
         for ident in self.idents:
