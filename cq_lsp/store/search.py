@@ -384,6 +384,22 @@ _DEF_BEFORE = (
 _DEF_AFTER = r"(?:\s*[:=]\s*(?:async\s+)?(?:function\b|\([^)\n]*\)\s*=>|lambda\b))"
 
 
+def _definition_line(text: str, name: str, pattern: re.Pattern[str]) -> tuple[int, str] | None:
+    """(line, its text) of the first line of ``text`` that defines ``name``.
+
+    Only the lines holding the name are matched against ``pattern``: its alternation of
+    keywords, run over a whole file, cost 5 ms a file."""
+    pos = text.find(name)
+    while pos >= 0:
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        if pattern.search(text, start, end) is not None:
+            return text.count("\n", 0, start) + 1, text[start:end].strip()[:200]
+        pos = text.find(name, end)
+    return None
+
+
 def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: int) -> None:
     """Promote text matches that define the one queried identifier to the definition tier."""
     names = q.lookups()
@@ -408,13 +424,10 @@ def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: 
     )
     for row in rows:
         text = row["full_content"] or ""
-        m = pattern.search(text)
-        if m is None:
+        located = _definition_line(text, tail, pattern)
+        if located is None:
             continue
-        line = text.count("\n", 0, m.start()) + 1
-        start = text.rfind("\n", 0, m.start()) + 1
-        end = text.find("\n", m.end())
-        signature = text[start : end if end >= 0 else len(text)].strip()[:200]
+        line, signature = located
         found = Match(0, tail, "definition", row["filepath"], line, None, signature, "",
                       row["role"], row["id"])  # fmt: skip
         why = [f"defines {tail} at line {line} (in the text; not a listed symbol)"]
