@@ -137,7 +137,7 @@ def bench_corpus(kind: str, tmp: Path, env: dict[str, str], args: argparse.Names
     if args.compare:
         before = evaluate(db, root, limit=args.limit, search_fn=load_search(args.compare))
         figures["before"] = {"definition": before["definition"], "history": before["history"]}
-    queries = [n for n, _ in definition_tasks(db, 100)] + [
+    queries = [n for n, _ in definition_tasks(db, 100)[0]] + [
         s for s, _ in history_tasks(db, root, 100)
     ]
     figures.update(latency(db, queries or ["search"]))

@@ -82,7 +82,7 @@ def document_tree(root: Path, db: Database, files: dict[str, str]) -> None:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
     run_git(root, "add", "-A")
-    run_git(root, "commit", "-qm", "add files")
+    run_git(root, "commit", "-q", "--allow-empty", "-m", "add files")
     for rel in files:
         content = guard.read(rel)
         ledger.enqueue([Change(rel, content.sha)], source="test")

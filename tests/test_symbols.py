@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cq_lsp.lsp.symbols import SymbolTable
 from cq_lsp.store.db import Database
 from cq_lsp.store.ledger import Change, Ledger
 from cq_lsp.store.symbols import find_symbols
@@ -170,3 +171,15 @@ def test_cli_symbol_prints_path_and_line(cli_repo: Path, cq: Cq) -> None:
     assert data["symbols"][0]["path"] == "src/render.py"
     assert {s["kind"] for s in data["symbols"]} == {"function"}
     assert cq.run("symbol", "nothingnamedso").stdout.startswith("no definition of")
+
+
+def test_the_editor_table_lists_symbols_for_an_empty_query(db: Database) -> None:
+    table = SymbolTable(db)
+    listed = table.search("", limit=3)
+    assert [(m.path, m.line) for m in listed] == sorted((m.path, m.line) for m in listed)
+    assert len(listed) == 3
+    assert [m.path for m in table.search("Engine.ServeHTTP")][:1] == ["gin.go"]
+    assert [d.path for d in table.definitions("render_page")] == [
+        "src/pages.py",
+        "tests/test_pages.py",
+    ]

@@ -207,12 +207,14 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     search` must not pay for the worker's, the hooks' or the language server's imports."""
     if command == "mcp":
         return _cmd_mcp
-    if command in ("search", "symbol", "eval"):
+    if command in ("search", "symbol"):
         from cq_lsp.cli import search
 
-        return {"search": search.cmd_search, "symbol": search.cmd_symbol, "eval": search.cmd_eval}[
-            command
-        ]
+        return search.cmd_search if command == "search" else search.cmd_symbol
+    if command == "eval":
+        from cq_lsp.cli.evaluate import cmd_eval
+
+        return cmd_eval
     if command == "hook":
         from cq_lsp.cli.hooks import cmd_hook
 

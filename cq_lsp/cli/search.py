@@ -1,5 +1,5 @@
-"""``cq-lsp search``, ``symbol`` and ``eval``: kept to the store's imports, so a search answers
-in well under 100 ms."""
+"""``cq-lsp search`` and ``symbol``: kept to the store's imports, so a search answers in well
+under 100 ms (``eval`` lives in cli/evaluate.py: its imports would slow every search)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cq_lsp.cli.output import emit_json, highlight, style
+from cq_lsp.errors import UsageError
 from cq_lsp.store.db import Database
-from cq_lsp.store.evaluate import evaluate
 from cq_lsp.store.freshness import mark_answers
 from cq_lsp.store.search import search
 from cq_lsp.store.symbols import find_symbols
@@ -18,8 +18,10 @@ from cq_lsp.worktree.project import Project, open_project
 if TYPE_CHECKING:
     from cq_lsp.core.workspace import Workspace
 
+MAX_SYMBOLS = 1000
 
-def _db(args: argparse.Namespace) -> tuple[Project, Database]:
+
+def open_index(args: argparse.Namespace) -> tuple[Project, Database]:
     project = open_project(args.root)
     project.require_initialized()
     return project, Database(project.index_db)
@@ -31,7 +33,7 @@ def _where(r: dict[str, Any]) -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    project, db = _db(args)
+    project, db = open_index(args)
     result = search(db, " ".join(args.query), limit=args.limit)
     stale = mark_answers(db, project.root, result["results"], lambda rel: _sha_now(project, rel))
     if stale:
@@ -64,7 +66,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_symbol(args: argparse.Namespace) -> int:
-    _, db = _db(args)
+    if not 1 <= args.limit <= MAX_SYMBOLS:
+        raise UsageError(f"--limit must be an integer from 1 to {MAX_SYMBOLS}, got {args.limit}")
+    _, db = open_index(args)
     name = " ".join(args.name)
     symbols = find_symbols(db, name, kind=args.kind, limit=args.limit)
     if args.json:
@@ -79,34 +83,6 @@ def cmd_symbol(args: argparse.Namespace) -> int:
         print(f"{style(_where(s), '1')}  {head}  {style(s['kind'], '2')}")
         if s["signature"]:
             print(f"    {s['signature'][:200]}")
-    return 0
-
-
-def _figures(m: dict[str, Any]) -> str:
-    def f(v: float | None) -> str:
-        return "   –  " if v is None else f"{v:6.3f}"
-
-    return f"{m['n']:>5}  {f(m['recall@1'])}  {f(m['recall@5'])}  {f(m['mrr'])}"
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    project, db = _db(args)
-    result = evaluate(db, project.root, limit=args.limit)
-    if args.json:
-        emit_json(result)
-        return 0
-    print(f"{'task':<11} {'engine':<7} {'n':>5}  {'R@1':>6}  {'R@5':>6}  {'MRR':>6}")
-    for task in ("definition", "history"):
-        print(f"{task:<11} {'cq-lsp':<7} {_figures(result[task])}")
-        for name in ("bm25", "grep"):
-            print(f"{'':<11} {name:<7} {_figures(result['baselines'][name][task])}")
-    misses = result["misses"]
-    if misses:
-        print(f"\nfirst misses ({len(misses)} listed with --json):")
-        for m in misses[:10]:
-            rank = f"rank {m['rank']}" if m["rank"] else "not in top 10"
-            got = m["got"][0] if m["got"] else "nothing"
-            print(f"  {m['task']}: {m['query'][:60]!r} → {m['expected']} ({rank}; first: {got})")
     return 0
 
 

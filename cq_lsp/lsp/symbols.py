@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 
 from cq_lsp.store.db import Database
-from cq_lsp.store.symbols import Match, definitions, lookup, overview
+from cq_lsp.store.symbols import Match, definitions, first_symbols, lookup, overview
 
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
@@ -22,6 +22,8 @@ class SymbolTable:
         self.db = db
 
     def search(self, query: str, limit: int = 200) -> list[Match]:
+        if not query.strip():
+            return first_symbols(self.db, limit)
         return lookup(self.db, query, limit=limit)
 
     def definitions(self, name: str) -> list[Match]:

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cq_lsp.documenters.records import FileRecord, derive_symbols
 from cq_lsp.errors import IndexError_
 from cq_lsp.store.identifiers import file_role, file_stem, normalize
 
@@ -604,6 +603,10 @@ def _json(value: Any) -> Any:
 
 def _backfill_symbols(conn: sqlite3.Connection) -> None:
     """Symbols and roles of files documented before schema 3, from their stored fields."""
+    # Here, not at the top: the record pulls in attrs (~40 ms), which `cq-lsp search` and
+    # `symbol` would pay on every start for a migration that runs once per index.
+    from cq_lsp.documenters.records import FileRecord, derive_symbols
+
     rows = conn.execute(
         "SELECT id, filepath, filename, language, functions, types_interfaces_classes, "
         "constants, full_content FROM files"

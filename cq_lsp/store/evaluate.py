@@ -2,8 +2,9 @@
 
 Two sets of questions nobody chose:
 
-- **definition lookup** — identifiers defined in exactly one file (by the index's symbol rows)
-  and used in at least two other files, queried by name, expecting the defining file;
+- **definition lookup** — identifiers defined in exactly one file (by Universal Ctags when it is
+  installed, else by the index's symbol rows) and used in at least two other files, queried by
+  name, expecting the defining file;
 - **history retrieval** — subjects of past commits that changed exactly one file still in the
   index (merges, reverts, version bumps, typo/format/docs-only commits skipped), queried as
   typed, expecting that file.
@@ -16,9 +17,12 @@ grep-style count of the query's terms. Figures: recall@1, recall@5 and mean reci
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import shutil
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,8 +94,56 @@ class _Corpus:
         return [p for _, p in scored[:limit]]
 
 
-def definition_tasks(db: Database, limit: int) -> list[tuple[str, str]]:
-    """(name, defining file): names defined in one file only and used in two others or more."""
+# ctags kinds that are definitions a person looks up (not sections, targets, selectors...).
+_CTAGS_KINDS = frozenset(
+    {"function", "method", "class", "struct", "interface", "enum", "type", "trait", "macro",
+     "constant", "module", "member", "typedef", "implementation", "func", "namespace"}
+)  # fmt: skip
+CTAGS_TIMEOUT_S = 120
+
+
+def ctags_definitions(root: Path, indexed: set[str]) -> dict[str, set[str]] | None:
+    """name → files defining it, by Universal Ctags over the work tree; None when not installed.
+
+    ``--options=NONE``: the repository's own .ctags.d must not change what counts as a
+    definition. Only files in the index count."""
+    exe = shutil.which("ctags")
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [exe, "--options=NONE", "-R", "--output-format=json", "--fields=+nK", "-f", "-"],
+            cwd=root,
+            capture_output=True,
+            timeout=CTAGS_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0 or not proc.stdout.startswith(b"{"):
+        return None  # exuberant ctags, or another program named ctags
+    found: dict[str, set[str]] = {}
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        try:
+            tag = json.loads(line)
+        except ValueError:
+            continue
+        path = str(tag.get("path", "")).removeprefix("./")
+        if tag.get("kind") in _CTAGS_KINDS and path in indexed:
+            found.setdefault(str(tag.get("name", "")), set()).add(path)
+    return found
+
+
+def definition_tasks(
+    db: Database, limit: int, root: Path | None = None
+) -> tuple[list[tuple[str, str]], str]:
+    """(name, defining file) pairs — names defined in one file only and used in two others or
+    more — and where the definitions came from: ``ctags`` when installed, else ``symbols``."""
+    contents = _contents(db)
+    tags = ctags_definitions(root, {p for p, _ in contents}) if root is not None else None
+    if tags is not None:
+        once = {n: next(iter(p)) for n, p in tags.items() if len(p) == 1}
+        return _used_elsewhere(once, contents, limit), "ctags"
     rows = db.query(
         "SELECT s.name, min(f.filepath) AS path, count(DISTINCT s.file_id) AS n FROM symbols s "
         "JOIN files f ON f.id = s.file_id WHERE s.kind IN ("
@@ -100,13 +152,21 @@ def definition_tasks(db: Database, limit: int) -> list[tuple[str, str]]:
         _DEFINITION_KINDS,
     )
     # Short and dunder names are words of every file, not identifiers anyone looks up.
+    once = {r["name"]: r["path"] for r in rows}
+    return _used_elsewhere(once, contents, limit), "symbols"
+
+
+def _used_elsewhere(
+    once: dict[str, str], contents: list[tuple[str, str]], limit: int
+) -> list[tuple[str, str]]:
+    # Short and dunder names are words of every file, not identifiers anyone looks up.
     defined = {
-        r["name"]: r["path"]
-        for r in rows
-        if len(r["name"]) >= 4 and not r["name"].startswith("__") and _WORD.fullmatch(r["name"])
+        n: p
+        for n, p in once.items()
+        if len(n) >= 4 and not n.startswith("__") and _WORD.fullmatch(n)
     }
     uses: dict[str, int] = dict.fromkeys(defined, 0)
-    for path, text in _contents(db):
+    for path, text in contents:
         for word in set(_WORD.findall(text)) & defined.keys():
             if defined[word] != path:
                 uses[word] += 1
@@ -186,7 +246,7 @@ def evaluate(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise UsageError(f"--limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
     ours = search_fn or _cq_search
-    definition = definition_tasks(db, limit)
+    definition, source = definition_tasks(db, limit, root)
     history = history_tasks(db, root, limit)
     corpus = _Corpus(_contents(db))
     misses: list[dict[str, Any]] = []
@@ -195,6 +255,7 @@ def evaluate(
         "history": _score(history, lambda q, k: ours(db, q, k), "history", misses),
         "baselines": {},
         "misses": misses,
+        "definitions_from": source,
     }
     for name, fn in (("bm25", corpus.bm25), ("grep", corpus.grep)):
         result["baselines"][name] = {

@@ -66,18 +66,6 @@ def query_terms(query: str) -> list[str]:
     return list(terms)
 
 
-def identifier_phrases(query: str) -> list[list[str]]:
-    """The split words of each multi-word identifier in a query, digits kept, in order:
-    ``crash_probe_0`` → ``[crash, probe, 0]``, to be matched as a phrase (so it does not tie
-    with ``crash_probe_10``)."""
-    out: list[list[str]] = []
-    for m in _IDENT.finditer(query):
-        parts = split_identifier(m.group(0))
-        if len(parts) >= 2 and parts not in out:
-            out.append(parts)
-    return out
-
-
 # Words a question is made of ("where are cookies signed"): searched, never required.
 STOP_WORDS = frozenset(
     [
@@ -211,6 +199,14 @@ STOP_WORDS = frozenset(
     ]
 )
 
+# Verbs that open commit subjects and requests ("fix ...", "add ...", "remove ..."): they say what
+# was done, not where. Searched, never required, and not a reason to favour a path that has them.
+ACTION_WORDS = frozenset(
+    """add added adds adding allow allows avoid change changed changes clean cleanup correct
+    fix fixed fixes fixing handle improve improved make move moved refactor remove removed
+    removes rename renamed support update updated updates updating use used""".split()  # noqa: SIM905
+)
+
 _NORM_DROP = re.compile(r"[\W_]+")
 
 
@@ -250,7 +246,7 @@ _BLOB = re.compile(r"[A-Za-z0-9+/=]{400,}")
 #: How much a role's matches count against a source file's of the same match strength.
 ROLE_PRIOR = {
     "source": 1.0,
-    "docs": 0.6,
+    "docs": 0.45,
     "example": 0.6,
     "test": 0.5,
     "fixture": 0.4,

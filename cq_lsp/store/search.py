@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from functools import lru_cache
 from typing import Any
-
-import attrs
 
 from cq_lsp.errors import UsageError
 from cq_lsp.store.db import FTS_COLUMNS, Database
 from cq_lsp.store.identifiers import (
+    ACTION_WORDS,
     ROLE_PRIOR,
     ROLE_WORDS,
     STOP_WORDS,
@@ -77,6 +77,8 @@ MAX_LIMIT = 500
 PREFIX_MIN = 5
 OPEN, CLOSE = "«", "»"
 SNIPPET_CHARS = 160
+SCAN_CHARS = 100_000
+MAX_ALL = 3  # required words up to which files with all of them rank first
 TIER_NAMES = ("text", "path", "symbol", "definition")  # index = the tier's score floor
 _KIND_WEIGHT = {"method": 0.95, "constant": 0.9, "variable": 0.85, "field": 0.85}
 
@@ -151,7 +153,10 @@ def snippet_at(
         return None
     if at is None:
         assert highlighter is not None
-        m = highlighter.first(text)
+        # A hit in the first SCAN_CHARS is as good a snippet as any: scanning all of a 750 KB
+        # file for a word that only occurs inside other words cost 8 ms a result.
+        m = highlighter.first(text[:SCAN_CHARS]) if len(text) > SCAN_CHARS else None
+        m = m or highlighter.first(text)
         if m is None:
             return None
         at = m.start()
@@ -173,15 +178,19 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-@attrs.define
 class _Hit:
     """One file's best reason to be in the results so far."""
 
-    tier: int  # index into TIER_NAMES
-    strength: float  # 0..1 inside the tier
-    match: str  # how: definition, symbol, path, identifier, all, any, fts
-    why: list[str]
-    symbol: Match | None = None
+    __slots__ = ("match", "strength", "symbol", "tier", "why")
+
+    def __init__(
+        self, tier: int, strength: float, match: str, why: list[str], symbol: Match | None = None
+    ) -> None:
+        self.tier = tier  # index into TIER_NAMES
+        self.strength = strength  # 0..1 inside the tier
+        self.match = match  # how: definition, symbol, path, all, any, fts
+        self.why = why
+        self.symbol = symbol
 
     def key(self) -> tuple[int, float]:
         return (self.tier, self.strength)
@@ -195,7 +204,11 @@ class _Query:
         terms = query_terms(text)
         # One-letter words (the `n` of `nLine`) match most files and only slow the query down.
         self.terms = [t for t in terms if len(t) > 1] or terms
-        self.required = [t for t in self.terms if t not in STOP_WORDS] or self.terms
+        self.required = (
+            [t for t in self.terms if t not in STOP_WORDS and t not in ACTION_WORDS]
+            or [t for t in self.terms if t not in STOP_WORDS]
+            or self.terms
+        )
         self.idents = list(dict.fromkeys(m.group(0) for m in _IDENT.finditer(text)))
         words = set(self.terms)
         asked = {role for role, names in ROLE_WORDS.items() if words & names}
@@ -213,7 +226,7 @@ class _Query:
 
     def groups(self) -> list[str]:
         """FTS5 groups, one per required identifier or word: an identifier matches as itself or
-        as its words in order (``ServeHTTP`` → ``servehttp`` or ``"serve http"``)."""
+        as all of its words (``ServeHTTP`` → ``servehttp`` or ``serve AND http``)."""
         out: list[str] = []
         covered: set[str] = set()
         for ident in self.idents:
@@ -250,8 +263,13 @@ def _same_word(a: str, b: str) -> bool:
 def _path_words(q: _Query, path: str) -> list[str]:
     """The query's words that name the file or a folder on its path (``setup: ...`` → setup.sh,
     ``tests/store: ...`` → tests/store/...): commit subjects and questions name the area."""
-    parts = {w for p in _PATH_PARTS.split(path) for w in split_identifier(p) if len(w) >= 3}
+    parts = _words_of_path(path)
     return [t for t in q.required if len(t) >= 3 and any(_same_word(t, p) for p in parts)]
+
+
+@lru_cache(maxsize=65536)
+def _words_of_path(path: str) -> frozenset[str]:
+    return frozenset(w for p in _PATH_PARTS.split(path) for w in split_identifier(p) if len(w) >= 3)
 
 
 def search(db: Database, query: str, limit: int = 10) -> dict[str, Any]:
@@ -292,7 +310,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
 
     # 1. definitions of the queried identifiers
     for ident in q.lookups():
-        for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False):
+        for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False, prefix=0):
             if m.tier > 2:
                 break
             base = (1.0, 0.9, 0.8)[m.tier] * _KIND_WEIGHT.get(m.kind, 1.0)
@@ -303,7 +321,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
     # 2. definitions spelled with the query's words, or starting with them
     joined = "_".join(q.required)
     if len(normalize(joined)) >= 3:
-        for m in lookup(db, joined, limit=max(limit, 20) * 2, fuzzy=False):
+        for m in lookup(db, joined, limit=max(limit, 20) * 2, fuzzy=False, prefix=4 * limit + 40):
             if m.file_id in hits and hits[m.file_id].tier == 3:
                 continue
             exactish = m.tier <= 3
@@ -342,7 +360,10 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
         strength = 0.5 + 0.5 * _squash(boosted) if all_ else 0.5 * _squash(boosted)
         return _Hit(0, strength, "all" if all_ else "any", why)
 
-    all_terms = _run_paths(db, sql, " AND ".join(groups), want)
+    # A long query (a sentence, a commit subject) is matched whole by the files that mention
+    # everything (a changelog, the architecture notes), rarely by the one it is about: its words
+    # are ranked by BM25F together, without an every-word stage first.
+    all_terms = _run_paths(db, sql, " AND ".join(groups), want) if len(groups) <= MAX_ALL else []
     for i, sc, path in all_terms:
         offer(i, text_hit(sc, path, True))
     loose = [_quote(t) + ("*" if len(t) >= PREFIX_MIN else "") for t in q.required]
@@ -350,7 +371,70 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
     if len(hits) < limit and (len(loose) > 1 or loose[0].endswith("*") or groups != loose):
         for i, sc, path in _run_paths(db, sql, " OR ".join(loose), want + len(all_terms)):
             offer(i, text_hit(sc, path, False))
+    _definitions_in_text(db, q, hits, limit)
     return hits
+
+
+# A definition the documenter did not list (a function nested in another, a handler assigned to
+# a property): the keyword of a definition, or an assignment of a function, right before the name.
+_DEF_BEFORE = (
+    r"\b(?:def|class|function|func|fn|struct|interface|trait|enum|type|module|macro|sub|"
+    r"const|let|var|val)\s+(?:\([^)\n]*\)\s*)?(?:[\w$]+\.)?"
+)
+_DEF_AFTER = r"(?:\s*[:=]\s*(?:async\s+)?(?:function\b|\([^)\n]*\)\s*=>|lambda\b))"
+
+
+def _definition_line(text: str, name: str, pattern: re.Pattern[str]) -> tuple[int, str] | None:
+    """(line, its text) of the first line of ``text`` that defines ``name``.
+
+    Only the lines holding the name are matched against ``pattern``: its alternation of
+    keywords, run over a whole file, cost 5 ms a file."""
+    pos = text.find(name)
+    while pos >= 0:
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        if pattern.search(text, start, end) is not None:
+            return text.count("\n", 0, start) + 1, text[start:end].strip()[:200]
+        pos = text.find(name, end)
+    return None
+
+
+def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: int) -> None:
+    """Promote text matches that define the one queried identifier to the definition tier."""
+    names = q.lookups()
+    if len(names) != 1 or any(h.tier == 3 for h in hits.values()):
+        return
+    tail = re.split(r"\.|::|->|#", names[0])[-1]
+    if len(tail) < 2:
+        return
+    name = re.escape(tail)
+    pattern = re.compile(f"{_DEF_BEFORE}{name}\\b|(?<![\\w$]){name}{_DEF_AFTER}")
+    text_hits = sorted(
+        (kv for kv in hits.items() if kv[1].tier == 0), key=lambda kv: kv[1].strength, reverse=True
+    )[: RERANK * limit]
+    if not text_hits:
+        return
+    ids = [i for i, _ in text_hits]
+    marks = ",".join("?" * len(ids))
+    rows = db.conn().execute(
+        "SELECT f.id, f.filepath, f.full_content, coalesce(r.role, 'source') AS role FROM files f "
+        f"LEFT JOIN file_roles r ON r.file_id = f.id WHERE f.id IN ({marks})",
+        ids,
+    )
+    for row in rows:
+        text = row["full_content"] or ""
+        located = _definition_line(text, tail, pattern)
+        if located is None:
+            continue
+        line, signature = located
+        found = Match(0, tail, "definition", row["filepath"], line, None, signature, "",
+                      row["role"], row["id"])  # fmt: skip
+        why = [f"defines {tail} at line {line} (in the text; not a listed symbol)"]
+        factor = q.factor(row["role"])
+        if factor != 1.0:
+            why.append(f"{row['role']} file: ×{factor}")
+        hits[row["id"]] = _Hit(3, 0.5 * factor, "definition", why, found)
 
 
 def _finish(
