@@ -738,13 +738,14 @@ def test_cli_never_exits_2_on_typed_text(cli_repo: Path, cq: Cq) -> None:
 def test_a_definition_the_documenter_did_not_list_is_found_in_the_text(
     tree: tuple[Path, Database],
 ) -> None:
-    """A function nested in another (not a listed symbol) still ranks as the definition."""
+    """A definition the documenter does not list (a lambda bound inside a function) still ranks
+    as the definition."""
     root, d = tree
     document_tree(
         root,
         d,
         {
-            "web/routes.py": "def make_app():\n    def dashboard_view():\n        return 1\n"
+            "web/routes.py": "def make_app():\n    dashboard_view = lambda: 1\n"
             "    return dashboard_view\n",
             "web/a.py": "from web.routes import make_app\n" + "dashboard_view = None\n" * 5,
             "web/b.py": "".join(f"print('dashboard_view', {i})\n" for i in range(5)),
