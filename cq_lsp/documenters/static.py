@@ -15,6 +15,9 @@ from cq_lsp.documenters.records import FileRecord
 from cq_lsp.documenters.treesitter import EXTRACTORS, Extraction, Source, parse
 from cq_lsp.documenters.treesitter.common import DOC_LIMIT, collapse
 
+# Part of the documentation key (cq_lsp/store/cache.py): bump it whenever a change here or in an
+# extractor changes what a record says, so records in shared stores are made again.
+STATIC_VERSION = 1
 _SUMMARY_NAMES = 5
 _HEADER_LINES = 15
 # Markers of generated code, looked for (lower-cased) in the first lines of the file.
