@@ -225,6 +225,8 @@ def test_a_dead_team_store_never_blocks_documenting(tmp_path: Path, fake: Path) 
     st = m.status(root)
     problems = [p for p in st["message"].split(" · ") if "team store" in p]
     assert len(problems) == 1 and "unreachable" in problems[0]
+    doctor = Cq(root, m.env).run("doctor", check=False).stdout
+    assert "team store redis://127.0.0.1" in doctor and "unreachable" in doctor
 
 
 def test_kill_9_pool_local_worker_and_redis_loses_nothing(tmp_path: Path, fake: Path) -> None:
