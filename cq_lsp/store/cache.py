@@ -84,7 +84,7 @@ def encode_record(record: FileRecord) -> bytes:
     data = record.to_dict()
     for name in ("path", "filename", "language"):
         data.pop(name, None)  # the reader's own, set again on the way out
-    return zlib.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), 3)
+    return zlib.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), 1)
 
 
 def _check_symbols(value: Any) -> list[dict[str, Any]]:
