@@ -24,7 +24,7 @@ import pytest
 from cq_lsp.config.schema import Config, ProcessorConfig
 from cq_lsp.documenters.select import documenter_fingerprint
 from cq_lsp.store.cache import content_sha256, decode_record, doc_key
-from tests.conftest import Cq, make_repo
+from tests.conftest import Cq, make_repo, run_git
 from tests.fakes.llm import write_fake_llm
 from tests.test_queue_contract import RedisServer, redis_server_exe
 
@@ -273,3 +273,70 @@ def test_kill_9_pool_local_worker_and_redis_loses_nothing(tmp_path: Path, fake: 
     # A call that a kill -9 cut short is made again; nothing else is.
     calls = len(me.calls()) + len(pool.calls())
     assert N_FILES <= calls <= N_FILES + 2 * (kills["pool"] + kills["local"] + kills["redis"])
+
+
+# The ACL set-up the README documents (Redis >= 7 for the %R read-only key selectors).
+ACL_USERS = {
+    "cq-writer": "on >writer-pw ~cq:* ~huey.* &* +@all -@dangerous",
+    "cq-reader": "on >reader-pw %R~cq:doc:* +@read +@connection",
+    "cq-pool-client": (
+        "on >client-pw %R~cq:doc:* %R~cq:pool:worker:* ~huey.* &* +@all -@dangerous"
+    ),
+}
+
+
+def test_with_acls_only_ci_and_the_pool_write(
+    tmp_path: Path, redis_server: RedisServer, fake: Path
+) -> None:
+    import redis
+
+    admin = redis.Redis.from_url(redis_server.url)
+    for user, rules in ACL_USERS.items():
+        admin.acl_setuser(user, reset=True)
+        admin.execute_command("ACL", "SETUSER", user, *rules.split())
+
+    def url(user: str, pw: str) -> str:
+        return f"redis://{user}:{pw}@127.0.0.1:{redis_server.port}/0"
+
+    writer, reader = url("cq-writer", "writer-pw"), url("cq-reader", "reader-pw")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        redis.Redis.from_url(reader).set("cq:doc:forged", b"x")
+
+    origin = origin_repo(tmp_path)
+    ci = Machine(tmp_path, "ci", fake, cache={"url": writer})
+    finish(ci.index(ci.clone(origin, tmp_path / "work" / "ci")))
+    assert sorted(ci.calls()) == sorted(FILES)
+
+    dev = Machine(tmp_path, "dev", fake, cache={"url": reader, "write": False})
+    d_root = dev.clone(origin, tmp_path / "work" / "dev")
+    finish(dev.index(d_root))
+    assert dev.calls() == []
+    assert dev.status(d_root)["sharing"]["reused"]["teamStore"] == N_FILES
+
+    # A reader's new content is documented on its own machine and never written to the store.
+    (d_root / "lib" / "new.py").write_text("def new():\n    return 1\n", encoding="utf-8")
+    run_git(d_root, "add", "lib/new.py")
+    finish(dev.index(d_root))
+    assert dev.calls() == ["lib/new.py"]
+    assert len(list(admin.scan_iter(match="cq:doc:*"))) == N_FILES
+
+    # Through the pool: the client queues requests, the pool (a writer) documents and stores.
+    pool = Machine(tmp_path, "pool", fake)
+    client = Machine(
+        tmp_path,
+        "client",
+        fake,
+        cache={"write": False},
+        pool={"url": url("cq-pool-client", "client-pw"), "timeout_s": 60},
+    )
+    worker = start_pool(pool, writer, tmp_path / "work", origin / "lib" / "part0.py")
+    try:
+        c_root = client.clone(origin, tmp_path / "work" / "client")
+        (c_root / "lib" / "pooled.py").write_text("def pooled():\n    pass\n", encoding="utf-8")
+        run_git(c_root, "add", "lib/pooled.py")
+        finish(client.index(c_root))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    assert client.calls() == [] and pool.calls() == ["lib/pooled.py"]
+    assert len(list(admin.scan_iter(match="cq:doc:*"))) == N_FILES + 1

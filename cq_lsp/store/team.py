@@ -67,6 +67,7 @@ class TeamStore:
         self._down_until = 0.0
         self._lock = threading.Lock()
         self.problem: str | None = None
+        self._denied = False
 
     def _redis(self) -> Any:
         if self._client is None:
@@ -79,6 +80,17 @@ class TeamStore:
         try:
             result = fn(self._redis())
         except Exception as exc:  # redis-py raises many kinds; all mean "not now"
+            if "NOPERM" in str(exc):
+                # An ACL that makes this member a reader: reads go on, writes are skipped.
+                if not self._denied:
+                    self._denied = True
+                    log.warning(
+                        "team store %s: no permission to %s (a read-only member? set "
+                        "cache.write to false)",
+                        redacted(self.url),
+                        what,
+                    )
+                return default
             self._failed(what, exc)
             return default
         if self.problem is not None:
@@ -128,7 +140,9 @@ class TeamStore:
             lambda r: r.set(LEASE_PREFIX + key, owner, nx=True, px=max(1000, int(ttl_s * 1000))),
             None,
         )
-        return None if result is None and self.problem is not None else bool(result)
+        if result is None and (self.problem is not None or self._denied):
+            return None
+        return bool(result)
 
     def leased(self, key: str) -> bool:
         return bool(self._call("read a lease", lambda r: r.exists(LEASE_PREFIX + key), 0))
