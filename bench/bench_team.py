@@ -204,15 +204,16 @@ def part_pool(base: Path, url: str, files: int, workers: int) -> None:
     root_a = base / "a"
     git(base, "clone", "-q", str(origin), str(root_a))
     t_alone = alone.index(root_a)
-    pool_m = Machine(base, "pool", fake, 0.2, cache={"local": False})
+    # One machine per pool worker: each has its own LLM slots (processor.concurrency).
+    pool_ms = [Machine(base, f"pool{i}", fake, 0.2, cache={"local": False}) for i in range(workers)]
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "cq_lsp", "pool", "run", "--url", url, "--threads", "2"],
-            env=pool_m.env,
+            env=m.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(workers)
+        for m in pool_ms
     ]
     try:
         import redis
@@ -231,7 +232,7 @@ def part_pool(base: Path, url: str, files: int, workers: int) -> None:
             0.2,
             cache={"local": False},
             pool={"url": url, "timeout_s": 120},
-            worker={"threads": 2 * workers},
+            worker={"threads": 3 * workers},  # the pool always has the next request queued
         )
         root_p = base / "p"
         git(base, "clone", "-q", str(origin), str(root_p))
@@ -248,7 +249,7 @@ def part_pool(base: Path, url: str, files: int, workers: int) -> None:
     )
     row(
         f"same with a pool of {workers} × 2 threads",
-        f"{t_pool:.1f} s (pool calls {pool_m.calls()}, local {me.calls()}); "
+        f"{t_pool:.1f} s (pool calls {sum(m.calls() for m in pool_ms)}, local {me.calls()}); "
         f"{t_alone / t_pool:.2f}× faster",
         "≥ 2.5×",
     )

@@ -33,6 +33,8 @@ WORKER_TTL_S = 10
 # How long a requester trusts its last look at the pool's workers.
 SEEN_CACHE_S = 5.0
 RESULT_TTL_S = 3600
+# A requester's single wait for an answer (below the connection's 10 s socket timeout).
+WAIT_STEP_S = 5.0
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -105,10 +107,26 @@ class PoolClient:
             return None
         with self._lock:
             self.in_flight += 1
+        from huey.exceptions import ResultTimeout
+
+        deadline = time.monotonic() + self.timeout_s
         try:
             result = self._task(request)
-            answer = result.get(blocking=True, timeout=self.timeout_s)
-        except Exception as exc:  # HueyException on timeout, redis errors, a failed task
+            while True:
+                # Waits shorter than the socket timeout; a pool that answers nothing within
+                # timeout_s has its request revoked (if not yet taken) and the file is ours.
+                left = deadline - time.monotonic()
+                try:
+                    answer = result.get(
+                        blocking=True,
+                        timeout=max(0.1, min(WAIT_STEP_S, left)),
+                        revoke_on_timeout=left <= WAIT_STEP_S,
+                    )
+                    break
+                except ResultTimeout:
+                    if left <= WAIT_STEP_S:
+                        raise
+        except Exception as exc:  # ResultTimeout, redis errors, a failed task
             log.info("pool did not answer for %s (%s); documenting locally", request["path"], exc)
             return None
         finally:
