@@ -67,7 +67,6 @@ class PoolWorker:
         self.team = TeamStore(self.config.cache.url or url, write=True)
         self.lease_ttl_s = self.config.processor.timeout_s + LEASE_MARGIN_S
         self.context = DocumentContext(model=self.config.model)
-        self.calls = 0
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         path, language, data, sha = _checked(request)
@@ -78,7 +77,6 @@ class PoolWorker:
             stand_in: list[bytes] = []
 
             def make() -> bytes | None:
-                self.calls += 1
                 sel = self.selection
                 try:
                     record = sel.documenter.document(path, text, language, self.context)
