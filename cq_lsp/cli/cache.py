@@ -11,6 +11,7 @@ from typing import Any
 
 from cq_lsp.cli.output import emit_json, fmt_bytes
 from cq_lsp.config.load import load_config
+from cq_lsp.config.schema import REDIS_SCHEMES
 from cq_lsp.core.pool import pool_summary
 from cq_lsp.core.sharing import where_content_goes
 from cq_lsp.errors import ConfigError
@@ -76,6 +77,11 @@ def cmd_pool(args: argparse.Namespace) -> int:
             "no pool URL",
             hint="pass --url redis://HOST:PORT/DB, or set pool.url in the user config or "
             "CODEQUERY_POOL_URL",
+        )
+    if not url.startswith(REDIS_SCHEMES):
+        raise ConfigError(
+            f"the pool URL must start with redis://, rediss:// or unix://, got {url!r}",
+            hint="e.g. --url redis://pool.example.internal:6379/3",
         )
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"

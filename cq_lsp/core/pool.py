@@ -150,13 +150,26 @@ def live_workers(redis: Any) -> list[dict[str, Any]]:
     return out
 
 
+_SUMMARIES: dict[str, tuple[float, dict[str, Any]]] = {}
+_HUEYS: dict[str, Any] = {}
+
+
 def pool_summary(url: str) -> dict[str, Any]:
-    """For status and doctor: workers seen, requests waiting; time-bounded."""
+    """For status and doctor: workers seen, requests waiting; time-bounded, and cached for a
+    few seconds (the editor asks for the status often)."""
+    now = time.monotonic()
+    cached = _SUMMARIES.get(url)
+    if cached is not None and now - cached[0] < SEEN_CACHE_S:
+        return cached[1]
     try:
-        redis = connect(url)
-        workers = live_workers(redis)
-        waiting = int(make_huey(url)[0].pending_count())
-        return {"url": redacted(url), "workers": len(workers), "waiting": waiting, "error": None}
+        huey = _HUEYS.get(url)
+        if huey is None:
+            huey = _HUEYS[url] = make_huey(url)[0]
+        workers = live_workers(connect(url))
+        waiting = int(huey.pending_count())
+        out = {"url": redacted(url), "workers": len(workers), "waiting": waiting, "error": None}
     except Exception as exc:
         text = " ".join(str(exc).split())[:200]
-        return {"url": redacted(url), "workers": 0, "waiting": None, "error": text}
+        out = {"url": redacted(url), "workers": 0, "waiting": None, "error": text}
+    _SUMMARIES[url] = (now, out)
+    return out
