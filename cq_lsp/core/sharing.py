@@ -8,6 +8,7 @@ repository's config.json): sending content or records off the machine is the use
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -81,8 +82,16 @@ class Sharing:
         return self.local is not None or self.team is not None or self.pool is not None
 
     def key(self, sha256: str, language: str, path: str, fingerprint: str | None = None) -> str:
+        """The key of content the caller hashed; ``fingerprint``: another documenter's (the
+        pool's), whose kind then decides whether the path is part of the key."""
+        with_path = self.path_in_key
+        if fingerprint is not None:
+            try:
+                with_path = json.loads(fingerprint).get("kind") != "command"
+            except (ValueError, AttributeError):
+                with_path = True
         return doc_key(
-            fingerprint or self.fingerprint, sha256, language, path if self.path_in_key else None
+            fingerprint or self.fingerprint, sha256, language, path if with_path else None
         )
 
 
