@@ -115,11 +115,11 @@ class JobRunner:
     def sharing(self) -> Sharing:
         """The stores and pool for the current settings (rebuilt when they change)."""
         cfg = self.ws.config
-        sel = self.selection
-        key = (cfg.cache, cfg.pool, cfg.processor, cfg.model, sel.uses_llm)
+        key = (cfg.cache, cfg.pool, cfg.processor, cfg.model)
         cached = self._sharing
         if cached is None or cached[0] != key:
-            cached = self._sharing = (key, Sharing(cfg, uses_llm=sel.uses_llm))
+            uses_llm = cfg.processor.kind == "command"  # as Selection.uses_llm, without trust
+            cached = self._sharing = (key, Sharing(cfg, uses_llm=uses_llm))
         return cached[1]
 
     def __call__(self, rel: str, sha: str, retries_left: int) -> None:

@@ -5,7 +5,7 @@ Every call is time-bounded (``CALL_TIMEOUT_S``); after a failure the store is le
 documenter up. The first failure is logged and noted in the local store (the status's one warning);
 the next success clears the note.
 
-Keys: ``cq:doc:<key>`` (the record, compressed JSON — validated by the reader as an LLM answer
+Keys: ``cq:doc:<key>`` (the record, JSON — validated by the reader as an LLM answer
 is) and ``cq:lease:<key>`` (who documents that key now: ``SET NX`` with an expiry, so a machine
 that died holding it is taken over when it expires).
 """
