@@ -45,6 +45,8 @@ DESIGN_DEFAULTS: dict[str, Any] = {
     },
     "worker": {"threads": 2, "idle_exit_s": 900},
     "queue": {"backend": "sqlite", "url": None},
+    "cache": {"local": True, "max_bytes": 1073741824, "url": None, "write": True},
+    "pool": {"url": None, "timeout_s": 600},
     "exclude_patterns": [
         "node_modules/",
         "dist/",
@@ -251,7 +253,7 @@ def test_unknown_key_suggests_the_close_one(root: Path, env: dict[str, str]) -> 
     assert problems_of(exc_info) == ['processor.comand: unknown key (did you mean "command"?)']
     assert validate({"zzz": 1}) == [
         "zzz: unknown key (valid keys: schema_version, dataset_name, model, processor, "
-        "processing, worker, queue, exclude_patterns)"
+        "processing, worker, queue, cache, pool, exclude_patterns)"
     ]
 
 

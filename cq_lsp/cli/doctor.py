@@ -20,11 +20,15 @@ from cq_lsp import __version__
 from cq_lsp.cli.output import emit_json, style
 from cq_lsp.config.load import load_config
 from cq_lsp.core import freshness
+from cq_lsp.core.pool import pool_summary
+from cq_lsp.core.sharing import where_content_goes
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import CqLspError, IndexError_
 from cq_lsp.githooks.install import hooks_status
+from cq_lsp.store.cache import local_store
 from cq_lsp.store.db import Database
+from cq_lsp.store.team import connect
 from cq_lsp.worktree.project import open_project
 
 OK, WARNING, ERROR = "ok", "warning", "error"
@@ -333,6 +337,48 @@ class Doctor:
 
     # -- helpers --------------------------------------------------------------------------------
 
+    def sharing(self) -> Check:
+        """Where file content and records go (team store, pool), and whether they answer."""
+        if not self._initialized():
+            return Check("sharing", WARNING, "skipped (not initialized)")
+        cfg = load_config(self.project.root).config
+        where = where_content_goes(cfg)
+        detail = "content goes to: " + where["summary"]
+        if cfg.cache.local:
+            stats = local_store(cfg.cache.max_bytes).stats()
+            if stats.get("records") is None:
+                return Check(
+                    "sharing",
+                    WARNING,
+                    f"{detail}; the local store {stats['path']} cannot be read",
+                    "see the worker log; `cq-lsp cache status` shows the store",
+                )
+            detail += f"; local store {stats['records']} record(s)"
+        if where["teamStore"]:
+            try:
+                connect(cfg.cache.url or str(cfg.pool.url)).ping()
+            except Exception as exc:
+                return Check(
+                    "sharing",
+                    WARNING,
+                    f"{detail}; team store {where['teamStore']} unreachable: {exc}",
+                    "check cache.url / CODEQUERY_CACHE_URL and that Redis runs; documenting "
+                    "goes on locally meanwhile",
+                )
+        if where["pool"]:
+            pool = pool_summary(str(cfg.pool.url))
+            if pool["error"] or not pool["workers"]:
+                why = pool["error"] or "no pool worker is running"
+                return Check(
+                    "sharing",
+                    WARNING,
+                    f"{detail}; pool {pool['url']}: {why}",
+                    "start one with `cq-lsp pool run --url URL` on the pool machine; "
+                    "meanwhile files are documented locally",
+                )
+            detail += f"; pool {pool['workers']} worker(s)"
+        return Check("sharing", OK, detail)
+
     def _initialized(self) -> bool:
         return self.project is not None and self.project.initialized
 
@@ -354,6 +400,7 @@ class Doctor:
             self.queue,
             self.worker,
             self.hooks,
+            self.sharing,
             self.disk,
         ]
         out = []

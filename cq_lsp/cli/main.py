@@ -165,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hk.add_argument("hook_args", nargs="*", metavar="ARG")
 
+    c = cmd("cache", "the documentation store shared by your work trees and clones")
+    csub2 = c.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    csub2.add_parser("status", help="size, records, where content goes", parents=[common])
+    cp = csub2.add_parser("prune", help="drop least recently used records", parents=[common])
+    cp.add_argument("--max-bytes", type=int, metavar="N", help="bound (default: cache.max_bytes)")
+
+    pl = cmd("pool", "a documentation worker for other machines' cache misses")
+    psub = pl.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    pr = psub.add_parser("run", help="serve pool requests in the foreground", parents=[common])
+    pr.add_argument("--url", metavar="URL", help="the pool's Redis (default: pool.url)")
+    pr.add_argument("--threads", type=int, default=2, metavar="N")
+
     cmd("doctor", "check the installation, the repository and the worker, and say what to fix")
 
     sv = cmd("serve", "run the language server (the same as `cq-lsp --stdio`)")
@@ -219,6 +231,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from cq_lsp.cli.hooks import cmd_hook
 
         return cmd_hook
+    if command in ("cache", "pool"):
+        from cq_lsp.cli import cache
+
+        return cache.cmd_cache if command == "cache" else cache.cmd_pool
     if command == "doctor":
         from cq_lsp.cli.doctor import cmd_doctor
 

@@ -25,6 +25,7 @@ from cq_lsp.config.migrate import detect_version, migrate_dict
 from cq_lsp.config.schema import (
     REDIS_SCHEMES,
     SCHEMA_VERSION,
+    USER_ONLY_SECTIONS,
     Config,
     converter,
     cross_problems,
@@ -68,6 +69,8 @@ _ENV_KEYS = {
     "CODEQUERY_PROCESSING_MODE": "processing.mode",
     "CODEQUERY_BATCH_SIZE": "processing.batch_size",
     "CODEQUERY_QUEUE_URL": "queue.url",
+    "CODEQUERY_CACHE_URL": "cache.url",
+    "CODEQUERY_POOL_URL": "pool.url",
 }
 
 
@@ -167,7 +170,14 @@ def load_config(
     repo_data, repo_raw, own_file = read_repo_config(root)
     repo_hash = trust.file_sha256(repo_raw) if repo_raw is not None else None
     if repo_data is not None:
-        layers.append(("repo", _file_layer(repo_data, repo_path, "repo", warnings)))
+        repo_layer = _file_layer(repo_data, repo_path, "repo", warnings)
+        for section in USER_ONLY_SECTIONS:
+            if repo_layer.pop(section, None) is not None:
+                warnings.append(
+                    f'{repo_path}: "{section}" is ignored there: where content and records go is '
+                    "the user's choice; set it in the user config file or the environment"
+                )
+        layers.append(("repo", repo_layer))
     layers.append(("env", _env_layer(environ)))
     if editor is not None:
         layers.append(("editor", _editor_layer(editor)))

@@ -241,6 +241,38 @@ class QueueConfig:
 
 
 @attrs.frozen(kw_only=True)
+class CacheConfig:
+    """Documentation shared by content: the user's local store and a team store on Redis.
+
+    Honoured from the user file, the environment and the editor only (never a repository's
+    config.json): sending content or records off the machine is the user's choice.
+    """
+
+    #: look records up in (and add them to) the user's local content-addressed store.
+    local: bool = _field(_Bool(), True)
+    #: the local store's size bound; the least recently used records go first.
+    max_bytes: int = _field(_Int(1 << 20, 1 << 40), 1 << 30)
+    #: a team store, e.g. "redis://cache.example:6379/2"; None: this machine only.
+    url: str | None = _field(_Text(r"\S+", "a URL string", optional=True), None)
+    #: False for read-only members: look records up in the team store, never write them.
+    write: bool = _field(_Bool(), True)
+
+
+@attrs.frozen(kw_only=True)
+class PoolConfig:
+    """Workers on other machines that document this user's cache misses (``cq-lsp pool run``)."""
+
+    #: the pool's Redis, e.g. "redis://pool.example:6379/3"; None: document locally.
+    url: str | None = _field(_Text(r"\S+", "a URL string", optional=True), None)
+    #: how long a request may wait for the pool before the file is documented locally.
+    timeout_s: float = _field(_Float(0, 86400, lo_open=True), 600)
+
+
+# Keys that say where content and records go: the user's choice, never a repository's.
+USER_ONLY_SECTIONS = ("cache", "pool")
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """The whole configuration. ``load_config`` fills ``dataset_name`` from the work-tree name."""
 
@@ -264,6 +296,8 @@ class Config:
     processing: ProcessingConfig = attrs.field(factory=ProcessingConfig)
     worker: WorkerConfig = attrs.field(factory=WorkerConfig)
     queue: QueueConfig = attrs.field(factory=QueueConfig)
+    cache: CacheConfig = attrs.field(factory=CacheConfig)
+    pool: PoolConfig = attrs.field(factory=PoolConfig)
     exclude_patterns: tuple[str, ...] = _field(
         _StrList(r"(?s).+", "a list of gitignore-style patterns"), DEFAULT_EXCLUDE_PATTERNS
     )
@@ -383,6 +417,11 @@ def cross_problems(config: Config) -> list[str]:
         elif not url.startswith(REDIS_SCHEMES):
             problems.append(
                 f"queue.url: must start with redis://, rediss:// or unix://, got {show_value(url)}"
+            )
+    for key, value in (("cache.url", config.cache.url), ("pool.url", config.pool.url)):
+        if value is not None and not value.startswith(REDIS_SCHEMES):
+            problems.append(
+                f"{key}: must start with redis://, rediss:// or unix://, got {show_value(value)}"
             )
     if config.processor.kind == "command" and not config.processor.command:
         problems.append(

@@ -9,8 +9,10 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cq_lsp.core.sharing import Sharing, document_once
 from cq_lsp.core.transport import retry_delay
 from cq_lsp.core.workspace import Workspace
+from cq_lsp.documenters.answer import AnswerError
 from cq_lsp.documenters.base import DocumentContext, Documenter, DocumenterError
 from cq_lsp.documenters.languages import detect_language
 from cq_lsp.documenters.records import FileRecord
@@ -21,9 +23,11 @@ from cq_lsp.documenters.select import (
     selection_key,
 )
 from cq_lsp.errors import IndexError_, PathRefused
+from cq_lsp.store.cache import content_sha256, decode_record, encode_record, localize
 from cq_lsp.store.documentation import forget_missing_in, prepare, store
 from cq_lsp.store.ledger import bump_counter, release_in, running_in, skip_in
 from cq_lsp.worktree.git import head_commit
+from cq_lsp.worktree.guard import FileContent
 
 if TYPE_CHECKING:
     from cq_lsp.documenters.select import Selection
@@ -73,6 +77,7 @@ class JobRunner:
         self.ws = workspace
         self.pid = os.getpid()
         self._selection: tuple[tuple[object, ...], Selection] | None = None
+        self._sharing: tuple[tuple[object, ...], Sharing] | None = None
 
     @property
     def selection(self) -> Selection:
@@ -98,13 +103,24 @@ class JobRunner:
 
     @property
     def context(self) -> DocumentContext:
+        """Without the repository's local modules: records are documented context-free (so one
+        serves every clone) and ``localize``d when committed."""
         model = self.ws.config.model
         cached = self.__dict__.get("_context")
         if cached is None or cached.model != model:
-            cached = self.__dict__["_context"] = DocumentContext(
-                local_modules=self._local_modules, model=model
-            )
+            cached = self.__dict__["_context"] = DocumentContext(model=model)
         return cached
+
+    @property
+    def sharing(self) -> Sharing:
+        """The stores and pool for the current settings (rebuilt when they change)."""
+        cfg = self.ws.config
+        key = (cfg.cache, cfg.pool, cfg.processor, cfg.model)
+        cached = self._sharing
+        if cached is None or cached[0] != key:
+            uses_llm = cfg.processor.kind == "command"  # as Selection.uses_llm, without trust
+            cached = self._sharing = (key, Sharing(cfg, uses_llm=uses_llm))
+        return cached[1]
 
     def __call__(self, rel: str, sha: str, retries_left: int) -> None:
         """One job; with ``retries_left`` 0 a failure is final (the foreground `queue process`)."""
@@ -186,11 +202,13 @@ class JobRunner:
         llm: dict[str, int] = {}
         with self.ws.db.tx() as conn:
             for o in outcomes:
+                if o.reused is not None and o.prepared is not None:
+                    llm[o.reused] = llm.get(o.reused, 0) + 1
                 for name, by in o.counts.items():
                     llm[name] = llm.get(name, 0) + by
                 if o.prepared is not None:
                     if store(conn, o.prepared):
-                        calls += 1
+                        calls += o.reused is None  # a reused record cost no documenter call
                     else:
                         log.info(
                             "%s changed while it was documented; the newer job stores it", o.rel
@@ -216,6 +234,11 @@ class JobRunner:
                 bump_counter(conn, "documenter_failures", failures)
             for name, by in llm.items():
                 bump_counter(conn, name, by)
+        # After the commit: a record reaches the shared store once the work tree has it.
+        local = self.sharing.local
+        puts = [p for o in outcomes for p in o.cache_puts]
+        if local is not None and puts:
+            local.put_many(puts)
         return retries
 
     def _record(self, outcome: _Outcome, text: str, language: str) -> FileRecord:
@@ -245,6 +268,71 @@ class JobRunner:
         outcome.counts = {"llm_calls": 1}
         return record
 
+    def _shared_record(self, outcome: _Outcome, content: FileContent, language: str) -> FileRecord:
+        """The record of ``content``: from a store when one holds its key, else from the pool
+        or the documenter (once across machines, under a lease), added to the stores."""
+        sh = self.sharing
+        if not sh.active:
+            return self._record(outcome, content.text, language)
+        rel = outcome.rel
+        sha = content_sha256(content.data)  # the reader's own hash: only its keys are asked for
+        key = sh.key(sha, language, rel)
+        if sh.local is not None:
+            found = self._decode(sh.local.get(key), rel, language, "local store")
+            if found is not None:
+                outcome.reused = "cache_local_hits"
+                return found
+        if sh.team is not None:
+            found = self._decode(sh.team.get(key), rel, language, "team store")
+            if found is not None:
+                outcome.reused = "cache_team_hits"
+                outcome.cache_puts.append((key, encode_record(found)))
+                return found
+        if sh.pool is not None and self.selection.refusal is None:
+            answer = sh.pool.request(
+                {"key": key, "path": rel, "language": language, "sha256": sha,
+                 "content": content.data}
+            )  # fmt: skip
+            if answer is not None:
+                fingerprint = answer.get("fingerprint")
+                blob = answer.get("record")
+                if isinstance(fingerprint, str) and isinstance(blob, bytes):
+                    found = self._decode(blob, rel, language, "pool")
+                    if found is not None:
+                        outcome.reused = "pool_records"
+                        outcome.cache_puts.append((sh.key(sha, language, rel, fingerprint), blob))
+                        return found
+        made: list[FileRecord] = []
+
+        def make() -> bytes | None:
+            record = self._record(outcome, content.text, language)
+            made.append(record)
+            if record.processor.startswith("static (fallback"):
+                return None  # a stand-in for a failure is not the documentation of this key
+            return encode_record(record)
+
+        blob, here = document_once(sh.team, key, make, sh.lease_ttl_s)
+        if not here:
+            found = self._decode(blob, rel, language, "team store")
+            if found is not None:
+                outcome.reused = "cache_team_hits"
+                outcome.cache_puts.append((key, encode_record(found)))
+                return found
+            return self._record(outcome, content.text, language)
+        if blob is not None:
+            outcome.cache_puts.append((key, blob))
+        return made[0]
+
+    @staticmethod
+    def _decode(blob: bytes | None, rel: str, language: str, where: str) -> FileRecord | None:
+        if blob is None:
+            return None
+        try:
+            return decode_record(blob, path=rel, language=language)
+        except AnswerError as exc:
+            log.warning("%s: ignoring the %s's record: %s", rel, where, exc)
+            return None
+
     def _prepare(self, outcome: _Outcome, *, dataset: str, commit: str | None) -> None:
         """Read and document one claimed job into ``outcome`` (no transaction is open)."""
 
@@ -258,7 +346,8 @@ class JobRunner:
             return
 
         language = detect_language(rel)
-        record = self._record(outcome, content.text, language)
+        record = self._shared_record(outcome, content, language)
+        localize(record, self._local_modules)
         if content.notes:
             record.other_notes = [*record.other_notes, *content.notes]
         outcome.prepared = prepare(
@@ -270,7 +359,18 @@ class _Outcome:
     """What became of one claimed job before the batch commits: documented (``prepared``),
     refused by the guard (``refusal``; reason "missing" when deleted) or failed (``error``)."""
 
-    __slots__ = ("attempts", "counts", "error", "final", "prepared", "refusal", "rel", "sha")
+    __slots__ = (
+        "attempts",
+        "cache_puts",
+        "counts",
+        "error",
+        "final",
+        "prepared",
+        "refusal",
+        "rel",
+        "reused",
+        "sha",
+    )
 
     def __init__(self, rel: str, sha: str, attempts: int, *, final: bool) -> None:
         self.rel = rel
@@ -282,6 +382,10 @@ class _Outcome:
         self.error: str | None = None
         #: counters to bump with the outcome (LLM calls, failures, fallbacks).
         self.counts: dict[str, int] = {}
+        #: the counter of where a reused record came from; None when documented here.
+        self.reused: str | None = None
+        #: (key, record) to add to the local store once the batch is committed.
+        self.cache_puts: list[tuple[str, bytes]] = []
 
 
 def document_queued(

@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.core import freshness
+from cq_lsp.core.pool import pool_summary
+from cq_lsp.core.sharing import where_content_goes
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import Workspace
+from cq_lsp.store.cache import local_store
 from cq_lsp.store.documentation import file_count
+from cq_lsp.store.team import NOTE as TEAM_NOTE
 
 _HEALTH_ORDER = ("ok", "warning", "error")
 #: Fields that change every second; a change in them alone does not make a notification.
@@ -97,6 +101,10 @@ def build_status(
         parts.append(f"{queue['done']} documented")
     parts.append(f"worker {worker['state']}")
     counters = ws.ledger.counters()
+    sharing = sharing_part(ws, counters)
+    for problem in sharing["problems"]:
+        health = "warning" if health == "ok" else health
+        problems.append(problem)
     return {
         "root": str(ws.project.root),
         "health": health,
@@ -117,6 +125,7 @@ def build_status(
             "llmFailures": counters.get("llm_failures", 0),
             "llmFallbacks": counters.get("llm_fallbacks", 0),
         },
+        "sharing": sharing,
         "mode": ws.config.processing.mode,
         "at": time.time(),
     }
@@ -129,6 +138,50 @@ def _due(seconds: float | None) -> str:
     if s < 3600:
         return f"{(s + 59) // 60} min"
     return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+# A team-store warning older than this is history, not a problem (the next call succeeded or
+# nothing tried since).
+TEAM_NOTE_FRESH_S = 600
+# How long the status keeps saying the local store was rebuilt (`cache status` always says it).
+REBUILT_FRESH_S = 86400
+
+
+def sharing_part(ws: Workspace, counters: Mapping[str, int]) -> dict[str, Any]:
+    """Where content and records go, what was reused, the pool's workers and requests waiting."""
+    cfg = ws.config
+    part: dict[str, Any] = {
+        "where": where_content_goes(cfg),
+        "reused": {
+            "localStore": counters.get("cache_local_hits", 0),
+            "teamStore": counters.get("cache_team_hits", 0),
+            "pool": counters.get("pool_records", 0),
+        },
+        "pool": None,
+        "problems": [],
+    }
+    if cfg.cache.local:
+        store = local_store(cfg.cache.max_bytes)
+        rebuilt = store.read_note("rebuilt")
+        if rebuilt and time.time() - float(rebuilt.get("at", 0)) < REBUILT_FRESH_S:
+            part["problems"].append(
+                f"the documentation store was corrupt and has been rebuilt (old copy: "
+                f"{Path(str(rebuilt.get('aside'))).name})"
+            )
+        team = store.read_note(TEAM_NOTE)
+        if team and time.time() - float(team.get("at", 0)) < TEAM_NOTE_FRESH_S:
+            part["problems"].append(str(team.get("message")))
+    if cfg.pool.url and cfg.processor.kind == "command":
+        pool = pool_summary(cfg.pool.url)
+        part["pool"] = {
+            "url": pool["url"],
+            "workersSeen": pool["workers"],
+            "requestsQueued": pool["waiting"],
+            "error": pool["error"],
+        }
+        if pool["error"]:
+            part["problems"].append(f"pool {pool['url']} unreachable; documenting locally")
+    return part
 
 
 def add_problem(status: dict[str, Any], health: str, message: str | None = None) -> None:

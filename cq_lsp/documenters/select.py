@@ -6,8 +6,11 @@ repository config is never run; the job fails with the message that says how to 
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -16,6 +19,18 @@ from cq_lsp.documenters.records import FileRecord
 
 if TYPE_CHECKING:
     from cq_lsp.config.load import LoadedConfig
+    from cq_lsp.config.schema import Config
+
+# The grammar packages whose versions change what the static documenter extracts.
+_GRAMMARS = (
+    "tree-sitter",
+    "tree-sitter-python",
+    "tree-sitter-javascript",
+    "tree-sitter-typescript",
+    "tree-sitter-go",
+    "tree-sitter-rust",
+    "tree-sitter-java",
+)
 
 # How much of the failure reason the fallback record's ``processor`` field repeats.
 REASON_IN_PROCESSOR = 120
@@ -94,3 +109,51 @@ def fallback_record(
         *record.other_notes,
     ]
     return record
+
+
+def _package_versions(names: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def documenter_fingerprint(config: Config) -> str:
+    """What the documentation key (cq_lsp/store/cache.py) says about the documenter: everything
+    that changes its output and nothing else. A new model, prompt, command, cq-lsp or grammar
+    version is a new fingerprint; the batch size or the worker's threads are not.
+
+    The static record also depends on the file's path (its name, the "test file" note): the
+    static documenter's keys include the path (see ``path_in_key``); an LLM's do not, so a
+    renamed file is not paid for twice.
+    """
+    from cq_lsp import __version__
+    from cq_lsp.documenters.prompt import build_prompt
+    from cq_lsp.documenters.static import STATIC_VERSION
+
+    processor = config.processor
+    parts: dict[str, Any]
+    if processor.kind == "command":
+        parts = {
+            "kind": "command",
+            "command": list(processor.command or ()),
+            "model": config.model,
+            # The prompt for an empty file is the prompt's text with nothing of the file's.
+            "prompt": hashlib.sha256(build_prompt("", "", "").encode()).hexdigest(),
+        }
+    else:
+        parts = {
+            "kind": "static",
+            "version": STATIC_VERSION,
+            "cq_lsp": __version__,
+            "grammars": _package_versions(_GRAMMARS),
+        }
+    return json.dumps(parts, sort_keys=True, separators=(",", ":"))
+
+
+def path_in_key(config: Config) -> bool:
+    """Whether a record depends on the file's path beyond its language (see above)."""
+    return config.processor.kind != "command"

@@ -16,6 +16,9 @@ from cq_lsp.documenters.records import FileRecord
 from cq_lsp.documenters.treesitter import EXTRACTORS, Extraction, Source, parse
 from cq_lsp.documenters.treesitter.common import DOC_LIMIT, collapse, symbols_of
 
+# Part of the documentation key (cq_lsp/store/cache.py): bump it whenever a change here or in an
+# extractor changes what a record says, so records in shared stores are made again.
+STATIC_VERSION = 1
 _SUMMARY_NAMES = 5
 # Languages whose files are called modules by their users; the others' are "files".
 _MODULE_LANGUAGES = frozenset(

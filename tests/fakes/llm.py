@@ -11,6 +11,8 @@ path to ``$FAKE_LLM_LOG`` when set (so tests count invocations), and answers in 
 - ``flood``: writes to stdout forever; ``garbage``: prose without any JSON;
 - ``wrongtype``: JSON whose ``functions`` is a list;
 - ``env``: a record whose notes report its cwd, environment names and argv;
+- ``timed``: sleeps ``$FAKE_LLM_SLEEP_S`` (default 0.2 s), appends "done <path> <sha256 of the
+  file's body>" to ``$FAKE_LLM_LOG`` and answers (calls that finished, for "documented once");
 - ``concurrent``: marks itself running in ``$FAKE_LLM_RUNNING``, logs how many fakes run at
   once, sleeps ``$FAKE_LLM_HOLD_S`` (default 0.3 s), then answers.
 """
@@ -32,6 +34,7 @@ KINDS = (
     "wrongtype",
     "env",
     "concurrent",
+    "timed",
 )
 
 _HEAD = """\
@@ -111,6 +114,15 @@ with open(os.environ["FAKE_LLM_SEEN"], "a", encoding="utf-8") as fh:
     fh.write(f"{len(os.listdir(running))}\\n")
 time.sleep(float(os.environ.get("FAKE_LLM_HOLD_S", "0.3")))
 os.unlink(mark)
+print(json.dumps(record))
+""",
+    "timed": """\
+import hashlib
+time.sleep(float(os.environ.get("FAKE_LLM_SLEEP_S", "0.2")))
+body = prompt.split("\\n```", 1)[-1]
+if log:
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("done " + path + " " + hashlib.sha256(body.encode()).hexdigest()[:12] + "\\n")
 print(json.dumps(record))
 """,
 }
