@@ -200,8 +200,9 @@ def _describe(predicate: Callable[[], Any]) -> str:
 
 
 def torn_jobs(repo: Path) -> tuple[int, int]:
-    """Jobs marked done without their documentation, and documentation of jobs not done: both
-    must stay 0 whatever moment a worker dies (the ledger is the truth)."""
+    """Jobs marked done without their documentation, and documentation of a job's content written
+    while the job is not done: both must stay 0 whatever moment a worker dies (the ledger is the
+    truth). A file whose newer version is queued keeps its older documentation: not torn."""
     import sqlite3
 
     uri = (repo / ".code-query" / "index.db").as_uri() + "?mode=ro"
@@ -213,7 +214,7 @@ def torn_jobs(repo: Path) -> tuple[int, int]:
         ).fetchone()[0]
         documented_not_done = conn.execute(
             "SELECT COUNT(*) FROM files f JOIN jobs j ON j.path = f.filepath "
-            "WHERE j.state != 'done'"
+            "WHERE j.state != 'done' AND f.content_sha = j.sha"
         ).fetchone()[0]
     finally:
         conn.close()
