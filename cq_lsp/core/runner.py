@@ -235,10 +235,13 @@ class JobRunner:
             for name, by in llm.items():
                 bump_counter(conn, name, by)
         # After the commit: a record reaches the shared store once the work tree has it.
-        local = self.sharing.local
+        sharing = self.sharing
         puts = [p for o in outcomes for p in o.cache_puts]
-        if local is not None and puts:
-            local.put_many(puts)
+        if sharing.local is not None and puts:
+            # An LLM record is written at once (another work tree may want it now); static
+            # records are gathered, their transactions cost more than their look-ups.
+            sharing.local.put_many(puts, defer=sharing.team is None and sharing.pool is None
+                                   and self.ws.config.processor.kind != "command")  # fmt: skip
         return retries
 
     def _record(self, outcome: _Outcome, text: str, language: str) -> FileRecord:
@@ -438,6 +441,9 @@ def document_queued(
             started += sum(len(c) for c in chunks)
             if on_batch is not None:
                 on_batch(sum(len(c) for c in chunks))
+    local = runner.sharing.local
+    if local is not None:
+        local.flush()
     after = ws.ledger.counts()
     elapsed = time.monotonic() - started_at
     documented = max(0, after["done"] - before["done"])

@@ -15,6 +15,7 @@ work tree's status. It is a cache: any failure to read or write it is a miss, ne
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import json
@@ -43,6 +44,9 @@ PRUNE_TO = 0.9
 # Size is checked after this many bytes were added (a SUM over the table is not free).
 PRUNE_CHECK_BYTES = 8 << 20
 PROCESSOR_CHARS = 200
+# Deferred writes (static records): this many at once, or after this long.
+DEFER_RECORDS = 200
+DEFER_S = 2.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -153,6 +157,8 @@ class LocalStore:
         self._added = 0
         self._lock = threading.Lock()
         self._warned = False
+        self._pending: list[tuple[str, bytes]] = []
+        self._flushed_at = time.monotonic()
 
     # -- connections -------------------------------------------------------------------------
 
@@ -264,8 +270,24 @@ class LocalStore:
         result: bytes | None = self._run("read a record", step)
         return result
 
-    def put_many(self, items: Iterable[tuple[str, bytes]]) -> int:
-        """Add records (a key already present keeps its record: same key, same documentation)."""
+    def put_many(self, items: Iterable[tuple[str, bytes]], *, defer: bool = False) -> int:
+        """Add records (a key already present keeps its record: same key, same documentation).
+
+        ``defer``: gather them and write up to DEFER_RECORDS at once, at most DEFER_S later (or
+        at ``flush``/exit): a transaction per batch of five static records cost more than their
+        look-ups. A kill -9 loses the gathered ones — it is a cache.
+        """
+        if defer:
+            with self._lock:
+                self._pending.extend(items)
+                due = (
+                    len(self._pending) >= DEFER_RECORDS
+                    or time.monotonic() - self._flushed_at >= DEFER_S
+                )
+                if not due:
+                    return 0
+                items, self._pending = self._pending, []
+                self._flushed_at = time.monotonic()
         rows = [(k, b, len(b) + len(k), int(time.time())) for k, b in items]
         if not rows:
             return 0
@@ -292,6 +314,14 @@ class LocalStore:
 
     def put(self, key: str, blob: bytes) -> None:
         self.put_many([(key, blob)])
+
+    def flush(self) -> None:
+        """Write the records ``put_many(defer=True)`` gathered."""
+        with self._lock:
+            items, self._pending = self._pending, []
+            self._flushed_at = time.monotonic()
+        if items:
+            self.put_many(items)
 
     def prune(self, max_bytes: int | None = None) -> dict[str, int]:
         """Drop the least recently used records until the store is under its bound."""
@@ -373,4 +403,5 @@ def local_store(max_bytes: int, env: Mapping[str, str] | None = None) -> LocalSt
         store = _STORES.get((str(path), max_bytes))
         if store is None:
             store = _STORES[(str(path), max_bytes)] = LocalStore(path, max_bytes)
+            atexit.register(store.flush)  # deferred records of a process that ends normally
         return store
