@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from cq_lsp.errors import CqLspError
+from cq_lsp.humanize import due_text
 
 
 def emit_json(obj: Any) -> None:
@@ -74,16 +75,6 @@ def stale_note(answer: dict[str, Any]) -> str:
     )
 
 
-def fmt_due(seconds: float | None) -> str:
-    """When a delayed job is due, for people: ``40 s``, ``4 min``."""
-    s = int(seconds or 0)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{(s + 59) // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"
-
-
 def fmt_bytes(n: int | None) -> str:
     if n is None:
         return "-"
@@ -115,7 +106,7 @@ def print_status(st: dict[str, Any]) -> None:
         f"{q['done']} done · {q.get('skipped', 0)} skipped"
         + (f" · oldest {fmt_age(q['oldestQueuedS'])}" if q.get("oldestQueuedS") else "")
         + (
-            f" · {q['delayed']} delayed (due in {fmt_due(q.get('nextDueS'))})"
+            f" · {q['delayed']} delayed (due in {due_text(q.get('nextDueS'))})"
             if q.get("delayed")
             else ""
         )

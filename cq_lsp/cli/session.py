@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.commands.arguments import StatusArgs
-from cq_lsp.core import autostart, supervisor
+from cq_lsp.commands.table import CoreSession
+from cq_lsp.core import autostart
 from cq_lsp.core.status import build_status
-from cq_lsp.core.workspace import EnqueueReport, Workspace
+from cq_lsp.core.workspace import Workspace
 from cq_lsp.worktree.project import open_project
 
 
-class CliSession:
+class CliSession(CoreSession):
     source = "cli"
 
     def __init__(self, root: str | None) -> None:
@@ -29,23 +30,8 @@ class CliSession:
     def work_tree(self, root: str | None) -> Path:
         return open_project(root or self.root).root
 
-    def initialized(self, root: Path) -> None:
-        pass
-
     def statuses(self, args: StatusArgs) -> list[dict[str, Any]]:
         return [build_status(self.workspace(args.root))]
-
-    def queued(self, ws: Workspace, report: EnqueueReport | None) -> str | None:
-        return autostart.ensure_worker(ws, report)
-
-    def start_worker(self, ws: Workspace) -> dict[str, Any]:
-        return supervisor.start_worker(ws.project)
-
-    def stop_worker(self, ws: Workspace) -> dict[str, Any]:
-        return supervisor.stop_worker(ws.project)
-
-    def worker_restarts(self, ws: Workspace) -> int:
-        return 0  # no watchdog outside the language server
 
 
 def open_workspace(root: str | None, *, require_init: bool = True) -> Workspace:

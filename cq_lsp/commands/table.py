@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import attrs
 
 from cq_lsp.commands import arguments as a
-from cq_lsp.core import actions, freshness
+from cq_lsp.core import actions, autostart, freshness, supervisor
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import EnqueueReport, Workspace
 from cq_lsp.githooks import install as githooks
@@ -55,6 +55,27 @@ class Session(Protocol):
     def stop_worker(self, ws: Workspace) -> dict[str, Any]: ...
 
     def worker_restarts(self, ws: Workspace) -> int: ...
+
+
+class CoreSession:
+    """What a face without a watchdog of its own does (the CLI, MCP): the core's start policy, the
+    supervisor's start and stop. The language server has its own session (user-stopped state,
+    the watchdog's crash count)."""
+
+    def initialized(self, root: Path) -> None:
+        pass
+
+    def queued(self, ws: Workspace, report: EnqueueReport | None) -> str | None:
+        return autostart.ensure_worker(ws, report)
+
+    def start_worker(self, ws: Workspace) -> dict[str, Any]:
+        return supervisor.start_worker(ws.project)
+
+    def stop_worker(self, ws: Workspace) -> dict[str, Any]:
+        return supervisor.stop_worker(ws.project)
+
+    def worker_restarts(self, ws: Workspace) -> int:
+        return 0  # no watchdog here: only the language server restarts a crashed worker
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ from cq_lsp.core.pool import pool_summary
 from cq_lsp.core.sharing import where_content_goes
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import Workspace
+from cq_lsp.humanize import due_text
 from cq_lsp.store.cache import local_store
 from cq_lsp.store.documentation import file_count
 from cq_lsp.store.team import NOTE as TEAM_NOTE
@@ -92,7 +93,7 @@ def build_status(
     if due_now:
         parts.append(f"{due_now} queued")
     if queue["delayed"]:
-        parts.append(f"{queue['delayed']} delayed (due in {_due(queue['nextDueS'])})")
+        parts.append(f"{queue['delayed']} delayed (due in {due_text(queue['nextDueS'])})")
     if queue["running"]:
         parts.append(f"{queue['running']} running")
     if queue["failed"]:
@@ -129,15 +130,6 @@ def build_status(
         "mode": ws.config.processing.mode,
         "at": time.time(),
     }
-
-
-def _due(seconds: float | None) -> str:
-    s = int(seconds or 0)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{(s + 59) // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 # A team-store warning older than this is history, not a problem (the next call succeeded or

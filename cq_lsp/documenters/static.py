@@ -241,16 +241,10 @@ def _markdown_overview(content: str) -> tuple[str, list[str]]:
     title = ""
     paragraph: list[str] = []
     headings: list[str] = []
-    in_fence = False
     paragraph_done = False
-    for i in range(_skip_front_matter(lines), len(lines)):
+    for i in textual.unfenced(lines):
         line = lines[i]
         stripped = line.strip()
-        if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
         heading = _heading(lines, i)
         if heading:
             headings.append(heading)
@@ -268,14 +262,6 @@ def _markdown_overview(content: str) -> tuple[str, list[str]]:
 
 def _is_noise(stripped: str) -> bool:
     return stripped.startswith(_MARKDOWN_NOISE)
-
-
-def _skip_front_matter(lines: list[str]) -> int:
-    if lines and lines[0].strip() == "---":
-        for i in range(1, min(len(lines), 200)):
-            if lines[i].strip() in ("---", "..."):
-                return i + 1
-    return 0
 
 
 def _heading(lines: list[str], i: int) -> str:

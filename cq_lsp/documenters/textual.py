@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from cq_lsp.documenters.records import Symbol
@@ -40,19 +40,22 @@ def _sym(name: str, kind: str, line: int, sig: str, container: str | None = None
     return Symbol(name=name, kind=kind, line=line, container=container, signature=sig).to_dict()
 
 
+def unfenced(lines: list[str]) -> Iterator[int]:
+    """Indices of the Markdown lines outside the front matter and fenced code blocks."""
+    in_fence = False
+    for i in range(_front_matter_end(lines), len(lines)):
+        if lines[i].strip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        elif not in_fence:
+            yield i
+
+
 def headings_markdown(lines: list[str]) -> SymbolList:
     out: SymbolList = []
-    in_fence = False
     stack: list[tuple[int, str]] = []
-    start = _front_matter_end(lines)
-    for i in range(start, len(lines)):
+    for i in unfenced(lines):
         line = lines[i]
         stripped = line.strip()
-        if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
         match = _ATX.match(line)
         level, title = 0, ""
         if match:

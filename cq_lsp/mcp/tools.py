@@ -19,10 +19,9 @@ from typing import Any
 import attrs
 
 from cq_lsp.commands.arguments import StatusArgs
-from cq_lsp.commands.table import COMMANDS
-from cq_lsp.core import autostart, supervisor
+from cq_lsp.commands.table import COMMANDS, CoreSession
 from cq_lsp.core.status import build_status
-from cq_lsp.core.workspace import EnqueueReport, Workspace
+from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import CqLspError, PathRefused, UsageError
 from cq_lsp.mcp.catchup import files_needing_catchup, is_fresh
 from cq_lsp.mcp.documenting import RECORD_PROPERTIES, check_dataset, write_documentation
@@ -38,7 +37,7 @@ MAX_WAIT_S = 120.0
 SEARCH_KINDS = ("definition", "symbol", "path", "text")
 
 
-class Roots:
+class Roots(CoreSession):
     """The work trees this server answers for (``--root``, several allowed), opened once."""
 
     def __init__(self, roots: Sequence[str | Path | None]) -> None:
@@ -81,24 +80,9 @@ class Roots:
     def work_tree(self, root: str | None) -> Path:
         return self.pick(root).project.root
 
-    def initialized(self, root: Path) -> None:
-        pass
-
     def statuses(self, args: StatusArgs) -> list[dict[str, Any]]:
         targets = self.workspaces if args.all else [self.pick(args.root)]
         return [build_status(ws) for ws in targets]
-
-    def queued(self, ws: Workspace, report: EnqueueReport | None) -> str | None:
-        return autostart.ensure_worker(ws, report)
-
-    def start_worker(self, ws: Workspace) -> dict[str, Any]:
-        return supervisor.start_worker(ws.project)
-
-    def stop_worker(self, ws: Workspace) -> dict[str, Any]:
-        return supervisor.stop_worker(ws.project)
-
-    def worker_restarts(self, ws: Workspace) -> int:
-        return 0  # no watchdog here: the worker is the language server's or the CLI's
 
 
 Handler = Callable[[Roots, dict[str, Any]], dict[str, Any]]
