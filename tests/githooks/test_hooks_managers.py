@@ -14,7 +14,7 @@ import pytest
 
 from cq_lsp.githooks.install import HOOK_NAMES
 from tests.conftest import Cq, run_git
-from tests.test_hooks import commit, done_lines, git, queued, setup_hooks, write
+from tests.githooks.test_hooks import commit, done_lines, git, queued, setup_hooks, write
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Cq, wait_until
-from test_hooks import git, jobs, queued, settle, setup_hooks, write
+
+from tests.githooks.test_hooks import git, jobs, queued, settle, setup_hooks, write
 
 
 def _documented(cq: Cq) -> None:

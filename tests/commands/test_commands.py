@@ -12,7 +12,7 @@ from cq_lsp.commands.arguments import IndexArgs, SearchArgs, parse
 from cq_lsp.commands.table import COMMANDS
 from cq_lsp.errors import UsageError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_extension_calls_only_commands_of_the_table() -> None:

@@ -35,7 +35,7 @@ from cq_lsp.documenters.slots import SlotLimiter
 from tests.conftest import SAMPLE_FILES, Cq, wait_until
 from tests.fakes.llm import write_fake_llm
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CTX = DocumentContext(model="sonnet")
 INVOICE = SAMPLE_FILES["billing/invoice.py"]
 

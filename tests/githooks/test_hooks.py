@@ -19,7 +19,7 @@ import pytest
 from cq_lsp.githooks.install import HOOK_NAMES, render_shim
 from tests.conftest import Cq, run_git, wait_until
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- helpers -------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ from cq_lsp.config.schema import Config, ProcessorConfig
 from cq_lsp.documenters.select import documenter_fingerprint
 from cq_lsp.store.cache import content_sha256, decode_record, doc_key
 from tests.conftest import Cq, make_repo, run_git
+from tests.core.test_queue_contract import RedisServer, redis_server_exe
 from tests.fakes.llm import write_fake_llm
-from tests.test_queue_contract import RedisServer, redis_server_exe
 
 N_FILES = 8
 FILES = {
@@ -214,7 +214,7 @@ def test_teammates_indexing_at_once_document_each_file_once(
 
 
 def test_a_dead_team_store_never_blocks_documenting(tmp_path: Path, fake: Path) -> None:
-    from tests.test_queue_contract import _free_port
+    from tests.core.test_queue_contract import _free_port
 
     url = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
     origin = origin_repo(tmp_path)

@@ -24,7 +24,7 @@ from cq_lsp.documenters.treesitter import tags
 from cq_lsp.documenters.treesitter.common import whole_sentences
 from tests.conftest import Cq, make_repo
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "languages"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "languages"
 
 
 def document(name: str, path: str | None = None) -> FileRecord:
@@ -446,7 +446,7 @@ def test_every_query_compiles_and_every_language_is_counted() -> None:
     # The package's own queries ship with it (pyproject's package-data).
     own = {p.name for p in tags.QUERY_DIR.glob("*.scm")}
     assert {"c.scm", "cpp.scm", "kotlin.scm", "shell.scm", "julia.scm", "haskell.scm"} <= own
-    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert '"cq_lsp.documenters.treesitter" = ["queries/*.scm"]' in pyproject
 
 

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from tests.conftest import Cq
-from tests.test_storage_failures import bind_read_only, fill, mount_tmpfs, unmount
+from tests.store.test_storage_failures import bind_read_only, fill, mount_tmpfs, unmount
 
 FULL = "the disk holding .code-query/ is full: free space, no job was lost"
 

@@ -114,7 +114,7 @@ def test_a_copied_work_tree_does_not_adopt_the_original_worker(
 
 
 def test_a_worker_whose_redis_stops_does_not_linger(cq: Cq, repo: Path, tmp_path: Path) -> None:
-    from tests.test_queue_contract import _running_redis, use_backend
+    from tests.core.test_queue_contract import _running_redis, use_backend
 
     server = _running_redis(tmp_path)
     try:
