@@ -183,6 +183,23 @@ def get_record(db: Database, rel: str) -> dict[str, Any] | None:
             "documented_at": r["documented_at"],
             "processor": r["processor"],
             "dataset_id": r["dataset_id"],
+            # Every definition, in file order, as `cq-lsp symbol` finds them (the contract's
+            # "symbols": each with its line).
+            "symbols": [
+                {
+                    "name": s["name"],
+                    "kind": s["kind"],
+                    "line": s["line"],
+                    "container": s["container"],
+                    "signature": s["signature"] or "",
+                    "doc": s["doc"] or "",
+                }
+                for s in db.query(
+                    "SELECT name, kind, line, container, signature, doc FROM symbols "
+                    "WHERE file_id = ? ORDER BY line, id",
+                    (r["id"],),
+                )
+            ],
         }
     )
     return out

@@ -10,6 +10,7 @@ import pytest
 
 from cq_lsp.lsp.symbols import SymbolTable
 from cq_lsp.store.db import Database
+from cq_lsp.store.documentation import get_record
 from cq_lsp.store.ledger import Change, Ledger
 from cq_lsp.store.symbols import find_symbols
 from cq_lsp.worktree.project import Project
@@ -71,6 +72,16 @@ def test_symbol_rows_have_the_contract_shape(db: Database) -> None:
     }
     assert "ServeHTTP" in found[0]["signature"]
     assert "http.Handler" in found[0]["doc"]
+
+
+def test_show_lists_a_files_symbols_in_line_order(db: Database) -> None:
+    """`show --json` carries the file's definitions, each with its line (the contract)."""
+    record = get_record(db, "gin.go")
+    assert record is not None
+    lines = [s["line"] for s in record["symbols"]]
+    assert lines == sorted(lines) and lines
+    serve = next(s for s in record["symbols"] if s["name"] == "ServeHTTP")
+    assert (serve["kind"], serve["line"], serve["container"]) == ("method", 7, "Engine")
 
 
 def test_exact_case_sensitive_before_insensitive(db: Database) -> None:
