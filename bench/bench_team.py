@@ -32,8 +32,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.core.test_queue_contract import RedisServer  # noqa: E402
 from tests.fakes.llm import write_fake_llm  # noqa: E402
-from tests.test_queue_contract import RedisServer  # noqa: E402
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",

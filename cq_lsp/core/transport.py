@@ -75,7 +75,8 @@ def _enable_redis() -> None:
             hint="pip install 'cq-lsp[redis]'",
         ) from exc
     # The names huey.storage binds when redis-py imports (3.x), and the client class its
-    # RedisStorage took from them; tests/test_queue_contract.py checks both backends in one process.
+    # RedisStorage took from them; tests/core/test_queue_contract.py checks both backends in one
+    # process.
     storage.ConnectionPool = redis.ConnectionPool
     storage.Redis = redis.Redis
     storage.ConnectionError = ConnectionError
