@@ -68,9 +68,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_symbol(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= MAX_SYMBOLS:
         raise UsageError(f"--limit must be an integer from 1 to {MAX_SYMBOLS}, got {args.limit}")
-    _, db = open_index(args)
+    project, db = open_index(args)
     name = " ".join(args.name)
     symbols = find_symbols(db, name, kind=args.kind, limit=args.limit)
+    stale = mark_answers(db, project.root, symbols, lambda rel: _sha_now(project, rel))
+    if stale:
+        _catch_up(project, stale)
     if args.json:
         emit_json({"query": name, "symbols": symbols})
         return 0
@@ -80,7 +83,8 @@ def cmd_symbol(args: argparse.Namespace) -> int:
     for s in symbols:
         owner = f"{s['container']}." if s["container"] else ""
         head = f"{owner}{s['name']}"
-        print(f"{style(_where(s), '1')}  {head}  {style(s['kind'], '2')}")
+        mark = style("  [stale]", "33") if s.get("fresh") is False else ""
+        print(f"{style(_where(s), '1')}  {head}  {style(s['kind'], '2')}{mark}")
         if s["signature"]:
             print(f"    {s['signature'][:200]}")
     return 0

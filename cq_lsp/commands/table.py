@@ -105,11 +105,10 @@ def _search(s: Session, args: a.SearchArgs) -> dict[str, Any]:
 
 
 def _symbol(s: Session, args: a.SymbolArgs) -> dict[str, Any]:
-    db = s.workspace(args.root).db
-    return {
-        "query": args.name,
-        "symbols": find_symbols(db, args.name, kind=args.kind, limit=args.limit),
-    }
+    ws = s.workspace(args.root)
+    symbols = find_symbols(ws.db, args.name, kind=args.kind, limit=args.limit)
+    _fresh_answers(s, ws, symbols)  # each definition says whether its file changed since
+    return {"query": args.name, "symbols": symbols}
 
 
 def _eval(s: Session, args: a.EvalArgs) -> dict[str, Any]:

@@ -184,6 +184,16 @@ def test_cli_symbol_prints_path_and_line(cli_repo: Path, cq: Cq) -> None:
     assert cq.run("symbol", "nothingnamedso").stdout.startswith("no definition of")
 
 
+def test_cli_symbol_says_whether_each_definition_is_current(cli_repo: Path, cq: Cq) -> None:
+    assert cq.json("symbol", "Engine.ServeHTTP")["symbols"][0]["fresh"] is True
+    cq.run("config", "set", "processing.mode", "manual")  # keep it stale: nothing re-documents
+    with (cli_repo / "gin.go").open("a") as fh:
+        fh.write("\n// changed after it was documented\n")
+    found = cq.json("symbol", "Engine.ServeHTTP")["symbols"][0]
+    assert found["fresh"] is False and found["documented_sha"] != found["current_sha"]
+    assert "[stale]" in cq.run("symbol", "Engine.ServeHTTP").stdout
+
+
 def test_the_editor_table_lists_symbols_for_an_empty_query(db: Database) -> None:
     table = SymbolTable(db)
     listed = table.search("", limit=3)
