@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 SAMPLE_FILES: dict[str, str] = {
@@ -221,9 +223,20 @@ def torn_jobs(repo: Path) -> tuple[int, int]:
     return int(done_without), int(documented_not_done)
 
 
+def kill_group(pid: int) -> None:
+    """kill -9 a worker and its forked children (its process group), and wait until it is gone."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_until(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+        timeout=10,
+    )
+
+
 def survivors(pids: list[int], timeout: float = 20.0) -> list[int]:
     """The processes among ``pids`` still alive (not gone, not a zombie) after ``timeout``."""
-    import psutil
 
     def alive(pid: int) -> bool:
         try:

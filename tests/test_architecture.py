@@ -177,6 +177,8 @@ def test_the_architecture_doc_names_every_package() -> None:
     assert not missing, f"docs/architecture.md does not describe: {missing}"
 
 
-def test_package_json_is_valid() -> None:
+def test_the_extension_manifest_at_the_root_is_packageable() -> None:
     # The extension manifest sits at the root (a contract); a broken one breaks packaging.
-    json.loads((REPO / "package.json").read_text(encoding="utf-8"))
+    manifest = json.loads((REPO / "package.json").read_text(encoding="utf-8"))
+    assert manifest["name"] == "cq-lsp" and manifest["engines"]["vscode"]
+    assert (REPO / manifest["main"].lstrip("./")).parent.name == "dist", manifest["main"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,12 +19,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.worktree.project import Project
-from tests.conftest import Cq, run_git, torn_jobs, wait_until
+from tests.conftest import Cq, kill_group, run_git, torn_jobs, wait_until
 from tests.store_helpers import claim, release
 
 BACKENDS = ("sqlite", "redis")
@@ -186,17 +184,6 @@ def many_files(repo: Path, n: int, stem: str = "mod") -> None:
         )
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-qm", f"{n} files")
-
-
-def kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    wait_until(
-        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
-        timeout=10,
-    )
 
 
 # -- enqueue ---------------------------------------------------------------------------------------

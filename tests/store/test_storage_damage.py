@@ -54,6 +54,11 @@ def test_a_read_only_state_dir_still_reads(cq: Cq, repo: Path) -> None:
     bind_read_only(state)
     try:
         _reads_work(cq)
+        # A write is refused with what to do, and nothing is half-recorded.
+        (repo / "billing" / "invoice.py").write_text("def parse_invoice_v2():\n    pass\n")
+        proc = cq.run("queue", "add", "billing/invoice.py", check=False)
+        assert proc.returncode == 1 and "cannot be written" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
     finally:
         unmount(state)
 

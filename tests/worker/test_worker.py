@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import Cq, run_git, survivors, torn_jobs, wait_until
+from tests.conftest import Cq, kill_group, run_git, survivors, torn_jobs, wait_until
 
 
 def _many_files(repo: Path, n: int, round_: int = 0) -> None:
@@ -23,17 +23,6 @@ def _many_files(repo: Path, n: int, round_: int = 0) -> None:
         )
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-qm", f"many files, round {round_}")
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    wait_until(
-        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
-        timeout=10,
-    )
 
 
 def test_kill_9_at_random_moments_loses_nothing(cq: Cq, repo: Path) -> None:
@@ -59,7 +48,7 @@ def test_kill_9_at_random_moments_loses_nothing(cq: Cq, repo: Path) -> None:
             status = cq.json("status")
         pid = status["worker"]["pid"] or cq.json("worker", "start")["pid"]
         time.sleep(rng.uniform(0.02, 0.4))
-        _kill_group(pid)
+        kill_group(pid)
         kills += 1
         # Whatever the worker was doing — claiming a batch, documenting, committing — nothing
         # is half-written.
