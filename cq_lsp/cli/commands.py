@@ -18,17 +18,20 @@ from cq_lsp.cli.output import (
     print_worker,
     stale_note,
     style,
+    worker_line,
 )
 from cq_lsp.cli.session import CliSession, open_workspace
+from cq_lsp.commands import results as r
 from cq_lsp.commands.table import COMMANDS
 from cq_lsp.config import edit, load, schema
 from cq_lsp.config.trust import trust_repo_config
 from cq_lsp.core import editor_env, freshness, logs
-from cq_lsp.core.actions import worker_action
+from cq_lsp.core.actions import worker_cleanup
 from cq_lsp.core.autostart import start_ahead
 from cq_lsp.core.follow import wait_for_queue
 from cq_lsp.core.runner import document_queued
 from cq_lsp.core.status import build_status, queue_part
+from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import UsageError
 from cq_lsp.store.documentation import optimize
@@ -49,14 +52,13 @@ def _run(name: str, args: argparse.Namespace, session: CliSession | None = None,
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    result = _run("cq.init", args, dataset=args.dataset, hooks=args.hooks)
+    result: r.InitResult = _run("cq.init", args, dataset=args.dataset, hooks=args.hooks)
     if args.json:
         emit_json(result)
     else:
-        verb = "created" if result["created"] else "kept existing"
-        print(f"{verb} {result['config']}")
-        if args.hooks:
-            print_changes(result["hooks"])
+        print(f"{'created' if result.created else 'kept existing'} {result.config}")
+        if result.hooks is not None:
+            print_changes(result.hooks)
         print("next: `cq-lsp index --wait` documents every tracked file")
     return 0
 
@@ -80,45 +82,43 @@ def _index(ws: Workspace, args: argparse.Namespace) -> int:
     session = CliSession(args.root)
     session._ws = ws
     early = start_ahead(ws) if args.wait and not args.paths else None
-    result: dict[str, Any] = _run("cq.index", args, session, paths=list(args.paths))
+    result: r.IndexResult = _run("cq.index", args, session, paths=list(args.paths))
     if not args.json:
         out = sys.stderr if args.wait else sys.stdout
         print(
-            f"{len(result['queued']) if isinstance(result['queued'], list) else result['queued']}"
-            f" queued, {result['unchanged']} unchanged, {result['removed']} removed, "
-            f"{result['skipped']} skipped",
+            f"{result.queued} queued, {result.unchanged} unchanged, {result.removed} removed, "
+            f"{result.skipped} skipped",
             file=out,
         )
-        _print_refused(result["refused"], verbose=args.verbose)
-        if result.get("note") and not args.wait:
-            print(result["note"])
+        _print_refused(result.refused, verbose=args.verbose)
+        if result.note and not args.wait:
+            print(result.note)
     if args.wait:
         counts = ws.ledger.counts()
         if counts["queued"] or counts["running"] or early is not None:
-            result["wait"] = _wait(ws, args, early)
+            result.wait = _wait(ws, args, early)
     if args.json:
         emit_json(result)
-    missing = [r for r in result["refused"] if r["reason"] == "missing"]
-    if missing and len(missing) == len(args.paths):
+    if result.missing and len(result.missing) == len(args.paths):
         return 1  # every path named was a typo: nothing was done
-    return 0 if not result.get("wait", {}).get("newlyFailed") else 1
+    return 1 if isinstance(result.wait, r.Waited) and result.wait.newly_failed else 0
 
 
-def _print_refused(refused: list[dict[str, Any]], *, verbose: bool) -> None:
+def _print_refused(refused: list[r.Refused], *, verbose: bool) -> None:
     """A path named that does not exist is an error, said each time; files the guard skips
     (binary, too large, excluded…) are the same on every re-index: one line by reason."""
-    skipped = [r for r in refused if r["reason"] != "missing"]
-    for r in refused:
-        if r["reason"] == "missing" or verbose:
-            hint = f" — {r['hint']}" if r.get("hint") and r["reason"] == "missing" else ""
+    skipped = [x for x in refused if x.reason != "missing"]
+    for x in refused:
+        if x.reason == "missing" or verbose:
+            hint = f" — {x.hint}" if x.hint and x.reason == "missing" else ""
             print(
-                f"  {'error' if r['reason'] == 'missing' else 'skipped'} {r['message']}{hint}",
+                f"  {'error' if x.reason == 'missing' else 'skipped'} {x.message}{hint}",
                 file=sys.stderr,
             )
     if skipped and not verbose:
         by_reason: dict[str, int] = {}
-        for r in skipped:
-            by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
+        for x in skipped:
+            by_reason[x.reason] = by_reason.get(x.reason, 0) + 1
         reasons = ", ".join(
             f"{n} {why}" for why, n in sorted(by_reason.items(), key=lambda x: -x[1])
         )
@@ -131,53 +131,53 @@ def _print_refused(refused: list[dict[str, Any]], *, verbose: bool) -> None:
 
 def _wait(
     ws: Workspace, args: argparse.Namespace, since: tuple[dict[str, Any], float] | None = None
-) -> dict[str, Any]:
+) -> r.Waited:
 
     if ws.config.processing.mode == "manual":
         # An explicit --wait is a request to finish now: document in the foreground.
         outcome = process_foreground(ws, batch_size=None, show_progress=not args.json)
     else:
-        outcome = wait_for_queue(ws, show_progress=not args.json, since=since)
-    if outcome["documented"] >= 200:
+        outcome = r.from_json(
+            r.Waited, wait_for_queue(ws, show_progress=not args.json, since=since)
+        )
+    if outcome.documented >= 200:
         optimize(ws.db)
     if not args.json:
-        rate = f" ({outcome['filesPerS']} files/s)" if outcome.get("filesPerS") else ""
-        print(f"documented {outcome['documented']} file(s) in {outcome['elapsedS']} s{rate}")
-        if outcome["newlyFailed"]:
+        rate = f" ({outcome.files_per_s} files/s)" if outcome.files_per_s else ""
+        print(f"documented {outcome.documented} file(s) in {outcome.elapsed_s} s{rate}")
+        if outcome.newly_failed:
             print(
-                style(f"{outcome['newlyFailed']} failed", "31")
+                style(f"{outcome.newly_failed} failed", "31")
                 + " — `cq-lsp queue list --state failed` shows why"
             )
     return outcome
 
 
-def process_foreground(
-    ws: Workspace, *, batch_size: int | None, show_progress: bool
-) -> dict[str, Any]:
+def process_foreground(ws: Workspace, *, batch_size: int | None, show_progress: bool) -> r.Waited:
     """Document queued jobs in this process, with a progress bar for people."""
 
     total = ws.ledger.counts()["queued"]
     if not (show_progress and sys.stderr.isatty() and total):
-        return document_queued(ws, batch_size=batch_size)
+        return r.from_json(r.Waited, document_queued(ws, batch_size=batch_size))
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(TextColumn("[bold]documenting"), BarColumn(), MofNCompleteColumn()) as bar:
         task = bar.add_task("process", total=total)
-        return document_queued(
+        outcome = document_queued(
             ws, batch_size=batch_size, on_batch=lambda n: bar.update(task, advance=n)
         )
+    return r.from_json(r.Waited, outcome)
 
 
 def cmd_hooks(args: argparse.Namespace) -> int:
-    result = _run(f"cq.hooks.{args.action}", args)
+    result: r.HooksChanged | r.HooksStatus = _run(f"cq.hooks.{args.action}", args)
     if args.json:
         emit_json(result)
-    elif args.action == "status":
+    elif isinstance(result, r.HooksStatus):
         print_hooks_status(result)
     else:
         print_changes(result)
-    conflicts = [h for h in result.get("hooks", []) if h.get("action") == "conflict"]
-    return 1 if conflicts else 0
+    return 1 if isinstance(result, r.HooksChanged) and result.conflicts else 0
 
 
 _SHOW_ENTRIES = 60
@@ -193,16 +193,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     # Not through the table's argument parsing: a non-UTF-8 file name must reach the guard as
     # the surrogate-escaped str argv gave us.
-    record = ws.show(args.path, base=Path.cwd())
-    stale = freshness.annotate(ws, [record])
+    found = ws.show(args.path, base=Path.cwd())
+    stale = freshness.annotate(ws, [found])
     freshness.queue_stale_answers(ws, stale, source="cli")
+    record = r.from_json(r.FileRecord, found)
     if args.json:
         emit_json(record)
         return 0
-    print(style(record["path"], "1") + f"  [{record['language']}] {record['processor']}")
-    if record.get("fresh") is False:
+    print(style(record.path, "1") + f"  [{record.language}] {record.processor}")
+    if record.stale:
         print(style(f"  {stale_note(record)}", "33"))
-    print(f"  {record['overview']}")
+    print(f"  {record.overview}")
     sections = (
         ("functions", "functions"),
         ("types_interfaces_classes", "types"),
@@ -211,7 +212,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("imports", "imports"),
     )
     for key, title in sections:
-        value = record.get(key) or {}
+        value = getattr(record, key) or {}
         if not value:
             continue
         print(style(f"{title}:", "1"))
@@ -233,10 +234,9 @@ def cmd_show(args: argparse.Namespace) -> int:
                 )
         if len(items) > _SHOW_ENTRIES:
             print(f"  … and {len(items) - _SHOW_ENTRIES} more {title} (--json lists them all)")
-    symbols = record.get("symbols") or []
-    listed = {n for key, _t in sections for n in (record.get(key) or {})}
-    other = [s for s in symbols if isinstance(s, dict) and s.get("name") not in listed]
-    if other and not any(record.get(key) for key in ("functions", "types_interfaces_classes")):
+    listed = {n for key, _t in sections for n in (getattr(record, key) or {})}
+    other = [s for s in record.symbols if isinstance(s, dict) and s.get("name") not in listed]
+    if other and not (record.functions or record.types_interfaces_classes):
         # Config and markup (headings, keys, targets) and definitions outside the fields above.
         print(style("symbols:", "1"))
         for sym in other[:_SHOW_ENTRIES]:
@@ -244,14 +244,14 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"  {where}{sym.get('name')}{_line_tag(sym)}  [{sym.get('kind')}]")
         if len(other) > _SHOW_ENTRIES:
             print(f"  … and {len(other) - _SHOW_ENTRIES} more symbols (--json lists them all)")
-    if record.get("dependencies"):
-        print(style("dependencies:", "1") + " " + ", ".join(record["dependencies"]))
-    for note in record.get("other_notes") or []:
+    if record.dependencies:
+        print(style("dependencies:", "1") + " " + ", ".join(record.dependencies))
+    for note in record.other_notes or []:
         print(f"  note: {note}")
     print(
         style(
-            f"sha {record['content_sha']} · documented {record['documented_at']} at commit "
-            f"{(record['documented_at_commit'] or '-')[:12]}",
+            f"sha {record.content_sha} · documented {record.documented_at} at commit "
+            f"{(record.documented_at_commit or '-')[:12]}",
             "2",
         )
     )
@@ -260,7 +260,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    st = build_status(ws, catch_up=True)
+    st = r.from_json(r.Status, build_status(ws, catch_up=True))
     if args.json:
         emit_json(st)
     else:
@@ -283,14 +283,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return run_worker(ws, threads=args.threads, idle_exit_s=args.idle_exit)
     if args.action == "logs":
         return _worker_logs(open_project(args.root), args)
+    result: Any
     if args.action in ("start", "stop", "restart"):
         result = _run(f"cq.worker.{args.action}", args)
+        if not args.json:
+            print_worker(args.action, result)
+    elif args.action == "status":
+        ws = _workspace(args)
+        interval = ws.config.processing.worker_check_interval
+        result = r.from_json(r.WorkerPart, worker_status(ws.project, interval))
+        if not args.json:
+            print(f"worker {worker_line(result)}")
     else:
-        result = worker_action(_workspace(args), args.action)
+        result = worker_cleanup(open_project(args.root))
+        if not args.json:
+            removed = result["removed"]
+            print("removed " + ", ".join(removed) if removed else "nothing to clean up")
     if args.json:
         emit_json(result)
-    else:
-        print_worker(args.action, result)
     return 0
 
 
@@ -321,67 +331,64 @@ def cmd_queue(args: argparse.Namespace) -> int:
     action = args.action
     result: Any
     if action == "status":
-        result = queue_part(ws)
+        q = r.from_json(r.QueuePart, queue_part(ws))
+        result = q
         if not args.json:
             print(
-                f"{result['queued']} queued · {result['running']} running · "
-                f"{result['failed']} failed · {result['done']} done · {result['skipped']} "
-                f"skipped · oldest queued {fmt_age(result['oldestQueuedS'])}"
-                + (f" · {result['delayed']} delayed" if result.get("delayed") else "")
+                f"{q.queued} queued · {q.running} running · {q.failed} failed · {q.done} done · "
+                f"{q.skipped} skipped · oldest queued {fmt_age(q.oldest_queued_s)}"
+                + (f" · {q.delayed} delayed" if q.delayed else "")
             )
     elif action == "list":
         state = list(args.state) if args.state else None
         result = _run("cq.queue.list", args, session, state=state, limit=args.limit)
         if not args.json:
-            _print_jobs(result["jobs"])
+            _print_jobs(result.jobs)
     elif action == "add":
-        result = _run("cq.queue.add", args, session, paths=list(args.paths))
-        note = result.get("note")
+        added: r.IndexResult = _run("cq.queue.add", args, session, paths=list(args.paths))
+        result = added
         if not args.json:
             print(
-                f"{result['queued']} queued, {result['unchanged']} unchanged, "
-                f"{result['removed']} removed, {result['skipped']} skipped"
-                + (f" — {note}" if note else "")
+                f"{added.queued} queued, {added.unchanged} unchanged, "
+                f"{added.removed} removed, {added.skipped} skipped"
+                + (f" — {added.note}" if added.note else "")
             )
-            for r in result["refused"]:
+            for x in added.refused:
                 print(
-                    f"  refused {r['message']}" + (f" ({r['hint']})" if r["hint"] else ""),
+                    f"  refused {x.message}" + (f" ({x.hint})" if x.hint else ""),
                     file=sys.stderr,
                 )
-        if result["refused"] and not result["queued"] and not result["unchanged"]:
+        if added.refused and not added.queued and not added.unchanged:
             if args.json:
-                emit_json(result)
+                emit_json(added)
             return 1
     elif action == "remove":
         result = _run("cq.queue.remove", args, session, paths=list(args.paths))
         if not args.json:
-            print(f"removed {result['removed']} job(s) and their documentation")
+            print(f"removed {result.removed} job(s) and their documentation")
     elif action == "clear":
         result = _run("cq.queue.clear", args, session)
         if not args.json:
-            print(f"cleared {result['cleared']} queued job(s); running jobs finish")
+            print(f"cleared {result.cleared} queued job(s); running jobs finish")
     elif action == "retry":
         result = _run("cq.queue.retry", args, session)
         if not args.json:
-            print(f"{result['queued']} failed job(s) queued again")
+            print(f"{result.queued} failed job(s) queued again")
     elif action == "cleanup":
         result = _run("cq.queue.cleanup", args, session)
         if not args.json:
-            print(f"removed {result['removed']} job(s) whose files are gone")
+            print(f"removed {result.removed} job(s) whose files are gone")
     elif action == "history":
         result = _run("cq.queue.history", args, session, n=args.n)
         if not args.json:
-            for h in reversed(result["history"]):
-                print(
-                    f"{h['at']}  {h['op']:<16} {h['count']:>6}  {h['source'] or '':<8} "
-                    f"{h['detail'] or ''}"
-                )
+            for h in reversed(result.history):
+                print(f"{h.at}  {h.op:<16} {h.count:>6}  {h.source or '':<8} {h.detail or ''}")
     elif action == "process":
         if args.batch_size is not None and not 1 <= args.batch_size <= 1000:
             raise UsageError(f"--batch-size must be from 1 to 1000, got {args.batch_size}")
         result = process_foreground(ws, batch_size=args.batch_size, show_progress=not args.json)
         if not args.json:
-            print(f"documented {result['documented']} file(s) in {result['elapsedS']} s")
+            print(f"documented {result.documented} file(s) in {result.elapsed_s} s")
     elif action == "watch":
         return _watch(ws)
     else:  # pragma: no cover
@@ -391,7 +398,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_jobs(jobs: list[dict[str, Any]]) -> None:
+def _print_jobs(jobs: list[r.Job]) -> None:
     """One line per job, fitted to the terminal: long paths lose their middle, not their name."""
     if not jobs:
         print("no jobs")
@@ -400,18 +407,18 @@ def _print_jobs(jobs: list[dict[str, Any]]) -> None:
     colors = {"failed": "31", "queued": "33", "delayed": "36", "running": "36", "skipped": "2"}
     rows = []
     for j in jobs:
-        when = f"due {j['due_at'][11:19]}" if j.get("due_at") else fmt_age(j["ageS"])
-        rows.append((j["state"], j["path"], (j["sha"] or "-")[:7], str(j["attempts"]), when, j))
+        when = f"due {j.due_at[11:19]}" if j.due_at else fmt_age(j.age_s)
+        rows.append((j.state, j.path, (j.sha or "-")[:7], str(j.attempts), when, j))
     when_w = max(3, max(len(r[4]) for r in rows))
     fixed = 8 + 1 + 1 + 7 + 1 + 5 + 1 + when_w + 1  # every column but path and error
     longest = max(len(r[1]) for r in rows)
-    has_error = any(r[5]["error"] for r in rows)
+    has_error = any(row[5].error for row in rows)
     room = width - fixed
     path_w = max(12, min(longest, room * 3 // 5 if has_error else room))
     error_w = max(8, room - path_w)
     print(f"{'state':<8} {'path':<{path_w}} {'sha':<7} {'tries':>5} {'age':<{when_w}} error")
     for state, path, sha, tries, when, j in rows:
-        error = ellipsize(_own_error(j["error"] or "", j["path"]), error_w, end=True)
+        error = ellipsize(_own_error(j.error or "", j.path), error_w, end=True)
         line = (
             f"{style(f'{state:<8}', colors.get(state, '0'))} {ellipsize(path, path_w):<{path_w}} "
             f"{sha:<7} {tries:>5} {when:<{when_w}} {error}"
@@ -432,18 +439,18 @@ def _watch(ws: Workspace) -> int:
     from rich.table import Table
 
     def render() -> Table:
-        st = build_status(ws)
-        q = st["queue"]
-        t = Table(title=f"cq-lsp · {st['root']} · {st['message']}", box=None)
+        st = r.from_json(r.Status, build_status(ws))
+        q = st.queue
+        t = Table(title=f"cq-lsp · {st.root} · {st.message}", box=None)
         for col in ("queued", "running", "failed", "done", "skipped", "oldest"):
             t.add_column(col)
         t.add_row(
-            str(q["queued"]),
-            str(q["running"]),
-            str(q["failed"]),
-            str(q["done"]),
-            str(q["skipped"]),
-            fmt_age(q["oldestQueuedS"]),
+            str(q.queued),
+            str(q.running),
+            str(q.failed),
+            str(q.done),
+            str(q.skipped),
+            fmt_age(q.oldest_queued_s),
         )
         for j in ws.ledger.jobs(states=["running", "queued"], limit=10):
             t.add_row(j["state"], j["path"], "", "", "", fmt_age(j["ageS"]))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 from cq_lsp.cli.output import emit_json, style
+from cq_lsp.commands.results import HooksChanged, HooksStatus
 from cq_lsp.errors import CqLspError
 from cq_lsp.githooks import entry as hook_entry
 from cq_lsp.githooks.install import DETACHED_ENV
@@ -23,47 +23,47 @@ _STATE_COLORS = {
 }
 
 
-def print_changes(result: dict[str, Any]) -> None:
-    print(f"hooks directory: {result['hooksDir']}")
-    for h in result["hooks"]:
-        line = f"  {h['name']:<14} {h['action']:<12} {h['path']}"
-        if h.get("chained") and h["action"] == "chained":
-            line += f"  (your hook runs after ours: {os.path.basename(h['chained'])})"
-        if h.get("restored"):
+def print_changes(result: HooksChanged) -> None:
+    print(f"hooks directory: {result.hooks_dir}")
+    for h in result.hooks:
+        line = f"  {h.name:<14} {h.action:<12} {h.path}"
+        if h.chained and h.action == "chained":
+            line += f"  (your hook runs after ours: {os.path.basename(h.chained)})"
+        if h.restored:
             line += "  (your hook is back)"
         print(line)
-        if h.get("message"):
-            print(f"    {h['message']}", file=sys.stderr)
-    for note in result.get("notes", []):
+        if h.message:
+            print(f"    {h.message}", file=sys.stderr)
+    for note in result.notes:
         print(f"note: {note}")
-    if result.get("instructions"):
-        print(result["instructions"])
+    if result.instructions:
+        print(result.instructions)
 
 
-def print_hooks_status(st: dict[str, Any]) -> None:
-    where = st["hooksDir"] + (f"  (core.hooksPath={st['hooksPath']})" if st["hooksPath"] else "")
+def print_hooks_status(st: HooksStatus) -> None:
+    where = st.hooks_dir + (f"  (core.hooksPath={st.hooks_path})" if st.hooks_path else "")
     print(f"hooks directory: {where}")
-    if st["manager"]:
-        print(f"hook manager:    {st['manager']}")
-    for h in st["hooks"]:
-        state = style(h["state"], _STATE_COLORS.get(h["state"], "0"))
+    if st.manager:
+        print(f"hook manager:    {st.manager}")
+    for h in st.hooks:
+        state = style(h.state, _STATE_COLORS.get(h.state, "0"))
         extra = []
-        if h.get("version") is not None:
-            extra.append(f"v{h['version']}")
-        if h.get("python"):
-            extra.append(h["python"] + ("" if h.get("pythonExists") else " (gone)"))
-        if h.get("chained"):
-            extra.append(f"chains {os.path.basename(h['chained'])}")
-        if h["kind"] not in ("ours", "absent") and h["via"] == "hooks-dir":
-            extra.append(f"occupied by a {h['kind']} hook")
-        print(f"  {h['name']:<14} {state:<12} {h['path']}  {' · '.join(extra)}".rstrip())
-    if st["skipped"]:
+        if h.version is not None:
+            extra.append(f"v{h.version}")
+        if h.python:
+            extra.append(h.python + ("" if h.python_exists else " (gone)"))
+        if h.chained:
+            extra.append(f"chains {os.path.basename(h.chained)}")
+        if h.kind not in ("ours", "absent") and h.via == "hooks-dir":
+            extra.append(f"occupied by a {h.kind} hook")
+        print(f"  {h.name:<14} {state:<12} {h.path}  {' · '.join(extra)}".rstrip())
+    if st.skipped:
         print("CQ_LSP_SKIP_HOOKS is set here: the hooks do nothing in this environment")
-    if not st["initialized"]:
+    if not st.initialized:
         print("this work tree has no .code-query/: the hooks queue nothing until `cq-lsp init`")
-    if st["lastLog"]:
-        print(f"last log line ({st['log']}):\n  {st['lastLog']}")
-    if not st["installed"]:
+    if st.last_log:
+        print(f"last log line ({st.log}):\n  {st.last_log}")
+    if not st.installed:
         print("`cq-lsp hooks install` installs or upgrades them")
 
 

@@ -10,12 +10,21 @@ import os
 import sys
 from typing import Any
 
+from cq_lsp.commands.results import (
+    Freshness,
+    Status,
+    Stopped,
+    WorkerPart,
+    WorkerResult,
+    to_json,
+)
 from cq_lsp.errors import CqLspError
 from cq_lsp.humanize import due_text
 
 
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    """``--json``: a typed result (or a plain object) as the contract's JSON."""
+    sys.stdout.write(json.dumps(to_json(obj), ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def color_enabled(stream: Any = None) -> bool:
@@ -65,13 +74,13 @@ def ellipsize(text: str, width: int, *, end: bool = False) -> str:
     return text[: width - 1 - tail] + "…" + text[-tail:]
 
 
-def stale_note(answer: dict[str, Any]) -> str:
+def stale_note(answer: Freshness) -> str:
     """What a stale answer (``"fresh": false``) tells a person."""
-    if answer.get("current_sha") is None:
+    if answer.current_sha is None:
         return "stale: the file is gone or unreadable since it was documented"
     return (
-        f"stale: documented at {str(answer.get('documented_sha'))[:10]}, the file is now "
-        f"{str(answer['current_sha'])[:10]} (queued again in auto mode; `cq-lsp index` otherwise)"
+        f"stale: documented at {str(answer.documented_sha)[:10]}, the file is now "
+        f"{answer.current_sha[:10]} (queued again in auto mode; `cq-lsp index` otherwise)"
     )
 
 
@@ -86,87 +95,72 @@ def fmt_bytes(n: int | None) -> str:
     return f"{n} B"
 
 
-def print_status(st: dict[str, Any]) -> None:
-    w, q = st["worker"], st["queue"]
+def print_status(st: Status) -> None:
+    w, q, idx, d = st.worker, st.queue, st.index, st.documenter
     health = {
         "ok": style("ok", "32"),
         "warning": style("warning", "33"),
         "error": style("error", "31"),
-    }.get(st["health"], st["health"])
-    print(f"{style('cq-lsp', '1')} {st['root']}")
-    print(f"  health    {health} — {st['message']}")
-    worker = w["state"]
-    if w.get("pid"):
-        worker += (
-            f" (pid {w['pid']}, up {fmt_age(w.get('uptimeS'))}, RSS {fmt_bytes(w.get('rssBytes'))})"
-        )
-    print(f"  worker    {worker}  mode={st.get('mode')}")
+    }.get(st.health, st.health)
+    print(f"{style('cq-lsp', '1')} {st.root}")
+    print(f"  health    {health} — {st.message}")
+    worker = w.state
+    if w.pid:
+        worker += f" (pid {w.pid}, up {fmt_age(w.uptime_s)}, RSS {fmt_bytes(w.rss_bytes)})"
+    print(f"  worker    {worker}  mode={st.mode}")
     print(
-        f"  queue     {q['queued']} queued · {q['running']} running · {q['failed']} failed · "
-        f"{q['done']} done · {q.get('skipped', 0)} skipped"
-        + (f" · oldest {fmt_age(q['oldestQueuedS'])}" if q.get("oldestQueuedS") else "")
-        + (
-            f" · {q['delayed']} delayed (due in {due_text(q.get('nextDueS'))})"
-            if q.get("delayed")
-            else ""
-        )
+        f"  queue     {q.queued} queued · {q.running} running · {q.failed} failed · "
+        f"{q.done} done · {q.skipped} skipped"
+        + (f" · oldest {fmt_age(q.oldest_queued_s)}" if q.oldest_queued_s else "")
+        + (f" · {q.delayed} delayed (due in {due_text(q.next_due_s)})" if q.delayed else "")
     )
-    d = st.get("documenter", {})
-    idx = st["index"]
-    stale = f" · {idx['stale']} stale" if idx.get("stale") else ""
-    print(f"  index     {idx['files']} files{stale}  ({idx['path']})")
-    print(f"  documenter {d.get('kind')}: {d.get('calls', 0)} calls, {d.get('failures', 0)} failed")
-    if d.get("kind") == "command" or d.get("llmCalls"):
+    stale = f" · {idx.stale} stale" if idx.stale else ""
+    print(f"  index     {idx.files} files{stale}  ({idx.path})")
+    if d is None:
+        return
+    print(f"  documenter {d.kind}: {d.calls} calls, {d.failures} failed")
+    if d.kind == "command" or d.llm_calls:
         print(
-            f"  LLM       {d.get('llmCalls', 0)} calls, {d.get('llmFailures', 0)} failed, "
-            f"{d.get('llmFallbacks', 0)} static fallbacks"
+            f"  LLM       {d.llm_calls} calls, {d.llm_failures} failed, "
+            f"{d.llm_fallbacks} static fallbacks"
         )
 
 
-def worker_line(w: dict[str, Any]) -> str:
+def worker_line(w: WorkerPart) -> str:
     """``running (pid 123, up 4m, RSS 31.0 MB, CPU 1.2 s)`` — the worker part, for people."""
-    text = w["state"]
     details = []
-    if w.get("pid"):
-        details.append(f"pid {w['pid']}")
-    if w.get("uptimeS") is not None:
-        details.append(f"up {fmt_age(w['uptimeS'])}")
-    if w.get("rssBytes") is not None:
-        details.append(f"RSS {fmt_bytes(w['rssBytes'])}")
-    if w.get("cpuS") is not None:
-        details.append(f"CPU {w['cpuS']:.1f} s")
-    if w.get("heartbeatAgeS") is not None:
-        details.append(f"heartbeat {fmt_age(w['heartbeatAgeS'])} ago")
-    if w.get("lastPid"):
-        details.append(f"last pid {w['lastPid']}")
-    return text + (f" ({', '.join(details)})" if details else "")
+    if w.pid:
+        details.append(f"pid {w.pid}")
+    if w.uptime_s is not None:
+        details.append(f"up {fmt_age(w.uptime_s)}")
+    if w.rss_bytes is not None:
+        details.append(f"RSS {fmt_bytes(w.rss_bytes)}")
+    if w.cpu_s is not None:
+        details.append(f"CPU {w.cpu_s:.1f} s")
+    if w.heartbeat_age_s is not None:
+        details.append(f"heartbeat {fmt_age(w.heartbeat_age_s)} ago")
+    if w.last_pid:
+        details.append(f"last pid {w.last_pid}")
+    return w.state + (f" ({', '.join(details)})" if details else "")
 
 
-def print_worker(action: str, result: dict[str, Any]) -> None:
-    """What ``worker start|stop|restart|status|cleanup`` did, in people's units."""
-    if action == "status":
-        print(f"worker {worker_line(result)}")
-        return
-    if action == "cleanup":
-        removed = result.get("removed") or []
-        print("removed " + ", ".join(removed) if removed else "nothing to clean up")
-        return
-    stopped = result.get("stopped")
+def print_worker(action: str, result: WorkerResult) -> None:
+    """What ``worker start|stop|restart`` did, in people's units."""
     if action == "stop":
         print(_stop_line(result))
         return
-    if isinstance(stopped, dict):  # restart: what the stop did first
-        print(_stop_line(stopped))
-    if result.get("started"):
-        print(f"worker started (pid {result.get('pid')})")
+    if isinstance(result.stopped, Stopped):  # restart: what the stop did first
+        print(_stop_line(result.stopped))
+    if result.started:
+        print(f"worker started (pid {result.pid})")
     else:
-        print(result.get("message") or "worker not started")
-    if "worker" in result and result["worker"].get("state") != "running":
-        print(f"worker {worker_line(result['worker'])}")
+        print(result.message or "worker not started")
+    if result.worker.state != "running":
+        print(f"worker {worker_line(result.worker)}")
 
 
-def _stop_line(result: dict[str, Any]) -> str:
-    if not result.get("stopped"):
-        return result.get("message") or "worker not running"
-    how = "" if result.get("graceful", True) else ", killed after the grace period"
-    return f"worker stopped (pid {result.get('pid')}{how})"
+def _stop_line(result: WorkerResult | Stopped) -> str:
+    if not result.stopped:
+        return result.message or "worker not running"
+    how = "" if result.graceful in (True, None) else ", killed after the grace period"
+    return f"worker stopped (pid {result.pid}{how})"

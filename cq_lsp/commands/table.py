@@ -5,7 +5,8 @@ extension calls them), the CLI runs the same actions and prints their result, an
 builds its tools on them. A face differs only in its ``Session``: where a work tree comes from,
 and what the face adds when work is queued or the worker is started or stopped (the language
 server remembers that the user stopped the worker; the CLI starts one per the core's policy).
-Each action returns the CLI's ``--json`` object.
+Each action returns a typed result (commands/results.py); a face prints it or turns it into the
+JSON of the contract with ``results.to_json``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 import attrs
 
 from cq_lsp.commands import arguments as a
+from cq_lsp.commands import results as r
 from cq_lsp.core import actions, autostart, freshness, supervisor
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import EnqueueReport, Workspace
@@ -83,44 +85,44 @@ class Command:
     name: str  # the language server's command id, e.g. "cq.queue.add"
     summary: str
     args: type
-    run: Callable[[Session, Any], dict[str, Any]]
+    run: Callable[[Session, Any], Any]  # returns one of commands/results.py's classes
 
-    def __call__(self, session: Session, raw: Any) -> dict[str, Any]:
+    def __call__(self, session: Session, raw: Any) -> Any:
         return self.run(session, a.parse(self.name, self.args, raw))
 
 
 # -- the actions ---------------------------------------------------------------------------------
 
 
-def _status(s: Session, args: a.StatusArgs) -> dict[str, Any]:
-    found = s.statuses(args)
-    return {"folders": found} if args.all else found[0]
+def _status(s: Session, args: a.StatusArgs) -> r.Status | r.Statuses:
+    found = [r.from_json(r.Status, st) for st in s.statuses(args)]
+    return r.Statuses(folders=found) if args.all else found[0]
 
 
-def _search(s: Session, args: a.SearchArgs) -> dict[str, Any]:
+def _search(s: Session, args: a.SearchArgs) -> r.SearchResult:
     ws = s.workspace(args.root)
     result = search(ws.db, args.query, limit=args.limit)
     _fresh_answers(s, ws, result["results"])
-    return result
+    return r.from_json(r.SearchResult, result)
 
 
-def _symbol(s: Session, args: a.SymbolArgs) -> dict[str, Any]:
+def _symbol(s: Session, args: a.SymbolArgs) -> r.SymbolResult:
     ws = s.workspace(args.root)
     symbols = find_symbols(ws.db, args.name, kind=args.kind, limit=args.limit)
     _fresh_answers(s, ws, symbols)  # each definition says whether its file changed since
-    return {"query": args.name, "symbols": symbols}
+    return r.SymbolResult(query=args.name, symbols=[r.from_json(r.SymbolHit, x) for x in symbols])
 
 
-def _eval(s: Session, args: a.EvalArgs) -> dict[str, Any]:
+def _eval(s: Session, args: a.EvalArgs) -> r.EvalResult:
     ws = s.workspace(args.root)
-    return evaluate(ws.db, ws.project.root, limit=args.limit)
+    return r.from_json(r.EvalResult, evaluate(ws.db, ws.project.root, limit=args.limit))
 
 
-def _show(s: Session, args: a.ShowArgs) -> dict[str, Any]:
+def _show(s: Session, args: a.ShowArgs) -> r.FileRecord:
     ws = s.workspace(args.root)
     record = ws.show(args.path, base=s.base)
     _fresh_answers(s, ws, [record])
-    return record
+    return r.from_json(r.FileRecord, record)
 
 
 def _fresh_answers(s: Session, ws: Workspace, answers: list[dict[str, Any]]) -> None:
@@ -134,7 +136,7 @@ def _fresh_answers(s: Session, ws: Workspace, answers: list[dict[str, Any]]) -> 
             s.queued(ws, report)
 
 
-def _index(s: Session, args: a.IndexArgs) -> dict[str, Any]:
+def _index(s: Session, args: a.IndexArgs) -> r.IndexResult:
     """Queue the paths (or every tracked file). Waiting is the face's: the CLI draws a progress
     bar, the language server reports $/progress."""
     ws = s.workspace(args.root)
@@ -145,26 +147,30 @@ def _index(s: Session, args: a.IndexArgs) -> dict[str, Any]:
     return _after_queueing(s, ws, report)
 
 
-def _after_queueing(s: Session, ws: Workspace, report: EnqueueReport) -> dict[str, Any]:
+def _after_queueing(s: Session, ws: Workspace, report: EnqueueReport) -> r.IndexResult:
     """The enqueue report, and what the face did about a worker ("worker started")."""
-    result = report.to_dict()
-    note = s.queued(ws, report)
-    if note:
-        result["note"] = note
-    return result
+    done = report.result
+    return r.IndexResult(
+        queued=len(done.queued),
+        unchanged=done.unchanged,
+        removed=done.removed,
+        skipped=done.skipped,
+        refused=[r.from_json(r.Refused, x.to_dict()) for x in report.refused],
+        note=s.queued(ws, report),
+    )
 
 
-def _init(s: Session, args: a.InitArgs) -> dict[str, Any]:
+def _init(s: Session, args: a.InitArgs) -> r.InitResult:
     root = s.work_tree(args.root)
-    result = actions.init_project(root, args.dataset)
+    result = r.from_json(r.InitResult, actions.init_project(root, args.dataset))
     if args.hooks:
-        result["hooks"] = githooks.install_hooks(Path(result["root"]))
-    s.initialized(Path(result["root"]))
+        result.hooks = r.from_json(r.HooksChanged, githooks.install_hooks(Path(result.root)))
+    s.initialized(Path(result.root))
     return result
 
 
-def _worker(action: str) -> Callable[[Session, a.NoArgs], dict[str, Any]]:
-    def run(s: Session, args: a.NoArgs) -> dict[str, Any]:
+def _worker(action: str) -> Callable[[Session, a.NoArgs], r.WorkerResult]:
+    def run(s: Session, args: a.NoArgs) -> r.WorkerResult:
         """What the supervisor did, plus the ``worker`` part of the status object afterwards."""
         ws = s.workspace(args.root)
         if action == "stop":
@@ -177,49 +183,53 @@ def _worker(action: str) -> Callable[[Session, a.NoArgs], dict[str, Any]]:
                 result = s.start_worker(ws)
         worker = worker_status(ws.project, ws.config.processing.worker_check_interval)
         worker["restarts"] = s.worker_restarts(ws)
-        return {**result, "worker": worker}
+        return r.from_json(r.WorkerResult, {**result, "worker": worker})
 
     return run
 
 
-def _queue_list(s: Session, args: a.QueueListArgs) -> dict[str, Any]:
-    return actions.queue_list(s.workspace(args.root), args.state, args.limit)
+def _queue_list(s: Session, args: a.QueueListArgs) -> r.JobsResult:
+    return r.from_json(
+        r.JobsResult, actions.queue_list(s.workspace(args.root), args.state, args.limit)
+    )
 
 
-def _queue_add(s: Session, args: a.PathsArgs) -> dict[str, Any]:
+def _queue_add(s: Session, args: a.PathsArgs) -> r.IndexResult:
     ws = s.workspace(args.root)
     return _after_queueing(s, ws, ws.enqueue_paths(args.paths, source=s.source, base=s.base))
 
 
-def _queue_remove(s: Session, args: a.PathsArgs) -> dict[str, Any]:
-    return actions.queue_remove(s.workspace(args.root), args.paths, source=s.source, base=s.base)
-
-
-def _queue_clear(s: Session, args: a.NoArgs) -> dict[str, Any]:
-    return actions.queue_clear(s.workspace(args.root), source=s.source)
-
-
-def _queue_retry(s: Session, args: a.NoArgs) -> dict[str, Any]:
+def _queue_remove(s: Session, args: a.PathsArgs) -> r.Removed:
     ws = s.workspace(args.root)
-    result, report = actions.queue_retry(ws, source=s.source)
-    if report is not None:
-        note = s.queued(ws, report)
-        if note:
-            result["note"] = note
-    return result
+    return r.Removed(removed=actions.queue_remove(ws, args.paths, source=s.source, base=s.base))
 
 
-def _queue_cleanup(s: Session, args: a.NoArgs) -> dict[str, Any]:
-    return actions.queue_cleanup(s.workspace(args.root), source=s.source)
+def _queue_clear(s: Session, args: a.NoArgs) -> r.Cleared:
+    return r.Cleared(cleared=actions.queue_clear(s.workspace(args.root), source=s.source))
 
 
-def _queue_history(s: Session, args: a.HistoryArgs) -> dict[str, Any]:
-    return actions.queue_history(s.workspace(args.root), args.n)
+def _queue_retry(s: Session, args: a.NoArgs) -> r.Retried:
+    ws = s.workspace(args.root)
+    report = actions.queue_retry(ws, source=s.source)
+    if report is None:
+        return r.Retried(queued=0)
+    return r.Retried(queued=len(report.result.queued), note=s.queued(ws, report))
 
 
-def _hooks(fn: Callable[[Path], dict[str, Any]]) -> Callable[[Session, a.NoArgs], dict[str, Any]]:
-    def run(s: Session, args: a.NoArgs) -> dict[str, Any]:
-        return fn(s.work_tree(args.root))
+def _queue_cleanup(s: Session, args: a.NoArgs) -> r.Removed:
+    return r.Removed(removed=actions.queue_cleanup(s.workspace(args.root), source=s.source))
+
+
+def _queue_history(s: Session, args: a.HistoryArgs) -> r.HistoryResult:
+    entries = s.workspace(args.root).ledger.history(args.n)
+    return r.HistoryResult(history=[r.from_json(r.HistoryEntry, h) for h in entries])
+
+
+def _hooks(
+    fn: Callable[[Path], dict[str, Any]], result: type[r.HooksChanged] | type[r.HooksStatus]
+) -> Callable[[Session, a.NoArgs], r.HooksChanged | r.HooksStatus]:
+    def run(s: Session, args: a.NoArgs) -> r.HooksChanged | r.HooksStatus:
+        return r.from_json(result, fn(s.work_tree(args.root)))
 
     return run
 
@@ -245,16 +255,22 @@ COMMANDS: dict[str, Command] = {
         Command("cq.queue.cleanup", "forget jobs of deleted files", a.NoArgs, _queue_cleanup),
         Command("cq.queue.history", "recent queue operations", a.HistoryArgs, _queue_history),
         Command(
-            "cq.hooks.install", "install the git hooks", a.NoArgs, _hooks(githooks.install_hooks)
+            "cq.hooks.install",
+            "install the git hooks",
+            a.NoArgs,
+            _hooks(githooks.install_hooks, r.HooksChanged),
         ),
         Command(
             "cq.hooks.uninstall",
             "remove the git hooks",
             a.NoArgs,
-            _hooks(githooks.uninstall_hooks),
+            _hooks(githooks.uninstall_hooks, r.HooksChanged),
         ),
         Command(
-            "cq.hooks.status", "what is installed where", a.NoArgs, _hooks(githooks.hooks_status)
+            "cq.hooks.status",
+            "what is installed where",
+            a.NoArgs,
+            _hooks(githooks.hooks_status, r.HooksStatus),
         ),
     )
 }

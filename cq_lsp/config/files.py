@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cq_lsp.config.schema import show_value
 from cq_lsp.errors import ConfigError
+from cq_lsp.humanize import show_value
 
 CONFIG_DIR_NAME = ".code-query"
 CONFIG_FILE_NAME = "config.json"

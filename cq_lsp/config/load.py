@@ -35,10 +35,10 @@ from cq_lsp.config.schema import (
     layer_problems,
     leaf_keys,
     safe_dataset_name,
-    show_value,
     to_dict,
 )
 from cq_lsp.errors import ConfigError
+from cq_lsp.humanize import show_value
 
 
 def _file_layer(

@@ -8,7 +8,6 @@ run on the result. cattrs is imported lazily: it costs ~20 ms, and git hooks imp
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ import attrs
 
 from cq_lsp.config.migrate import detect_version, migrate_dict
 from cq_lsp.errors import ConfigError
+from cq_lsp.humanize import show_value
 
 SCHEMA_VERSION = 2
 DEFAULT_EXCLUDE_PATTERNS = (
@@ -33,14 +33,6 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 class _Invalid(ValueError):
     """A value's problem, phrased to follow ``key.path: ``."""
-
-
-def show_value(value: Any) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Check:

@@ -1,7 +1,7 @@
-"""Actions shared by the faces: each takes a Workspace and returns the CLI's ``--json`` object.
+"""Actions shared by the faces: each takes a Workspace and returns what it did, as data.
 
-The CLI prints these objects (or a human rendering of them); the language server returns them
-from ``workspace/executeCommand``. Nothing here prints, parses arguments or speaks LSP.
+The command table (commands/table.py) turns them into typed results for the faces. Nothing here
+prints, parses arguments or speaks LSP.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cq_lsp.config.edit import write_initial_config
-from cq_lsp.core import autostart, supervisor
 from cq_lsp.core.supervisor import our_process, read_worker_json
 from cq_lsp.errors import UsageError
 from cq_lsp.store.db import Database
@@ -18,7 +17,7 @@ from cq_lsp.store.ledger import JOB_STATES
 from cq_lsp.worktree.project import open_project
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     from cq_lsp.core.workspace import EnqueueReport, Workspace
     from cq_lsp.worktree.project import Project
@@ -52,58 +51,35 @@ def queue_list(
     return {"jobs": ws.ledger.jobs(states=check_states(states), limit=limit)}
 
 
-def queue_add(
-    ws: Workspace,
-    paths: Sequence[str],
-    *,
-    source: str,
-    base: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    delay_s: float = 0.0,
-) -> tuple[dict[str, Any], EnqueueReport, str | None]:
-    """Queue files through the path guard; starts a worker in auto mode."""
-    report = ws.enqueue_paths(paths, source=source, base=base, delay_s=delay_s)
-    note = autostart.ensure_worker(ws, report, env=env)
-    return report.to_dict(), report, note
-
-
 def queue_remove(
     ws: Workspace, paths: Sequence[str], *, source: str, base: Path | None = None
-) -> dict[str, Any]:
+) -> int:
+    """Forget files and their jobs; how many were known."""
     rels = [ws.guard.to_rel(p, base=base) for p in paths]
-    return {"removed": ws.ledger.remove(rels, source=source)}
+    return ws.ledger.remove(rels, source=source)
 
 
-def queue_clear(ws: Workspace, *, source: str) -> dict[str, Any]:
+def queue_clear(ws: Workspace, *, source: str) -> int:
     """Drop queued jobs; running ones finish. Files documented before keep that documentation
     (dropping a newer version's job must not make an older, good record disappear)."""
     rels = ws.ledger.paths_in_state("queued")
-    return {"cleared": ws.ledger.cancel_queued(rels, source=source, op="clear") if rels else 0}
+    return ws.ledger.cancel_queued(rels, source=source, op="clear") if rels else 0
 
 
-def queue_retry(
-    ws: Workspace, *, source: str = "retry"
-) -> tuple[dict[str, Any], EnqueueReport | None]:
+def queue_retry(ws: Workspace, *, source: str = "retry") -> EnqueueReport | None:
     """Failed jobs go back on the queue (a failed row with the same sha is not "unchanged").
 
-    Returns the result and the enqueue report; the caller decides whether a worker starts.
+    Returns the enqueue report (None: nothing had failed); the caller decides whether a worker
+    starts.
     """
     rels = ws.ledger.paths_in_state("failed")
-    if not rels:
-        return {"queued": 0}, None
-    report = ws.enqueue_paths(rels, source=source)
-    return {"queued": len(report.result.queued)}, report
+    return ws.enqueue_paths(rels, source=source) if rels else None
 
 
-def queue_cleanup(ws: Workspace, *, source: str) -> dict[str, Any]:
-    """Forget jobs (and documentation) whose files are gone."""
+def queue_cleanup(ws: Workspace, *, source: str) -> int:
+    """Forget jobs (and documentation) whose files are gone; how many."""
     gone = [j["path"] for j in ws.ledger.jobs() if not ws.guard.exists(j["path"])]
-    n = ws.ledger.remove(gone, source=source, op="cleanup") if gone else 0
-    return {"removed": n}
-
-
-def queue_history(ws: Workspace, n: int = 20) -> dict[str, Any]:
-    return {"history": ws.ledger.history(n)}
+    return ws.ledger.remove(gone, source=source, op="cleanup") if gone else 0
 
 
 def worker_cleanup(project: Project) -> dict[str, Any]:
@@ -117,28 +93,3 @@ def worker_cleanup(project: Project) -> dict[str, Any]:
                 f.unlink()
                 removed.append(f.name)
     return {"removed": removed}
-
-
-def worker_action(
-    ws: Workspace, action: str, *, env: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """start, stop, restart, status or cleanup; returns the ``worker`` status part (or more)."""
-
-    project = ws.project
-    interval = ws.config.processing.worker_check_interval
-    if action == "start":
-        ws.check_config()
-        return supervisor.start_worker(project, env=env)
-    if action == "stop":
-        return supervisor.stop_worker(project)
-    if action == "restart":
-        ws.check_config()
-        stopped = supervisor.stop_worker(project)
-        return {"stopped": stopped, **supervisor.start_worker(project, env=env)}
-    if action == "status":
-        return supervisor.worker_status(project, interval)
-    if action == "cleanup":
-        return worker_cleanup(project)
-    raise UsageError(
-        f"unknown worker action {action!r}", hint="use start, stop, restart, status or cleanup"
-    )

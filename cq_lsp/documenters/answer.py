@@ -17,6 +17,7 @@ from typing import Any
 
 from cq_lsp.documenters.base import DocumenterError
 from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord
+from cq_lsp.humanize import show_value
 
 PREVIEW_CHARS = 80
 # Keys under which CLIs wrap the model's text (claude: result; gemini: response; others).
@@ -118,11 +119,7 @@ class _Bad(ValueError):
 
 
 def _show(value: Any) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return show_value(value, limit=40)  # an LLM's answer: keep the quoted part short
 
 
 def _string(value: Any, _t: Any) -> str:

@@ -12,6 +12,7 @@ import attrs
 from pygls.exceptions import JsonRpcException
 
 from cq_lsp.commands.arguments import IndexArgs, StatusArgs, describe, main_field, parse
+from cq_lsp.commands.results import Followed, IndexResult, Statuses, from_json, to_json
 from cq_lsp.commands.table import Command
 from cq_lsp.core.supervisor import stop_worker
 from cq_lsp.core.workspace import EnqueueReport, Workspace
@@ -42,9 +43,10 @@ def command_handler(command: Command) -> Callable[..., Any]:
             ls.dirty.add(folder.root)
             if command.name == "cq.index":
                 await follow_index(ls, folder, args, result)
-            if isinstance(result, dict) and "folders" not in result:
-                result.setdefault("root", str(folder.root))
-            return result
+            answer = to_json(result)
+            if not isinstance(result, Statuses):
+                answer.setdefault("root", str(folder.root))  # which folder answered
+            return answer
         except CqLspError as exc:
             raise rpc_error(exc) from exc
 
@@ -109,7 +111,7 @@ class EditorSession:
 
 
 async def follow_index(
-    ls: CqLanguageServer, folder: Folder, args: IndexArgs, result: dict[str, Any]
+    ls: CqLanguageServer, folder: Folder, args: IndexArgs, result: IndexResult
 ) -> None:
     """After cq.index: work-done progress until the queue drains (awaited with ``wait``).
 
@@ -123,6 +125,6 @@ async def follow_index(
     if queued:
         follow = follow_progress(ls, folder, queued, "cq-lsp: documenting")
         if args.wait:
-            result["wait"] = await follow
+            result.wait = from_json(Followed, await follow)
         else:
             ls.spawn(follow)

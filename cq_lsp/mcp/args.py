@@ -7,11 +7,11 @@ names the argument, what was expected and what arrived, and the hint lists what 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from cq_lsp.errors import UsageError
+from cq_lsp.humanize import show_value
 
 _TYPES = {
     "string": (str,),
@@ -21,14 +21,6 @@ _TYPES = {
     "array": (list,),
     "object": (dict,),
 }
-
-
-def _show(value: Any) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _type_ok(value: Any, kind: str) -> bool:
@@ -48,17 +40,21 @@ def _usage(tool: str, schema: Mapping[str, Any]) -> str:
 def _check_value(tool: str, name: str, spec: Mapping[str, Any], value: Any, usage: str) -> None:
     kind = spec.get("type")
     if kind is not None and not _type_ok(value, kind):
-        raise UsageError(f"{tool}: {name} must be {_article(kind)}, got {_show(value)}", hint=usage)
+        raise UsageError(
+            f"{tool}: {name} must be {_article(kind)}, got {show_value(value)}", hint=usage
+        )
     if "enum" in spec and value not in spec["enum"]:
-        allowed = ", ".join(map(_show, spec["enum"]))
-        raise UsageError(f"{tool}: {name} must be one of {allowed}, got {_show(value)}", hint=usage)
+        allowed = ", ".join(map(show_value, spec["enum"]))
+        raise UsageError(
+            f"{tool}: {name} must be one of {allowed}, got {show_value(value)}", hint=usage
+        )
     if kind == "string" and len(value.strip()) < spec.get("minLength", 0):
         raise UsageError(f"{tool}: {name} must not be empty", hint=spec.get("description", usage))
     if kind in ("integer", "number"):
         low, high = spec.get("minimum"), spec.get("maximum")
         if (low is not None and value < low) or (high is not None and value > high):
             raise UsageError(
-                f"{tool}: {name} must be from {low} to {high}, got {_show(value)}", hint=usage
+                f"{tool}: {name} must be from {low} to {high}, got {show_value(value)}", hint=usage
             )
     if kind == "array":
         items = spec.get("items", {})
@@ -66,7 +62,7 @@ def _check_value(tool: str, name: str, spec: Mapping[str, Any], value: Any, usag
         for i, item in enumerate(value):
             if item_kind is not None and not _type_ok(item, item_kind):
                 raise UsageError(
-                    f"{tool}: {name}[{i}] must be {_article(item_kind)}, got {_show(item)}",
+                    f"{tool}: {name}[{i}] must be {_article(item_kind)}, got {show_value(item)}",
                     hint=usage,
                 )
         if len(value) > spec.get("maxItems", len(value)):
@@ -88,7 +84,7 @@ def check_arguments(tool: str, schema: Mapping[str, Any], args: Any) -> dict[str
     if args is None:
         args = {}
     if not isinstance(args, dict):
-        raise UsageError(f"{tool}: arguments must be an object, got {_show(args)}", hint=usage)
+        raise UsageError(f"{tool}: arguments must be an object, got {show_value(args)}", hint=usage)
     props: Mapping[str, Any] = schema.get("properties", {})
     unknown = [k for k in args if k not in props]
     if unknown:

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from cq_lsp.commands.arguments import StatusArgs
+from cq_lsp.commands.results import SearchResult, to_json
 from cq_lsp.commands.table import COMMANDS, CoreSession
 from cq_lsp.core.status import build_status
 from cq_lsp.core.workspace import Workspace
@@ -182,17 +183,13 @@ def _match_line(text: str, snippet: str) -> int | None:
 
 def _search(
     roots: Roots, root: str | None, query: str, limit: int, kind: str | None = None
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[SearchResult, list[dict[str, Any]]]:
     # A kind filter drops hits after ranking: ask for more so the page stays full.
     fetch = min(MAX_LIMIT, limit * 4) if kind else limit
-    result = COMMANDS["cq.search"](roots, {"query": query, "limit": fetch, "root": root})
-    hits: list[dict[str, Any]] = []
-    for r in result["results"]:
-        if kind and r.get("kind") != kind:
-            continue
-        hits.append(dict(r))
-        if len(hits) >= limit:
-            break
+    result: SearchResult = COMMANDS["cq.search"](
+        roots, {"query": query, "limit": fetch, "root": root}
+    )
+    hits = [to_json(h) for h in result.results if not kind or h.kind == kind][:limit]
     return result, hits
 
 
@@ -207,8 +204,8 @@ def tool_search(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
         _with_freshness(ws, hit["path"], hit)
     return {
         "root": str(ws.project.root),
-        "query": result["query"],
-        "syntax": result.get("syntax") or ("fts" if result.get("mode") == "fts" else "plain"),
+        "query": result.query,
+        "syntax": result.syntax,
         "results": hits,
     }
 
@@ -269,7 +266,7 @@ def tool_get_file(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
             hint="pass path (or code-query's filepath): the file's repo-relative path",
         )
     rel = _resolve_path(ws, raw, a["limit"])
-    record = COMMANDS["cq.show"](roots, {"path": rel, "root": a.get("root")})
+    record = to_json(COMMANDS["cq.show"](roots, {"path": rel, "root": a.get("root")}))
     record["filepath"] = record["path"]  # code-query's name
     record.update(is_fresh(ws, record["path"], record.get("content_sha")))
     return record
@@ -278,7 +275,7 @@ def tool_get_file(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
 def tool_get_status(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
     root = a.get("root")
     several = root is None and len(roots.workspaces) > 1
-    found = COMMANDS["cq.status"](roots, {"root": root, "all": several})
+    found = to_json(COMMANDS["cq.status"](roots, {"root": root, "all": several}))
     statuses = found["folders"] if several else [found]
     for st in statuses:
         ws = roots.pick(st["root"])
@@ -295,7 +292,7 @@ def tool_get_status(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
 def tool_index(roots: Roots, a: dict[str, Any]) -> dict[str, Any]:
     ws = roots.pick(a.get("root"))
     paths: list[str] = a.get("paths") or []
-    out = COMMANDS["cq.index"](roots, {"paths": paths, "root": a.get("root")})
+    out = to_json(COMMANDS["cq.index"](roots, {"paths": paths, "root": a.get("root")}))
     out = {"root": str(ws.project.root), **out}
     out["refused"] = out.get("refused", [])[:50]
     wait_s = min(float(a["wait_s"]), MAX_WAIT_S)
