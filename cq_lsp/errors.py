@@ -16,8 +16,9 @@ class CqLspError(Exception):
     """Base class. ``hint`` says what the user can do about it."""
 
     exit_code = EXIT_FAILED
-    # JSON-RPC error code used when the language server reports this error (-32603 internal error).
-    jsonrpc_code = -32603
+    # The request itself was wrong (an argument, a path, a query, a setting), not the work: a
+    # protocol face answers "invalid params" instead of "internal error".
+    bad_request = False
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -35,14 +36,14 @@ class UsageError(CqLspError):
     """The command was called wrongly (bad argument, unknown key)."""
 
     exit_code = EXIT_USAGE
-    jsonrpc_code = -32602  # invalid params
+    bad_request = True
 
 
 class ConfigError(CqLspError):
     """A configuration file or setting is invalid. ``problems`` lists one message per key path."""
 
     exit_code = EXIT_USAGE
-    jsonrpc_code = -32602
+    bad_request = True
 
     def __init__(
         self,
@@ -81,7 +82,7 @@ class PathRefused(CqLspError):
     """A path did not pass the path guard. ``reason`` is a short machine-friendly code."""
 
     exit_code = EXIT_FAILED
-    jsonrpc_code = -32602
+    bad_request = True
 
     def __init__(self, path: str, reason: str, message: str, hint: str | None = None) -> None:
         super().__init__(message, hint)
@@ -93,7 +94,7 @@ class SearchSyntaxError(CqLspError):
     """An FTS5 query that SQLite could not parse."""
 
     exit_code = EXIT_USAGE
-    jsonrpc_code = -32602
+    bad_request = True
 
 
 class IndexError_(CqLspError):

@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from cq_lsp.cli.output import emit_json, style
-from cq_lsp.commands.results import HooksChanged, HooksStatus
 from cq_lsp.errors import CqLspError
 from cq_lsp.githooks import entry as hook_entry
 from cq_lsp.githooks.install import DETACHED_ENV
 from cq_lsp.worktree.project import open_project
+
+if TYPE_CHECKING:
+    # Type only: the shims run this module on every commit; the result classes cost ~20 ms.
+    from cq_lsp.commands.results import HooksChanged, HooksStatus
 
 _STATE_COLORS = {
     "installed": "32",

@@ -8,23 +8,24 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cq_lsp.commands.results import (
-    Freshness,
-    Status,
-    Stopped,
-    WorkerPart,
-    WorkerResult,
-    to_json,
-)
 from cq_lsp.errors import CqLspError
 from cq_lsp.humanize import due_text
+
+if TYPE_CHECKING:
+    # Type only: `cq-lsp search` and the git hooks print through this module, and the result
+    # classes (attrs) would add ~20 ms to each of them.
+    from cq_lsp.commands.results import Freshness, Status, Stopped, WorkerPart, WorkerResult
 
 
 def emit_json(obj: Any) -> None:
     """``--json``: a typed result (or a plain object) as the contract's JSON."""
-    sys.stdout.write(json.dumps(to_json(obj), ensure_ascii=False, indent=2, default=str) + "\n")
+    if hasattr(type(obj), "__attrs_attrs__"):
+        from cq_lsp.commands.results import to_json  # only typed results pay for the import
+
+        obj = to_json(obj)
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def color_enabled(stream: Any = None) -> bool:
@@ -149,8 +150,8 @@ def print_worker(action: str, result: WorkerResult) -> None:
     if action == "stop":
         print(_stop_line(result))
         return
-    if isinstance(result.stopped, Stopped):  # restart: what the stop did first
-        print(_stop_line(result.stopped))
+    if result.stopped is not None and not isinstance(result.stopped, bool):
+        print(_stop_line(result.stopped))  # restart: what the stop did first
     if result.started:
         print(f"worker started (pid {result.pid})")
     else:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import types
 import typing
-from functools import cache
 from typing import Any, TypeVar, Union
 
 import attrs
@@ -41,9 +40,12 @@ class ResultShapeError(CqLspError):
         )
 
 
-def key(json: str | None = None, *, omit: bool = False, default: Any = None) -> Any:
-    """A result field: its JSON name when it differs, and whether None leaves it out."""
-    return attrs.field(default=default, metadata={"json": json, "omit": omit})
+def key(
+    json: str | None = None, *, omit: bool = False, default: Any = None, last: bool = False
+) -> Any:
+    """A result field: its JSON name when it differs, whether None leaves it out, and whether
+    it comes after the subclass's own fields (a base class's fields otherwise lead)."""
+    return attrs.field(default=default, metadata={"json": json, "omit": omit, "last": last})
 
 
 def required(json: str | None = None) -> Any:
@@ -61,7 +63,7 @@ def to_json(value: Any) -> Any:
     """A result (or anything holding results) as the contract's JSON value."""
     if attrs.has(type(value)):
         out: dict[str, Any] = {}
-        for f in attrs.fields(type(value)):
+        for f in _ordered(type(value)):
             v = getattr(value, f.name)
             if v is None and f.metadata.get("omit"):
                 continue
@@ -78,7 +80,7 @@ def from_json(cls: type[T], data: Any) -> T:
     """``data`` (a JSON object built by the core) as ``cls``; refuses unknown or missing keys."""
     if not isinstance(data, dict):
         raise ResultShapeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
-    fields = _fields(cls)  # type: ignore[arg-type]
+    fields = _fields(cls)
     extra = set(data) - set(fields)
     if extra:
         raise ResultShapeError(f"{cls.__name__}: undeclared key(s) {sorted(extra)}")
@@ -91,10 +93,27 @@ def from_json(cls: type[T], data: Any) -> T:
     return cls(**kwargs)
 
 
-@cache
-def _fields(cls: Any) -> dict[str, tuple[attrs.Attribute[Any], Any]]:
-    hints = typing.get_type_hints(cls)
-    return {(f.metadata.get("json") or f.name): (f, hints[f.name]) for f in attrs.fields(cls)}
+_ORDER: dict[type, list[attrs.Attribute[Any]]] = {}
+_FIELDS: dict[type, dict[str, tuple[attrs.Attribute[Any], Any]]] = {}
+
+
+def _ordered(cls: type) -> list[attrs.Attribute[Any]]:
+    if cls not in _ORDER:
+        fields = attrs.fields(cls)
+        _ORDER[cls] = [f for f in fields if not f.metadata.get("last")] + [
+            f for f in fields if f.metadata.get("last")
+        ]
+    return _ORDER[cls]
+
+
+def _fields(cls: type) -> dict[str, tuple[attrs.Attribute[Any], Any]]:
+    """JSON name → (field, resolved type), computed once per class."""
+    if cls not in _FIELDS:
+        hints = typing.get_type_hints(cls)
+        _FIELDS[cls] = {
+            (f.metadata.get("json") or f.name): (f, hints[f.name]) for f in attrs.fields(cls)
+        }
+    return _FIELDS[cls]
 
 
 def _convert(hint: Any, value: Any) -> Any:
@@ -126,9 +145,9 @@ def _convert(hint: Any, value: Any) -> Any:
 class Freshness:
     """Whether an answer describes the file as it is now (None: not checked)."""
 
-    fresh: bool | None = key(omit=True)
-    documented_sha: str | None = key(omit=True)
-    current_sha: str | None = key(omit=True)
+    fresh: bool | None = key(omit=True, last=True)
+    documented_sha: str | None = key(omit=True, last=True)
+    current_sha: str | None = key(omit=True, last=True)
 
     @property
     def stale(self) -> bool:
@@ -272,6 +291,7 @@ class Followed:
     """``cq.index`` with ``wait`` in the editor: the followed jobs' states at the end."""
 
     queued: int = required()
+    delayed: int = required()
     running: int = required()
     done: int = required()
     failed: int = required()

@@ -25,10 +25,15 @@ if TYPE_CHECKING:
     from cq_lsp.lsp.server import CqLanguageServer
 
 
+# JSON-RPC codes live at the protocol faces only; an error says what it means (``bad_request``).
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+
+
 def rpc_error(exc: CqLspError) -> JsonRpcException:
-    """JSON-RPC codes live at this edge only: each error type carries its own."""
     message = str(exc.message) + (f" — {exc.hint}" if exc.hint else "")
-    return JsonRpcException(code=exc.jsonrpc_code, message=message, data=exc.to_dict())
+    code = INVALID_PARAMS if exc.bad_request else INTERNAL_ERROR
+    return JsonRpcException(code=code, message=message, data=exc.to_dict())
 
 
 def command_handler(command: Command) -> Callable[..., Any]:

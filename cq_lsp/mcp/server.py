@@ -151,7 +151,8 @@ def build_server(roots: Roots) -> Any:
     from mcp.shared.exceptions import MCPError
 
     def mcp_error(exc: CqLspError) -> MCPError:
-        return MCPError(exc.jsonrpc_code, error_text(exc), exc.to_dict())
+        # JSON-RPC codes at this edge only: invalid params (-32602) or internal error (-32603).
+        return MCPError(-32602 if exc.bad_request else -32603, error_text(exc), exc.to_dict())
 
     async def list_tools(ctx: Any, params: Any) -> Any:
         return types.ListToolsResult(

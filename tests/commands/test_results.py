@@ -62,7 +62,7 @@ def answers(repo: Path, cq: Cq, monkeypatch: pytest.MonkeyPatch) -> Iterator[dic
 
 def test_every_command_answers_with_its_typed_result(answers: dict[str, Any]) -> None:
     assert {n for n, _r, _c in CALLS} == set(COMMANDS), "a command of the table is not run here"
-    for (label, result), (_n, _raw, cls) in zip(answers.items(), CALLS):
+    for (label, result), (_n, _raw, cls) in zip(answers.items(), CALLS, strict=True):
         assert type(result) is cls, f"{label} answered {type(result).__name__}"
         data = r.to_json(result)
         json.dumps(data)  # plain JSON, nothing a face must convert further
@@ -125,3 +125,22 @@ def test_every_result_field_has_a_json_name_once() -> None:
     for cls in (v for v in vars(r).values() if isinstance(v, type) and attrs.has(v)):
         names = [f.metadata.get("json") or f.name for f in attrs.fields(cls)]
         assert len(names) == len(set(names)), f"{cls.__name__} uses a JSON name twice"
+
+
+def test_the_search_fast_path_answers_what_the_table_answers(
+    repo: Path, cq: Cq, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cq-lsp search`/`symbol` skip the table for speed; their JSON must still be its JSON."""
+    monkeypatch.chdir(repo)
+    cq.run("init")
+    cq.run("index", "--wait")
+    cq.run("config", "set", "processing.mode", "manual")  # stale answers stay stale meanwhile
+    (repo / "billing" / "invoice.py").write_text("def parse_invoice():\n    pass\n")  # stale now
+    for argv, name, raw in (
+        (["search", "invoice"], "cq.search", {"query": "invoice"}),
+        (["symbol", "parse_invoice"], "cq.symbol", {"name": "parse_invoice"}),
+    ):
+        table = r.to_json(COMMANDS[name](CliSession(str(repo)), {"root": str(repo), **raw}))
+        fast = cq.json(*argv)
+        assert fast == table, f"`cq-lsp {' '.join(argv)}` differs from {name}"
+        assert any(x.get("fresh") is False for x in table.get("results", table.get("symbols")))
