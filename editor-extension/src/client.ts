@@ -1,7 +1,7 @@
 // The language client proper. Bundled apart (dist/client.js) and loaded only when a server is
 // about to start: vscode-languageclient takes ~60 ms to load, which activation must not pay.
 
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 
 import * as vscode from "vscode";
 import {
@@ -41,15 +41,62 @@ export interface ClientHandle {
   serverInfo(): string | undefined;
 }
 
-/** vscode-languageclient shows its own pop-ups for start failures; the extension shows one of its own. */
+/**
+ * vscode-languageclient, with three behaviours of its own replaced: the extension shows one
+ * pop-up of its own for start failures; stopping a client that is not running is a no-op; and
+ * the server process, which the extension spawns, is ended whatever state the client is in.
+ */
 class QuietLanguageClient extends LanguageClient {
   onError?: (message: string) => void;
+  /** The server process of the current start (see serverOptions in createClient). */
+  process: ChildProcess | undefined;
+  log?: vscode.LogOutputChannel;
 
   override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
     super.error(message, data, false);
     this.onError?.(message);
   }
+
+  /**
+   * Shuts the server down (shutdown, exit) when it runs. The library throws "Client is not
+   * running and can't be stopped" otherwise — from a promise it does not await when
+   * `initialize` fails, so VS Code counts an uncaught error — although a client that is
+   * starting, failed to start or stopped has no session to shut down: all that is left to do
+   * is to make sure its process is gone.
+   */
+  override async stop(timeout?: number): Promise<void> {
+    if (this.state === State.Running) {
+      try {
+        await super.stop(timeout);
+      } finally {
+        await this.endProcess();
+      }
+      return;
+    }
+    this.log?.debug(`Stop: the client is ${State[this.state]}, no session to shut down`);
+    await this.endProcess();
+  }
+
+  /** Ends the server process if it outlived its session (a hung or half-started server). */
+  private async endProcess(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      return;
+    }
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    // The server exits by itself after `exit`; give it a moment, as vscode-languageclient does.
+    if (!(await Promise.race([exited.then(() => true), delay(2000).then(() => false)]))) {
+      this.log?.warn(`The server (pid ${String(child.pid)}) did not exit after its session ended; terminating it`);
+      child.kill("SIGTERM");
+      await Promise.race([exited, delay(2000)]);
+    }
+  }
 }
+
+const delay = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
 
 export function createClient(command: string, args: string[], cwd: string, hooks: ClientHooks): ClientHandle {
   const initializationOptions = hooks.settings();
@@ -60,6 +107,8 @@ export function createClient(command: string, args: string[], cwd: string, hooks
   // stdin emit EPIPE, which without a listener is an uncaught error of the extension host.
   const serverOptions: ServerOptions = () => {
     const child = spawn(command, args, { cwd, env: { ...process.env, PYTHONUTF8: "1" }, stdio: "pipe" });
+    // `client` is assigned by then: the client calls serverOptions when it starts.
+    client.process = child;
     for (const [name, stream] of [["stdin", child.stdin], ["stdout", child.stdout], ["stderr", child.stderr]] as const) {
       stream.on("error", (e: Error) => hooks.log.debug(`server ${name}: ${e.message}`));
     }
@@ -102,6 +151,7 @@ export function createClient(command: string, args: string[], cwd: string, hooks
     },
   };
   const client = new QuietLanguageClient(CLIENT_ID, `${CLIENT_NAME} Language Server`, serverOptions, clientOptions);
+  client.log = hooks.log;
   client.onError = (message) => {
     hooks.onError(message);
   };
@@ -117,16 +167,12 @@ export function createClient(command: string, args: string[], cwd: string, hooks
     start: () => client.start(),
     dispose: async () => {
       try {
-        if (client.state === State.Running || client.state === State.Starting) {
-          await client.stop(5000);
-        }
+        // Also stops the server (stop() above: a no-op for a session that is not running).
+        await client.dispose(5000);
       } catch (e) {
-        hooks.log.warn(`Stopping the server: ${String(e)}`);
-      }
-      try {
-        await client.dispose(2000);
-      } catch {
-        // already stopped
+        // The session was running but shutdown failed (timed out, or the server died meanwhile);
+        // stop() has ended the process either way.
+        hooks.log.warn(`Stopping the server: ${e instanceof Error ? e.message : String(e)}`);
       }
     },
     get running() {
