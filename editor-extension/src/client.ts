@@ -18,6 +18,7 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node";
 
+import { describeConnectionError, describeStartFailure } from "./connectionErrors";
 import { CLIENT_ID, CLIENT_NAME, CONFIG_SECTION, STATUS_NOTIFICATION } from "./constants";
 import type { ServerSettings } from "./settings";
 
@@ -122,20 +123,18 @@ export function createClient(command: string, args: string[], cwd: string, hooks
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     initializationOptions,
     errorHandler: {
-      // Never Shutdown: the client would call stop() itself, which throws "Client is not
-      // running and can't be stopped" (uncaught) when the server died while starting. A dead
-      // server closes the connection, and closed() below hands it to the extension's restart.
-      error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
+      // Continue, not Shutdown: a message that cannot be written or read almost always means
+      // the server has exited, and its closed connection (closed() below) hands that to the
+      // extension's restart; shutting down a server that is gone has nothing to talk to.
+      error: (error): ErrorHandlerResult => ({ action: ErrorAction.Continue, message: describeConnectionError(error), handled: true }),
       // Never the client's own immediate restart: the extension restarts with a backoff.
       closed: (): CloseHandlerResult => {
         hooks.onClosed();
-        return { action: CloseAction.DoNotRestart, handled: true };
+        return { action: CloseAction.DoNotRestart, message: "The connection to the server closed: the server process ended.", handled: true };
       },
     },
-    initializationFailedHandler: (error) => {
-      hooks.log.error(`The server failed to initialize: ${String(error)}`);
-      return false;
-    },
+    // No retry: start() then fails, and ServerManager logs why (describeStartFailure).
+    initializationFailedHandler: () => false,
     middleware: {
       workspace: {
         // The server asks for section "cq"; answer with exactly the contract's object (the raw
@@ -164,7 +163,13 @@ export function createClient(command: string, args: string[], cwd: string, hooks
   });
 
   return {
-    start: () => client.start(),
+    start: async () => {
+      try {
+        await client.start();
+      } catch (e) {
+        throw new Error(describeStartFailure(e));
+      }
+    },
     dispose: async () => {
       try {
         // Also stops the server (stop() above: a no-op for a session that is not running).

@@ -906,7 +906,8 @@ try {
     // user sees "N uncaught errors" there. That row shows one window only, so the check reads
     // the extension host logs of every window of the run instead. Closing the last window first
     // covers deactivate(), whose errors no window is left to show.
-    await runningExtensionsRow(); // this window's row, as the user sees it (in the screenshot)
+    // This window's row, as the user sees it (also in the screenshot).
+    log(`running extensions, last window: ${await runningExtensionsRow()}`);
     await screenshot("running-extensions-at-the-end");
     await page.goto("about:blank");
     await waitHostsExited();
