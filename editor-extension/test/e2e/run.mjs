@@ -783,6 +783,24 @@ try {
     await page.keyboard.press("Escape");
   });
 
+  await scenario("a server killed mid-session is restarted after a second, and answers again", async () => {
+    // What a crash of a running server looks like to the extension: the connection closes with
+    // whatever was on its way, and the restart stops what is left of the old client first.
+    const pids = [...cqLogText(ws).matchAll(/cq-lsp \S+ initialized: pid (\d+)/g)].map((m) => Number(m[1]));
+    const pid = pids.at(-1);
+    if (!pid) {
+      throw new Error("the CQ log names no server pid (\"cq-lsp … initialized: pid N\")");
+    }
+    process.kill(pid, "SIGKILL");
+    const t0 = Date.now();
+    await waitLog("the crash restart", ws, new RegExp(`initialized: pid ${pid}[\\s\\S]*stopped unexpectedly; restarting in 1 s[\\s\\S]*Starting the language server \\(crash restart\\)[\\s\\S]*Server running`));
+    await waitItem("the restarted server's status", { label: /^CQ — shop: 4 documented/ });
+    figures.push(["server killed → restarted, status back (backoff 1 s)", `${((Date.now() - t0) / 1000).toFixed(2)} s`]);
+    await runCommand("CQ: Show Queue");
+    await page.locator(".quick-input-widget .quick-input-title", { hasText: "CQ: Queue — shop" }).waitFor({ timeout: LONG });
+    await page.keyboard.press("Escape");
+  });
+
   await scenario("activation cost, as VS Code measures it", async () => {
     const text = await runningExtensionsRow();
     const m = /(\d+)\s*ms/.exec(text);
