@@ -70,27 +70,32 @@ class QuietLanguageClient extends LanguageClient {
       try {
         await super.stop(timeout);
       } finally {
-        await this.endProcess();
+        // After `exit` the server ends by itself; give it the moment vscode-languageclient gives.
+        await this.endProcess(2000);
       }
       return;
     }
     this.log?.debug(`Stop: the client is ${State[this.state]}, no session to shut down`);
-    await this.endProcess();
+    // No session, so no `exit` to send: a server still starting would run on, its stdin open.
+    // One whose start failed because it died is gone within the grace and is left alone.
+    await this.endProcess(500);
   }
 
-  /** Ends the server process if it outlived its session (a hung or half-started server). */
-  private async endProcess(): Promise<void> {
+  /** Ends the server process if it is still there after `graceMs` (a hung or half-started server). */
+  private async endProcess(graceMs: number): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null || child.signalCode !== null) {
       return;
     }
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    // The server exits by itself after `exit`; give it a moment, as vscode-languageclient does.
-    if (!(await Promise.race([exited.then(() => true), delay(2000).then(() => false)]))) {
-      this.log?.warn(`The server (pid ${String(child.pid)}) did not exit after its session ended; terminating it`);
-      child.kill("SIGTERM");
-      await Promise.race([exited, delay(2000)]);
+    if (await Promise.race([exited.then(() => true), delay(graceMs).then(() => false)])) {
+      return;
     }
+    if (child.kill("SIGTERM")) {
+      const why = this.state === State.Starting ? "it was still starting" : `it did not exit within ${graceMs / 1000} s of its session's end`;
+      this.log?.info(`Ended the server process (pid ${String(child.pid)}): ${why}`);
+    }
+    await Promise.race([exited, delay(2000)]);
   }
 }
 
