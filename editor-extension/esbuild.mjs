@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 
 import * as esbuild from "esbuild";
 
+import { libraryFixes } from "./libraryFixes.mjs";
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const args = new Set(process.argv.slice(2));
@@ -34,6 +36,8 @@ const extension = {
   sourcemap: production ? false : "linked",
   sourcesContent: false,
   metafile: true,
+  // Bugs of vscode-jsonrpc / vscode-languageclient that raise uncaught errors (see the file).
+  plugins: [libraryFixes({ required: true })],
 };
 
 if (args.has("--tests")) {
@@ -41,7 +45,7 @@ if (args.has("--tests")) {
   const entryPoints = readdirSync(dir)
     .filter((f) => f.endsWith(".test.ts"))
     .map((f) => `editor-extension/test/unit/${f}`);
-  await esbuild.build({ ...common, entryPoints, outdir: "dist/unit", sourcemap: "inline" });
+  await esbuild.build({ ...common, entryPoints, outdir: "dist/unit", sourcemap: "inline", plugins: [libraryFixes()] });
 } else if (args.has("--watch")) {
   const ctx = await esbuild.context(extension);
   await ctx.watch();

@@ -11,6 +11,7 @@ import { LIVE_SETTINGS, RESTART_SETTINGS } from "./settings";
 import { StatusBar } from "./statusBar";
 
 let manager: ServerManager | undefined;
+let logChannel: vscode.LogOutputChannel | undefined;
 
 /**
  * The output channel, created on first use: creating a log channel costs ~2 ms, which would be
@@ -37,14 +38,17 @@ function lazyLogChannel(): vscode.LogOutputChannel {
 export function activate(context: vscode.ExtensionContext): void {
   const t0 = performance.now();
   const log = lazyLogChannel();
+  logChannel = log;
   manager = new ServerManager(context, log);
   const statusBar = new StatusBar(manager);
   const docs = new DocumentationProvider();
   new Commands(manager, statusBar, docs, log).register(context);
   const m = manager;
 
+  // Not the log: VS Code disposes the subscriptions as soon as deactivate() is called, while the
+  // server is still shutting down and writing to it ("Channel has been closed", an uncaught
+  // error); deactivate() disposes it once the server has stopped.
   context.subscriptions.push(
-    log,
     statusBar,
     docs,
     vscode.workspace.registerTextDocumentContentProvider(DocumentationProvider.scheme, docs),
@@ -73,6 +77,12 @@ export function activate(context: vscode.ExtensionContext): void {
 
 export async function deactivate(): Promise<void> {
   const m = manager;
+  const log = logChannel;
   manager = undefined;
-  await m?.dispose();
+  logChannel = undefined;
+  try {
+    await m?.dispose();
+  } finally {
+    log?.dispose();
+  }
 }

@@ -314,8 +314,10 @@ export class ServerManager implements vscode.Disposable {
     try {
       await client.start();
       if (!client.running) {
-        // start() also resolves when `initialize` failed and the client gave up.
-        throw new Error("the server exited during initialization");
+        // start() rejects when `initialize` fails (libraryFixes.mjs makes it do so when the
+        // connection closes meanwhile, too); a server gone between its answer and here is the
+        // same failure.
+        throw new Error("the server exited right after it answered `initialize`");
       }
       // Whatever kept the server from running is solved now.
       this.lastError = undefined;
