@@ -121,12 +121,6 @@ class Folder:
 
     # -- paths --------------------------------------------------------------------------------
 
-    def contains(self, path: Path) -> bool:
-        try:
-            return path.resolve().is_relative_to(self.root)
-        except OSError:
-            return False
-
     def editor_wants(self, path: Path) -> bool:
         """Should a file the editor saved or saw change be queued?
 
