@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
@@ -207,6 +206,10 @@ def check_parent(ls: CqLanguageServer) -> None:
     pid = ls.process_id
     if not pid or ls.closed:
         return
+    # Imported here, not at the top: psutil costs ~15 ms of the server's start, before
+    # `initialize` is answered, and is needed only once the loop runs.
+    import psutil
+
     if not psutil.pid_exists(pid):
         log.warning("the editor (pid %s) is gone; shutting down", pid)
         ls.cleanup()
