@@ -19,6 +19,15 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities
 from pytest_lsp.plugin import make_test_lsp_client
 
+#: initializationOptions that keep the tests quick: saves wait 50 ms, not the default second.
+FAST = {"config": {"processing": {"debounce_ms": 50}}}
+
+
+def drained(status: dict[str, Any]) -> bool:
+    """A cq/status with nothing queued or running, and something documented."""
+    q = status["queue"]
+    return q["queued"] == 0 and q["running"] == 0 and q["done"] > 0
+
 
 def plain(value: Any) -> Any:
     """pygls hands custom notification params over as named tuples; tests want dicts."""

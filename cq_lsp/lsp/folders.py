@@ -121,12 +121,6 @@ class Folder:
 
     # -- paths --------------------------------------------------------------------------------
 
-    def contains(self, path: Path) -> bool:
-        try:
-            return path.resolve().is_relative_to(self.root)
-        except OSError:
-            return False
-
     def editor_wants(self, path: Path) -> bool:
         """Should a file the editor saved or saw change be queued?
 
@@ -141,6 +135,47 @@ class Folder:
         except PathRefused as refusal:
             return refusal.reason not in QUIET_REASONS
         return True
+
+    def debounce_s(self) -> float:
+        """How long a saved file waits for another save before it is queued."""
+        return self.ws.config.processing.debounce_ms / 1000.0
+
+    # -- what the editor saw change (on an io thread) ------------------------------------------
+
+    def queue_saved(self, paths: list[str], *, auto_start: bool) -> None:
+        """Queue the files the editor saved or saw change, and start a worker for them when
+        workers start by themselves."""
+        try:
+            wanted = [p for p in paths if self.editor_wants(Path(p))]
+            if not wanted:
+                return
+            report = self.ws.enqueue_paths(wanted, source="save")
+            if report.result.queued:
+                log.info("queued %d file(s) in %s (save)", len(report.result.queued), self.root)
+            if auto_start:
+                self.ensure_worker(report)
+        except CqLspError as exc:
+            log.warning("could not queue %d file(s): %s", len(paths), exc)
+        except Exception:
+            # Not lost: the ledger has them or not; the next save or index run tries again.
+            log.exception("queueing %d file(s) in %s failed", len(paths), self.root)
+
+    def reconcile_with_git(self, *, auto_start: bool) -> None:
+        """HEAD or refs moved (commit, checkout, merge, rebase): queue what differs from git's
+        index, and start a worker for it when workers start by themselves."""
+        try:
+            report = self.ws.enqueue_all(source="git")
+            r = report.result
+            if r.queued or r.removed:
+                log.info(
+                    "git changed %s: %d queued, %d removed", self.root, len(r.queued), r.removed
+                )
+            if auto_start:
+                self.ensure_worker(report)
+        except CqLspError as exc:
+            log.warning("could not reconcile %s with git: %s", self.root, exc)
+        except Exception:
+            log.exception("reconciling %s with git failed", self.root)
 
     # -- status and supervision (on the status thread) -----------------------------------------
 

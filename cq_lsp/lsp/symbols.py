@@ -6,13 +6,34 @@ dotted, prefix, fuzzy; source files before tests), so the editor and the command
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+from lsprotocol import types
+from pygls.uris import from_fs_path
+
+from cq_lsp.core import freshness
+from cq_lsp.errors import CqLspError
+from cq_lsp.lsp.folders import Folder
 from cq_lsp.store.db import Database
 from cq_lsp.store.symbols import Match, definitions, first_symbols, lookup, overview
 
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+# The index's kinds as the editor's icons; anything else shows as a variable.
+_SYMBOL_KINDS = {
+    "function": types.SymbolKind.Function,
+    "method": types.SymbolKind.Method,
+    "class": types.SymbolKind.Class,
+    "interface": types.SymbolKind.Interface,
+    "struct": types.SymbolKind.Struct,
+    "enum": types.SymbolKind.Enum,
+    "trait": types.SymbolKind.Interface,
+    "type": types.SymbolKind.TypeParameter,
+}
+SEARCH_LIMIT = 200
 
 
 class SymbolTable:
@@ -76,3 +97,93 @@ def hover_markdown(
     if more > 0:
         parts.append(f"… and {more} more definition(s) (CQ: Search)")
     return "\n\n---\n\n".join(parts)
+
+
+class EditorSymbols:
+    """workspace/symbol and hover for the server's folders, each folder's table kept between
+    requests.
+
+    Answered on one thread of their own: SQLite's data_version is per connection, and each
+    thread has its own, so "has the index changed since I built the table?" needs one.
+    """
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cq-symbols")
+        self._tables: dict[Path, SymbolTable] = {}
+
+    def forget(self, root: Path) -> None:
+        """The folder left the workspace."""
+        self._tables.pop(root, None)
+
+    def shutdown(self) -> None:
+        self._thread.shutdown(wait=True, cancel_futures=True)
+
+    async def workspace_symbols(
+        self, folders: Sequence[Folder], query: str
+    ) -> list[types.SymbolInformation]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._search, list(folders), query)
+
+    async def hover(
+        self, folder: Folder, path: Path, lines: Sequence[str], position: types.Position
+    ) -> types.Hover | None:
+        """Documentation of the name under the cursor, defined in another file of ``folder``."""
+        try:
+            line = lines[position.line]
+        except IndexError:
+            return None
+        name = word_at(line, position.character)
+        if not name:
+            return None
+        loop = asyncio.get_running_loop()
+        text = await loop.run_in_executor(self._thread, self._hover_text, folder, path, name)
+        if not text:
+            return None
+        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+
+    def _search(self, folders: list[Folder], query: str) -> list[types.SymbolInformation]:
+        out: list[types.SymbolInformation] = []
+        for folder in folders:
+            if not folder.initialized:
+                continue
+            found = self._table(folder).search(query, limit=SEARCH_LIMIT)
+            # A symbol from documentation older than its file may have moved: the editor shows
+            # it with "(stale)" after its container, as the CLI marks stale hits.
+            stale = set(freshness.annotate(folder.ws, [{"path": s.path} for s in found]))
+            for s in found:
+                line = max(0, s.line - 1)
+                uri = from_fs_path(str(folder.root / s.path)) or ""
+                out.append(
+                    types.SymbolInformation(
+                        name=s.name,
+                        kind=_SYMBOL_KINDS.get(s.kind, types.SymbolKind.Variable),
+                        location=types.Location(
+                            uri=uri,
+                            range=types.Range(types.Position(line, 0), types.Position(line, 0)),
+                        ),
+                        container_name=(s.container or s.path)
+                        + (" (stale)" if s.path in stale else ""),
+                    )
+                )
+        return out
+
+    def _hover_text(self, folder: Folder, path: Path, name: str) -> str | None:
+        try:
+            rel = folder.ws.guard.to_rel(path)
+        except CqLspError:
+            rel = None
+        ws = folder.ws
+        return hover_markdown(
+            self._table(folder),
+            name,
+            rel,
+            stale=lambda p: bool(freshness.annotate(ws, [{"path": p}])),
+        )
+
+    def _table(self, folder: Folder) -> SymbolTable:
+        # A new Database (the editor's settings changed) means a new table.
+        table = self._tables.get(folder.root)
+        if table is None or table.db is not folder.ws.db:
+            table = SymbolTable(folder.ws.db)
+            self._tables[folder.root] = table
+        return table

@@ -3,7 +3,6 @@ protocol by pytest-lsp's client, with real git repositories and real worker proc
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -20,16 +19,9 @@ from pygls.exceptions import JsonRpcException
 
 from cq_lsp.commands.table import COMMANDS
 from tests.conftest import Cq, make_repo, run_git, survivors, wait_until
-from tests.lsp_harness import lsp_session, plain
+from tests.lsp_harness import FAST, drained, lsp_session, plain
 
 pytestmark = pytest.mark.timeout(180)
-
-FAST = {"config": {"processing": {"debounce_ms": 50}}}
-
-
-def _done(st: dict[str, Any]) -> bool:
-    q = st["queue"]
-    return q["queued"] == 0 and q["running"] == 0 and q["done"] > 0
 
 
 def _worker_pids(root: Path) -> list[int]:
@@ -39,12 +31,6 @@ def _worker_pids(root: Path) -> list[int]:
         if "worker" in cmd and "run" in cmd and str(root) in cmd:
             out.append(p.pid)
     return out
-
-
-@pytest.fixture
-def inited(repo: Path, cq: Cq) -> Path:
-    cq.run("init")
-    return repo
 
 
 async def test_initialize_advertises_commands_and_reports_status(
@@ -58,7 +44,7 @@ async def test_initialize_advertises_commands_and_reports_status(
         assert commands == set(COMMANDS)
         assert caps.workspace_symbol_provider and caps.hover_provider
         # Catching up at startup documents the committed files, and the status says so.
-        st = await s.wait_status(inited, _done)
+        st = await s.wait_status(inited, drained)
         assert st["health"] == "ok", st
         assert st["index"]["files"] == 4
         assert set(st["worker"]) >= {"state", "pid", "uptimeS", "restarts", "rssBytes"}
@@ -70,12 +56,12 @@ async def test_save_is_queued_documented_and_searchable(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         f = inited / "billing" / "refunds.py"
         f.write_text('def issue_refund_voucher(order):\n    """Refund an order."""\n')
         s.open(f)
         s.save(f)
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 5)
+        await s.wait_status(inited, lambda st: drained(st) and st["index"]["files"] == 5)
         found = await s.command("cq.search", {"query": "refund voucher"})
         assert found["results"][0]["path"] == "billing/refunds.py"
         assert found["root"] == str(inited)
@@ -86,28 +72,12 @@ async def test_save_is_queued_documented_and_searchable(
         assert record["path"] == "billing/refunds.py"
 
 
-async def test_saves_within_debounce_queue_the_file_once(
-    inited: Path, isolated_env: dict[str, str]
-) -> None:
-    options = {"config": {"processing": {"debounce_ms": 600}}}
-    async with lsp_session([inited], isolated_env, options=options) as s:
-        await s.wait_status(inited, _done)
-        f = inited / "notes.py"
-        for i in range(5):
-            f.write_text(f"VALUE = {i}\n")
-            s.save(f)
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 5)
-        history = await s.command("cq.queue.history", {"n": 50})
-        saves = [h for h in history["history"] if h["source"] == "save" and h["op"] == "enqueue"]
-        assert sum(h["count"] for h in saves) == 1, history
-
-
 async def test_ignored_and_internal_files_are_not_queued_on_save(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
     (inited / ".gitignore").write_text("scratch/\n")
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         scratch = inited / "scratch" / "tmp.py"
         scratch.parent.mkdir()
         scratch.write_text("X = 1\n")
@@ -117,7 +87,7 @@ async def test_ignored_and_internal_files_are_not_queued_on_save(
         f = inited / "kept.py"
         f.write_text("Y = 2\n")
         s.save(f)
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 5)
+        await s.wait_status(inited, lambda st: drained(st) and st["index"]["files"] == 5)
         jobs = await s.command("cq.queue.list")
         paths = {j["path"] for j in jobs["jobs"]}
         assert "kept.py" in paths
@@ -134,7 +104,7 @@ async def test_uninitialized_folder_then_init_command(
         result = await s.command("cq.init", {})
         assert result["created"] is True and (repo / ".code-query" / "config.json").exists()
         await s.command("cq.index", {})
-        st = await s.wait_status(repo, lambda st: st.get("initialized") and _done(st))
+        st = await s.wait_status(repo, lambda st: st.get("initialized") and drained(st))
         assert st["index"]["files"] == 4
 
 
@@ -187,7 +157,7 @@ async def test_invalid_settings_show_one_message_and_run_on_defaults(
 ) -> None:
     options = {"showNotifications": "loud", "worker": {"autoStrt": True}, "trusted": True}
     async with lsp_session([inited], isolated_env, options=options) as s:
-        st = await s.wait_status(inited, _done)
+        st = await s.wait_status(inited, drained)
         shown = [m.message for m in s.client.messages]
         assert len(shown) == 1, shown
         assert "cq.showNotifications" in shown[0] and "autoStrt" in shown[0]
@@ -203,78 +173,13 @@ async def test_invalid_config_layer_from_editor_keeps_defaults(
         assert "processing.batch_size" in st["configError"]
         assert st["health"] == "error"
         # Still documents with the defaults.
-        await s.wait_status(inited, _done)
-
-
-async def test_bad_config_json_gets_a_diagnostic_at_the_key_and_it_clears(
-    inited: Path, isolated_env: dict[str, str]
-) -> None:
-    cfg = inited / ".code-query" / "config.json"
-    good = cfg.read_text()
-    async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
-        data = json.loads(good)
-        data.setdefault("processing", {})["batch_size"] = "five"
-        cfg.write_text(json.dumps(data, indent=2))
-        uri = cfg.as_uri()
-
-        async def diags() -> list[Any]:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                d = s.client.diagnostics.get(uri)
-                if d:
-                    return list(d)
-                await _sleep()
-            return []
-
-        found = await diags()
-        assert found, "no diagnostic for the bad config.json"
-        d = found[0]
-        line = cfg.read_text().splitlines()[d.range.start.line]
-        assert '"batch_size"' in line
-        assert "processing.batch_size" in d.message
-        st = await s.wait_status(inited, lambda st: st.get("configError"))
-        assert st["health"] == "error"
-        cfg.write_text(good)
-        await s.wait_status(inited, lambda st: not st.get("configError"))
-        deadline = time.monotonic() + 10
-        while s.client.diagnostics.get(uri) and time.monotonic() < deadline:
-            await _sleep()
-        assert not s.client.diagnostics.get(uri)
+        await s.wait_status(inited, drained)
 
 
 async def _sleep(seconds: float = 0.05) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
-
-
-async def test_workspace_symbols_and_hover_come_from_the_index(
-    inited: Path, isolated_env: dict[str, str]
-) -> None:
-    user = inited / "app.py"
-    user.write_text("from billing.invoice import parse_invoice\n\nparse_invoice('x')\n")
-    async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 4)
-        symbols = await s.client.workspace_symbol_async(types.WorkspaceSymbolParams(query="parse"))
-        names = {(sym.name, sym.location.uri.rsplit("/", 1)[-1]) for sym in symbols}
-        assert ("parse_invoice", "invoice.py") in names
-        symbols = await s.client.workspace_symbol_async(
-            types.WorkspaceSymbolParams(query="ParcelR")
-        )
-        assert [sym.name for sym in symbols] == ["ParcelRate"]
-        assert symbols[0].location.range.start.line == 4  # `func ParcelRate` is line 5
-        uri = s.open(user)
-        hover = await s.client.text_document_hover_async(
-            types.HoverParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                position=types.Position(line=2, character=3),
-            )
-        )
-        assert hover is not None
-        text = hover.contents.value  # type: ignore[union-attr]
-        assert "parse_invoice" in text and "billing/invoice.py" in text
-        assert "Parse an invoice from its text form." in text
 
 
 async def test_index_command_reports_progress(inited: Path, isolated_env: dict[str, str]) -> None:
@@ -304,7 +209,7 @@ async def test_worker_commands_and_queue_commands(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         stopped = await s.command("cq.worker.stop")
         assert stopped["stopped"] is True
         await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
@@ -331,7 +236,7 @@ async def test_commit_outside_the_editor_is_picked_up(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         (inited / "billing" / "invoice.py").unlink()
         (inited / "shipping.py").write_text("def ship_parcel():\n    pass\n")
         run_git(inited, "add", "-A")
@@ -350,7 +255,7 @@ async def test_commit_outside_the_editor_is_picked_up(
         await s.eventually(
             "cq.show", "shipping.py", until=lambda r: "ship_parcel" in r["functions"]
         )
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 4)
+        await s.wait_status(inited, lambda st: drained(st) and st["index"]["files"] == 4)
         found = await s.command("cq.search", "ship parcel")
         assert [r["path"] for r in found["results"]][:1] == ["shipping.py"]
         with pytest.raises(JsonRpcException):
@@ -363,7 +268,7 @@ async def test_settings_change_applies_without_restart(
     import asyncio
 
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         s.client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(
                 settings={"cq": {"processing": {"mode": "manual"}, **FAST}}
@@ -381,12 +286,12 @@ async def test_settings_change_applies_without_restart(
         s.client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings={"cq": {**FAST}})
         )
-        await s.wait_status(inited, lambda st: st.get("mode") == "auto" and _done(st))
+        await s.wait_status(inited, lambda st: st.get("mode") == "auto" and drained(st))
 
 
 async def test_crashed_worker_is_restarted(inited: Path, isolated_env: dict[str, str]) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        st = await s.wait_status(inited, lambda st: _done(st) and st["worker"]["pid"])
+        st = await s.wait_status(inited, lambda st: drained(st) and st["worker"]["pid"])
         pid = st["worker"]["pid"]
         os.killpg(pid, signal.SIGKILL)  # what the OOM killer does
         await s.wait_status(inited, lambda st: st["worker"]["state"] == "crashed")
@@ -397,7 +302,7 @@ async def test_crashed_worker_is_restarted(inited: Path, isolated_env: dict[str,
         await s.command("cq.queue.add", {"paths": [f"late/l{i}.py" for i in range(50)]})
         st = await s.wait_status(inited, lambda st: st["worker"]["restarts"] >= 1, timeout=60)
         st = await s.wait_status(
-            inited, lambda st: _done(st) and st["index"]["files"] == 54, timeout=120
+            inited, lambda st: drained(st) and st["index"]["files"] == 54, timeout=120
         )
         assert st["worker"]["pid"] != pid and st["worker"]["restarts"] == 1
         assert st["health"] == "ok"
@@ -407,35 +312,10 @@ async def test_shutdown_stops_the_worker_it_started(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        st = await s.wait_status(inited, lambda st: _done(st) and st["worker"]["pid"])
+        st = await s.wait_status(inited, lambda st: drained(st) and st["worker"]["pid"])
         pid = st["worker"]["pid"]
     assert survivors([pid]) == [], "the worker this server started outlived its shutdown"
     assert Cq(inited, isolated_env).json("worker", "status")["state"] == "stopped"
-
-
-async def test_editor_death_is_noticed(inited: Path, isolated_env: dict[str, str]) -> None:
-    editor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    try:
-        async with lsp_session(
-            [inited], isolated_env, options=FAST, process_id=editor.pid, shutdown=False
-        ) as s:
-            st = await s.wait_status(inited, lambda st: _done(st) and st["worker"]["pid"])
-            worker = st["worker"]["pid"]
-            server = s.client._server
-            editor.kill()
-            editor.wait()
-            await _wait_exit(server)
-            assert server.returncode == 0  # it shut itself down, not killed
-            assert survivors([worker]) == [], "the worker outlived the dead editor's server"
-    finally:
-        if editor.poll() is None:
-            editor.kill()
-
-
-async def _wait_exit(server: Any, timeout: float = 20) -> None:
-    import asyncio
-
-    await asyncio.wait_for(server.wait(), timeout)
 
 
 async def test_two_folders_each_report_their_own_status(
@@ -447,8 +327,8 @@ async def test_two_folders_each_report_their_own_status(
         Cq(r, isolated_env).run("init")
     try:
         async with lsp_session([a, b], isolated_env, options=FAST) as s:
-            sa = await s.wait_status(a, _done)
-            sb = await s.wait_status(b, _done)
+            sa = await s.wait_status(a, drained)
+            sb = await s.wait_status(b, drained)
             assert sa["index"]["files"] == 1 and sb["index"]["files"] == 2
             found = await s.command("cq.search", {"query": "beta", "root": str(b)})
             assert found["results"][0]["path"] == "b.py"
@@ -467,7 +347,7 @@ async def test_two_folders_each_report_their_own_status(
                     )
                 )
             )
-            await s.wait_status(c, _done)
+            await s.wait_status(c, drained)
             both = await s.command("cq.status", {"all": True})
             assert {f["root"] for f in both["folders"]} == {str(b), str(c)}
     finally:
@@ -475,28 +355,11 @@ async def test_two_folders_each_report_their_own_status(
             Cq(r, isolated_env).run("worker", "stop", check=False)
 
 
-async def test_status_notifications_are_coalesced(
-    inited: Path, isolated_env: dict[str, str]
-) -> None:
-    for i in range(100):
-        (inited / "bulk" / f"b{i}.py").parent.mkdir(exist_ok=True)
-        (inited / "bulk" / f"b{i}.py").write_text(f"B{i} = {i}\n")
-    run_git(inited, "add", "-A")
-    run_git(inited, "commit", "-qm", "bulk")
-    async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 104)
-        times = [st["at"] for st in s.statuses if st.get("root") == str(inited)]
-        gaps = [b - a for a, b in itertools.pairwise(times)]
-        # ≤ 1 per 250 ms: allow scheduling jitter, not a burst per job.
-        assert all(g > 0.2 for g in gaps), gaps
-        assert len(times) < 100
-
-
 async def test_watchers_are_registered_for_files_and_git(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         regs = s.client.cq_registrations
         methods = {r.method for r in regs}
         assert "workspace/didChangeWatchedFiles" in methods
@@ -508,7 +371,7 @@ async def test_watchers_are_registered_for_files_and_git(
 
 async def test_opening_a_stale_file_queues_it(inited: Path, isolated_env: dict[str, str]) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         f = inited / "billing" / "invoice.py"
         # Changed behind the editor's back (no watcher in this client, no save).
         f.write_text(f.read_text() + "\n\ndef void_invoice(number):\n    pass\n")
@@ -519,7 +382,7 @@ async def test_opening_a_stale_file_queues_it(inited: Path, isolated_env: dict[s
         # Opening an up-to-date file queues nothing.
         before = await s.command("cq.queue.history", {"n": 100})
         s.open(inited / "README.md", language="markdown")
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         await _sleep(0.5)
         after = await s.command("cq.queue.history", {"n": 100})
         assert len(after["history"]) == len(before["history"])
@@ -536,7 +399,7 @@ async def test_cancelling_index_progress_drops_queued_jobs_keeps_documentation(
     options = {**FAST, "worker": {"autoStart": False}}
     async with lsp_session([inited], isolated_env, options=options) as s:
         await s.command("cq.worker.start")
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 44)
+        await s.wait_status(inited, lambda st: drained(st) and st["index"]["files"] == 44)
         await s.command("cq.worker.stop")
         await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
         for i in range(40):
@@ -634,7 +497,7 @@ async def test_hooks_commands_install_report_and_uninstall(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         installed = await s.command("cq.hooks.install")
         assert installed["root"] == str(inited)
         assert (inited / ".git" / "hooks" / "post-commit").exists()
@@ -696,7 +559,7 @@ async def test_worker_that_cannot_start_is_retried_with_backoff_then_reported(
         assert any("not restarting" in m.message for m in s.client.messages)
         lock.rmdir()
         await s.command("cq.worker.start")  # the user fixed it: try again
-        st = await s.wait_status(inited, lambda st: _done(st) and not st.get("workerError"))
+        st = await s.wait_status(inited, lambda st: drained(st) and not st.get("workerError"))
         assert st["index"]["files"] == 4
 
 
@@ -712,7 +575,7 @@ async def test_nothing_from_the_repository_is_imported_by_the_server(
         )
     # lsp_session starts `python -m cq_lsp --stdio` with the repository as its cwd, as editors do.
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
     assert not marker.exists(), marker.read_text()
 
 
@@ -720,7 +583,7 @@ async def test_a_worker_the_user_stopped_stays_stopped(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         await s.command("cq.worker.stop")
         f = inited / "later.py"
         f.write_text("Z = 3\n")
@@ -731,14 +594,14 @@ async def test_a_worker_the_user_stopped_stays_stopped(
         assert st is not None and st["worker"]["state"] == "stopped" and st["userStopped"]
         assert "CQ: Start Worker" in st["message"]
         await s.command("cq.worker.start")
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 5)
+        await s.wait_status(inited, lambda st: drained(st) and st["index"]["files"] == 5)
 
 
 async def test_new_editor_settings_restart_a_running_worker(
     inited: Path, isolated_env: dict[str, str]
 ) -> None:
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        st = await s.wait_status(inited, lambda st: _done(st) and st["worker"]["pid"])
+        st = await s.wait_status(inited, lambda st: drained(st) and st["worker"]["pid"])
         first = st["worker"]["pid"]
         s.client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings={"cq": {**FAST, "trusted": True}})
@@ -786,8 +649,8 @@ async def test_removing_a_folder_stops_its_idle_worker(
         Cq(r, isolated_env).run("init")
     try:
         async with lsp_session([a, b], isolated_env, options=FAST) as s:
-            sa = await s.wait_status(a, lambda st: _done(st) and st["worker"]["pid"])
-            await s.wait_status(b, _done)
+            sa = await s.wait_status(a, lambda st: drained(st) and st["worker"]["pid"])
+            await s.wait_status(b, drained)
             s.client.workspace_did_change_workspace_folders(
                 types.DidChangeWorkspaceFoldersParams(
                     event=types.WorkspaceFoldersChangeEvent(
@@ -817,7 +680,7 @@ async def test_commit_in_a_linked_worktree_is_picked_up(
     Cq(linked, isolated_env).run("init")
     try:
         async with lsp_session([linked], isolated_env, options=FAST) as s:
-            await s.wait_status(linked, _done)
+            await s.wait_status(linked, drained)
             regs = s.client.cq_registrations
             globs = [
                 w["globPattern"]
@@ -850,7 +713,7 @@ async def test_bad_input_from_the_editor_is_ignored_or_refused_and_the_server_ke
     outside = tmp_path / "elsewhere.py"
     outside.write_text("X = 1\n")
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, _done)
+        await s.wait_status(inited, drained)
         with pytest.raises(JsonRpcException) as exc:
             await s.command("cq.bogus")
         assert "cq.bogus" in str(exc.value)
@@ -895,7 +758,7 @@ async def test_an_outside_edit_is_noticed_and_queued(
     """No save, no hook: the periodic refresh compares the work tree with the ledger and, with
     workers starting by themselves, queues what changed."""
     async with lsp_session([inited], isolated_env, options=FAST) as s:
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 4)
+        await s.wait_status(inited, lambda st: drained(st) and st["index"]["files"] == 4)
         invoice = inited / "billing" / "invoice.py"
         invoice.write_text(invoice.read_text().replace("0.2", "0.25"))
         history = await s.eventually(
@@ -907,38 +770,3 @@ async def test_an_outside_edit_is_noticed_and_queued(
         await s.eventually(
             "cq.show", {"path": "billing/invoice.py"}, until=lambda r: r["fresh"] is True
         )
-
-
-async def test_an_outside_edit_is_marked_stale_while_no_worker_runs(
-    inited: Path, isolated_env: dict[str, str]
-) -> None:
-    user = inited / "app.py"
-    user.write_text("from billing.invoice import parse_invoice\n\nparse_invoice('x')\n")
-    options = {**FAST, "worker": {"autoStart": False}}
-    async with lsp_session([inited], isolated_env, options=options) as s:
-        await s.command("cq.worker.start")
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["files"] == 4)
-        found = await s.command("cq.search", {"query": "parse_invoice"})
-        assert all(r["fresh"] is True for r in found["results"])
-        await s.command("cq.worker.stop")
-        await s.wait_status(inited, lambda st: st["worker"]["state"] == "stopped")
-        invoice = inited / "billing" / "invoice.py"
-        invoice.write_text(invoice.read_text().replace("0.2", "0.25"))
-        found = await s.command("cq.search", {"query": "parse_invoice"})
-        hit = next(r for r in found["results"] if r["path"] == "billing/invoice.py")
-        assert hit["fresh"] is False and hit["current_sha"] != hit["documented_sha"]
-        shown = await s.command("cq.show", {"path": "billing/invoice.py"})
-        assert shown["fresh"] is False
-        uri = s.open(user)
-        hover = await s.client.text_document_hover_async(
-            types.HoverParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                position=types.Position(line=2, character=3),
-            )
-        )
-        assert hover is not None and "stale" in hover.contents.value  # type: ignore[union-attr]
-        # The answers queued it (auto mode); the worker documents it once started.
-        await s.command("cq.worker.start")
-        await s.wait_status(inited, lambda st: _done(st) and st["index"]["stale"] == 0)
-        shown = await s.command("cq.show", {"path": "billing/invoice.py"})
-        assert shown["fresh"] is True
