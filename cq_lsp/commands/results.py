@@ -469,6 +469,7 @@ class Status:
     worker_error: str | None = key("workerError", omit=True)
     worker_start_error: str | None = key("workerStartError", omit=True)
     user_stopped: bool | None = key("userStopped", omit=True)
+    settings_error: str | None = key("settingsError", omit=True)  # the editor's settings
 
 
 @attrs.define(kw_only=True)

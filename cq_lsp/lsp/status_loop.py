@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
+from cq_lsp.commands.results import Status, from_json, to_json
 from cq_lsp.config.files import read_regular
 from cq_lsp.config.json_locate import locate
 from cq_lsp.core.status import add_problem, blank_status, stable_view
@@ -85,7 +86,8 @@ async def status_loop(ls: CqLanguageServer) -> None:
             if ls.folders.get(folder.root) is not folder:
                 continue  # removed meanwhile
             try:
-                ls.protocol.notify(STATUS_METHOD, status)
+                # The same typed status object as cq.status answers (commands/results.py).
+                ls.protocol.notify(STATUS_METHOD, to_json(from_json(Status, status)))
                 publish_config_diagnostics(ls, folder, status)
                 if status.get("workerError"):
                     # The user must act: the worker will not be restarted again.
