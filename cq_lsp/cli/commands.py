@@ -31,6 +31,7 @@ from cq_lsp.core.runner import document_queued
 from cq_lsp.core.status import build_status, queue_part
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import UsageError
+from cq_lsp.store.db import truncate_wal
 from cq_lsp.store.documentation import optimize
 from cq_lsp.worker.consumer import run_worker
 from cq_lsp.worktree.project import Project, open_project
@@ -140,6 +141,9 @@ def _wait(
         outcome = wait_for_queue(ws, show_progress=not args.json, since=since)
     if outcome["documented"] >= 200:
         optimize(ws.db)
+    if outcome["documented"]:
+        # The burst grew queue.db's -wal; the worker truncates it too once idle, if it gets there.
+        truncate_wal(ws.project.queue_db)
     if not args.json:
         rate = f" ({outcome['filesPerS']} files/s)" if outcome.get("filesPerS") else ""
         print(f"documented {outcome['documented']} file(s) in {outcome['elapsedS']} s{rate}")

@@ -57,7 +57,6 @@ def log_to_rotating_file(path: Path) -> None:
     import logging
     from logging.handlers import RotatingFileHandler
 
-
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [
         RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")

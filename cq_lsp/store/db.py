@@ -14,6 +14,7 @@ import sqlite3
 import stat
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +25,9 @@ from cq_lsp.store.identifiers import file_role, file_stem, normalize
 
 log = logging.getLogger(__name__)
 
-# 2: index on files(filepath); 3: symbols and file_roles tables, porter-stemmed files_fts
-SCHEMA_VERSION = 3
+# 2: index on files(filepath); 3: symbols and file_roles tables, porter-stemmed files_fts;
+# 4: the text compressed in `contents`, contentless files_fts (half the index's size)
+SCHEMA_VERSION = 4
 
 
 # How long a writer waits for another process's transaction before the user hears about it
@@ -101,28 +103,22 @@ CREATE TABLE IF NOT EXISTS files (
 -- Lookups by path alone (show, forget, rename of the dataset) must not scan the table.
 CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 
+-- Each file's text, zlib-compressed, once: files.full_content stays NULL (docs/architecture.md,
+-- "Contracts"). A file's text was stored twice before (the column, and the FTS index's positions)
+-- and the index was 1.3-2.2x the size of the checkout.
+CREATE TABLE IF NOT EXISTS contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL);
+
+-- Contentless: snippets are made in Python from `contents` (search.py), so FTS5 never reads a
+-- column back. detail=full stays: on a contentless table with detail=column SQLite's bm25()
+-- returns 0 for every row (it has no positions and no text to count instances in), and an
+-- external-content one tokenizes each matching row's text again at query time.
+-- Rows are written and deleted by index_fts/delete_files below, which hand FTS5 the exact
+-- values it was given (a contentless table cannot look them up).
 CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
     {", ".join(FTS_COLUMNS)},
-    content='files', content_rowid='id',
+    content='',
     tokenize="porter unicode61 remove_diacritics 2"
 );
-
--- External-content triggers must hand FTS5 the OLD values with the 'delete' command; deleting by
--- rowid (code-query's mistake) removes the new tokens and leaves stale words searchable.
-CREATE TRIGGER IF NOT EXISTS files_ai AFTER INSERT ON files BEGIN
-    INSERT INTO files_fts (rowid, {", ".join(FTS_COLUMNS)})
-    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
-END;
-CREATE TRIGGER IF NOT EXISTS files_ad AFTER DELETE ON files BEGIN
-    INSERT INTO files_fts (files_fts, rowid, {", ".join(FTS_COLUMNS)})
-    VALUES ('delete', old.id, {", ".join("old." + c for c in FTS_COLUMNS)});
-END;
-CREATE TRIGGER IF NOT EXISTS files_au AFTER UPDATE ON files BEGIN
-    INSERT INTO files_fts (files_fts, rowid, {", ".join(FTS_COLUMNS)})
-    VALUES ('delete', old.id, {", ".join("old." + c for c in FTS_COLUMNS)});
-    INSERT INTO files_fts (rowid, {", ".join(FTS_COLUMNS)})
-    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
-END;
 
 -- Every definition of a documented file, a row each; written and deleted with its file.
 CREATE TABLE IF NOT EXISTS symbols (
@@ -152,6 +148,7 @@ CREATE INDEX IF NOT EXISTS file_roles_stem ON file_roles (stem);
 CREATE TRIGGER IF NOT EXISTS files_symbols_ad AFTER DELETE ON files BEGIN
     DELETE FROM symbols WHERE file_id = old.id;
     DELETE FROM file_roles WHERE file_id = old.id;
+    DELETE FROM contents WHERE file_id = old.id;
 END;
 
 -- The ledger: the truth about every job (principle 1). Huey only carries (path, sha).
@@ -532,17 +529,29 @@ class Database:
             conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
             return
         with self.tx() as c:
-            if row[0]:
-                # An older index: its FTS table had another tokenizer; rebuilt from files below.
+            old = int(row[0])
+            if old:
+                # An older index: its FTS table had another tokenizer or kept the text itself;
+                # rebuilt from files below, after the text moved to `contents`.
                 for name in ("files_ai", "files_ad", "files_au"):
                     c.execute(f"DROP TRIGGER IF EXISTS {name}")
                 c.execute("DROP TABLE IF EXISTS files_fts")
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
-            if row[0]:
-                c.execute("INSERT INTO files_fts (files_fts) VALUES ('rebuild')")
+            if old and old < 3:
                 _backfill_symbols(c)
+            if old:
+                _move_contents(c)
+                for (file_id,) in c.execute("SELECT id FROM files").fetchall():
+                    index_fts(c, file_id)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if old:
+            # The moved text left free pages behind; give them back once.
+            try:
+                conn.execute("VACUUM")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as exc:  # busy: optimize() does it after next batch
+                log.info("VACUUM of %s after the upgrade skipped: %s", self.path, exc)
 
     def _rebuild(self, exc: Exception) -> None:
         """Move a corrupt index.db aside and start empty. It is a cache: nothing is lost."""
@@ -622,6 +631,110 @@ def _backfill_symbols(conn: sqlite3.Connection) -> None:
             record.constants = constants
         conn.executemany(INSERT_SYMBOL_SQL, symbol_rows(r[0], derive_symbols(record)))
         conn.execute(INSERT_ROLE_SQL, (r[0], file_role(r[1], r[7] or ""), file_stem(r[1])))
+
+
+def truncate_wal(path: Path) -> None:
+    """Checkpoint the SQLite database at ``path`` (index.db, queue.db) and truncate its -wal.
+
+    SQLite reuses a -wal file from its start but never shrinks it while a connection is open:
+    after a first index, queue.db-wal alone held 0.3-0.6 MB (a third of the index of gin).
+    Best effort: with a reader in the way the checkpoint stops early and the file stays."""
+    if not path.exists():
+        return
+    try:
+        conn = sqlite3.connect(str(path), timeout=1.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        log.info("checkpoint of %s skipped: %s", path, exc)
+
+
+def compress(text: str) -> bytes:
+    """A file's text as `contents.z` holds it (UTF-8, zlib level 6: ~4x smaller for code)."""
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
+
+
+def inflate(blob: bytes | None) -> str | None:
+    """The text of a `contents.z` (None for a file without stored text)."""
+    if blob is None:
+        return None
+    return zlib.decompress(blob).decode("utf-8", "surrogatepass")
+
+
+# The files columns FTS5 indexes, in FTS_COLUMNS order; full_content comes from `contents`.
+_FTS_SOURCE_SQL = (
+    "SELECT "
+    + ", ".join("c.z" if col == "full_content" else f"f.{col}" for col in FTS_COLUMNS)
+    + " FROM files f LEFT JOIN contents c ON c.file_id = f.id WHERE f.id = ?"
+)
+_FTS_INSERT_SQL = (
+    f"INSERT INTO files_fts (rowid, {', '.join(FTS_COLUMNS)}) "
+    f"VALUES (?, {', '.join('?' * len(FTS_COLUMNS))})"
+)
+_FTS_DELETE_SQL = (
+    f"INSERT INTO files_fts (files_fts, rowid, {', '.join(FTS_COLUMNS)}) "
+    f"VALUES ('delete', ?, {', '.join('?' * len(FTS_COLUMNS))})"
+)
+_CONTENT_AT = FTS_COLUMNS.index("full_content")
+
+
+def _fts_values(
+    conn: sqlite3.Connection, file_id: int, *, inflated: bool = True
+) -> list[Any] | None:
+    row = conn.execute(_FTS_SOURCE_SQL, (file_id,)).fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    values[_CONTENT_AT] = inflate(values[_CONTENT_AT]) if inflated else None
+    return values
+
+
+def store_content(conn: sqlite3.Connection, file_id: int, z: bytes) -> None:
+    """Inside a write transaction: the file's compressed text (``compress``), before index_fts."""
+    conn.execute("INSERT OR REPLACE INTO contents (file_id, z) VALUES (?, ?)", (file_id, z))
+
+
+def index_fts(conn: sqlite3.Connection, file_id: int, text: str | None = None) -> None:
+    """Inside a write transaction: put a written files row and its text into files_fts.
+
+    ``text``: the text just stored, which spares inflating it again; it must be what
+    `contents` holds, since unindex_fts later hands FTS5 the stored one."""
+    values = _fts_values(conn, file_id, inflated=text is None)
+    if values is not None:
+        if text is not None:
+            values[_CONTENT_AT] = text
+        conn.execute(_FTS_INSERT_SQL, (file_id, *values))
+
+
+def unindex_fts(conn: sqlite3.Connection, file_id: int) -> None:
+    """Inside a write transaction, before the row or its text changes: take it out of files_fts.
+
+    A contentless FTS5 table removes a row's tokens only when given the values it indexed;
+    deleting by rowid alone would leave them searchable."""
+    values = _fts_values(conn, file_id)
+    if values is not None:
+        conn.execute(_FTS_DELETE_SQL, (file_id, *values))
+
+
+def delete_files(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
+    """Inside a write transaction: delete the files rows matching ``where`` (a condition on
+    files' columns), their FTS entries, text, symbols and roles. The number deleted."""
+    ids = [r[0] for r in conn.execute(f"SELECT id FROM files WHERE {where}", params).fetchall()]
+    for file_id in ids:
+        unindex_fts(conn, file_id)
+        conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+    return len(ids)
+
+
+def _move_contents(conn: sqlite3.Connection) -> None:
+    """Schema 4: each files.full_content into `contents`, compressed, and the column emptied."""
+    for file_id, text in conn.execute(
+        "SELECT id, full_content FROM files WHERE full_content IS NOT NULL"
+    ).fetchall():
+        store_content(conn, file_id, compress(text))
+    conn.execute("UPDATE files SET full_content = NULL WHERE full_content IS NOT NULL")
 
 
 def _split_sql(script: str) -> list[str]:

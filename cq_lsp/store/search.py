@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from cq_lsp.errors import UsageError
-from cq_lsp.store.db import FTS_COLUMNS, Database
+from cq_lsp.store.db import FTS_COLUMNS, Database, inflate
 from cq_lsp.store.identifiers import (
     ACTION_WORDS,
     ROLE_PRIOR,
@@ -82,7 +82,10 @@ MAX_ALL = 3  # required words up to which files with all of them rank first
 TIER_NAMES = ("text", "path", "symbol", "definition")  # index = the tier's score floor
 _KIND_WEIGHT = {"method": 0.95, "constant": 0.9, "variable": 0.85, "field": 0.85}
 
-_ROWS_SQL = "SELECT id, filepath, overview, language, full_content FROM files WHERE id IN ({})"
+_ROWS_SQL = (
+    "SELECT f.id, f.filepath, f.overview, f.language, c.z FROM files f "
+    "LEFT JOIN contents c ON c.file_id = f.id WHERE f.id IN ({})"
+)
 
 
 def _rank_sql(factors: dict[str, float]) -> str:
@@ -418,12 +421,13 @@ def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: 
     ids = [i for i, _ in text_hits]
     marks = ",".join("?" * len(ids))
     rows = db.conn().execute(
-        "SELECT f.id, f.filepath, f.full_content, coalesce(r.role, 'source') AS role FROM files f "
+        "SELECT f.id, f.filepath, c.z, coalesce(r.role, 'source') AS role FROM files f "
+        "LEFT JOIN contents c ON c.file_id = f.id "
         f"LEFT JOIN file_roles r ON r.file_id = f.id WHERE f.id IN ({marks})",
         ids,
     )
     for row in rows:
-        text = row["full_content"] or ""
+        text = inflate(row["z"]) or ""
         located = _definition_line(text, tail, pattern)
         if located is None:
             continue
@@ -464,7 +468,7 @@ def _mode(syntax: str) -> str:
 
 def _result(row: Any, hit: _Hit, highlighter: Highlighter | None) -> dict[str, Any]:
     """The one place a result's fields are assembled (a face adds its own, e.g. ``fresh``)."""
-    content = row["full_content"]
+    content = inflate(row["z"])
     line: int | None = None
     snippet: str | None = None
     if hit.symbol is not None and content:
