@@ -533,7 +533,8 @@ class Database:
             if old:
                 # An older index: its FTS table had another tokenizer or kept the text itself;
                 # rebuilt from files below, after the text moved to `contents`.
-                for name in ("files_ai", "files_ad", "files_au"):
+                # files_symbols_ad: schema 4's also removes the file's text.
+                for name in ("files_ai", "files_ad", "files_au", "files_symbols_ad"):
                     c.execute(f"DROP TRIGGER IF EXISTS {name}")
                 c.execute("DROP TABLE IF EXISTS files_fts")
             for stmt in _split_sql(_SCHEMA):
