@@ -106,7 +106,9 @@ CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 -- Each file's text, zlib-compressed, once: files.full_content stays NULL (docs/architecture.md,
 -- "Contracts"). A file's text was stored twice before (the column, and the FTS index's positions)
 -- and the index was 1.3-2.2x the size of the checkout.
-CREATE TABLE IF NOT EXISTS contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL);
+-- `words`: the files_fts `symbols` column (names and their split words), also read by FTS5 alone,
+-- compressed the same way; files.symbols stays NULL.
+CREATE TABLE IF NOT EXISTS contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB);
 
 -- Contentless: snippets are made in Python from `contents` (search.py), so FTS5 never reads a
 -- column back. detail=full stays: on a contentless table with detail=column SQLite's bm25()
@@ -132,7 +134,6 @@ CREATE TABLE IF NOT EXISTS symbols (
     signature TEXT,
     doc TEXT
 );
-CREATE INDEX IF NOT EXISTS symbols_name ON symbols (name);
 CREATE INDEX IF NOT EXISTS symbols_norm ON symbols (norm);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols (file_id);
 
@@ -542,6 +543,8 @@ class Database:
             if old and old < 3:
                 _backfill_symbols(c)
             if old:
+                # Lookups go by norm (symbols.py); an index on name served no query.
+                c.execute("DROP INDEX IF EXISTS symbols_name")
                 _move_contents(c)
                 for (file_id,) in c.execute("SELECT id FROM files").fetchall():
                     index_fts(c, file_id)
@@ -664,10 +667,12 @@ def inflate(blob: bytes | None) -> str | None:
     return zlib.decompress(blob).decode("utf-8", "surrogatepass")
 
 
-# The files columns FTS5 indexes, in FTS_COLUMNS order; full_content comes from `contents`.
+# The values FTS5 indexes, in FTS_COLUMNS order: files' columns, but the text and the words
+# from `contents`.
+_FROM_CONTENTS = {"full_content": "c.z", "symbols": "c.words"}
 _FTS_SOURCE_SQL = (
     "SELECT "
-    + ", ".join("c.z" if col == "full_content" else f"f.{col}" for col in FTS_COLUMNS)
+    + ", ".join(_FROM_CONTENTS.get(col, f"f.{col}") for col in FTS_COLUMNS)
     + " FROM files f LEFT JOIN contents c ON c.file_id = f.id WHERE f.id = ?"
 )
 _FTS_INSERT_SQL = (
@@ -679,6 +684,7 @@ _FTS_DELETE_SQL = (
     f"VALUES ('delete', ?, {', '.join('?' * len(FTS_COLUMNS))})"
 )
 _CONTENT_AT = FTS_COLUMNS.index("full_content")
+_WORDS_AT = FTS_COLUMNS.index("symbols")
 
 
 def _fts_values(
@@ -689,23 +695,29 @@ def _fts_values(
         return None
     values = list(row)
     values[_CONTENT_AT] = inflate(values[_CONTENT_AT]) if inflated else None
+    values[_WORDS_AT] = inflate(values[_WORDS_AT]) if inflated else None
     return values
 
 
-def store_content(conn: sqlite3.Connection, file_id: int, z: bytes) -> None:
-    """Inside a write transaction: the file's compressed text (``compress``), before index_fts."""
-    conn.execute("INSERT OR REPLACE INTO contents (file_id, z) VALUES (?, ?)", (file_id, z))
+def store_content(conn: sqlite3.Connection, file_id: int, z: bytes, words: bytes) -> None:
+    """Inside a write transaction: the file's text and FTS words, each ``compress``-ed, before
+    index_fts."""
+    conn.execute(
+        "INSERT OR REPLACE INTO contents (file_id, z, words) VALUES (?, ?, ?)", (file_id, z, words)
+    )
 
 
-def index_fts(conn: sqlite3.Connection, file_id: int, text: str | None = None) -> None:
+def index_fts(
+    conn: sqlite3.Connection, file_id: int, stored: tuple[str, str] | None = None
+) -> None:
     """Inside a write transaction: put a written files row and its text into files_fts.
 
-    ``text``: the text just stored, which spares inflating it again; it must be what
-    `contents` holds, since unindex_fts later hands FTS5 the stored one."""
-    values = _fts_values(conn, file_id, inflated=text is None)
+    ``stored``: the (text, words) just stored, which spares inflating them again; they must be
+    what `contents` holds, since unindex_fts later hands FTS5 the stored ones."""
+    values = _fts_values(conn, file_id, inflated=stored is None)
     if values is not None:
-        if text is not None:
-            values[_CONTENT_AT] = text
+        if stored is not None:
+            values[_CONTENT_AT], values[_WORDS_AT] = stored
         conn.execute(_FTS_INSERT_SQL, (file_id, *values))
 
 
@@ -730,12 +742,12 @@ def delete_files(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) 
 
 
 def _move_contents(conn: sqlite3.Connection) -> None:
-    """Schema 4: each files.full_content into `contents`, compressed, and the column emptied."""
-    for file_id, text in conn.execute(
-        "SELECT id, full_content FROM files WHERE full_content IS NOT NULL"
+    """Schema 4: files.full_content and files.symbols into `contents`, compressed, and emptied."""
+    for file_id, text, words in conn.execute(
+        "SELECT id, full_content, symbols FROM files"
     ).fetchall():
-        store_content(conn, file_id, compress(text))
-    conn.execute("UPDATE files SET full_content = NULL WHERE full_content IS NOT NULL")
+        store_content(conn, file_id, compress(text or ""), compress(words or ""))
+    conn.execute("UPDATE files SET full_content = NULL, symbols = NULL")
 
 
 def _split_sql(script: str) -> list[str]:

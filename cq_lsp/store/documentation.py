@@ -39,7 +39,19 @@ class Prepared:
     inside the transaction they held index.db's write lock while the other worker waited.
     """
 
-    __slots__ = ("key", "mtime_ns", "role", "size", "symbols", "task_sha", "text", "values", "z")
+    __slots__ = (
+        "key",
+        "mtime_ns",
+        "role",
+        "size",
+        "symbols",
+        "task_sha",
+        "text",
+        "values",
+        "words",
+        "z",
+        "zwords",
+    )
 
     def __init__(
         self,
@@ -51,11 +63,14 @@ class Prepared:
         symbols: list[tuple[Any, ...]],
         role: tuple[str, str],
         text: str,
+        words: str,
     ) -> None:
         self.key = key
-        # The text for FTS5, and compressed for `contents` here, outside the write lock.
+        # The text and words for FTS5, and compressed for `contents` here, outside the lock.
         self.text = text
+        self.words = words
         self.z = compress(text)
+        self.zwords = compress(words)
         self.task_sha = task_sha
         self.values = values
         self.size = size
@@ -95,7 +110,8 @@ def prepare(
         "language": record.language,
         "content_sha": content.sha,
         "processor": record.processor,
-        "symbols": symbols,
+        # In `contents` with the text, compressed: only FTS5 reads them.
+        "symbols": None,
     }
     # Documenters repeat a non-UTF-8 file name in filename and free text.
     values = {k: storable(v) if isinstance(v, str) else v for k, v in values.items()}
@@ -109,6 +125,7 @@ def prepare(
         rows,
         (role, file_stem(key)),
         storable(content.text),
+        storable(symbols),
     )
 
 
@@ -159,8 +176,8 @@ def store(conn: sqlite3.Connection, job: Prepared) -> bool:
         "SELECT id FROM files WHERE dataset_id = ? AND filepath = ?",
         (job.values["dataset_id"], job.key),
     ).fetchone()[0]
-    store_content(conn, file_id, job.z)
-    index_fts(conn, file_id, job.text)
+    store_content(conn, file_id, job.z, job.zwords)
+    index_fts(conn, file_id, (job.text, job.words))
     # The file's definitions are replaced with it, in the same transaction (never half-updated).
     conn.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
     conn.executemany(INSERT_SYMBOL_SQL, [(file_id, *row) for row in job.symbols])

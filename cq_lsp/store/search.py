@@ -468,7 +468,7 @@ def _mode(syntax: str) -> str:
 
 def _result(row: Any, hit: _Hit, highlighter: Highlighter | None) -> dict[str, Any]:
     """The one place a result's fields are assembled (a face adds its own, e.g. ``fresh``)."""
-    content = inflate(row["z"])
+    content = inflate(row["z"]) or ""
     line: int | None = None
     snippet: str | None = None
     if hit.symbol is not None and content:

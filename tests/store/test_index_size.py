@@ -114,7 +114,8 @@ def test_schema_3_index_upgrades_with_the_same_results_and_stays_updatable(
 
     db = Database(project.index_db)  # the upgrade
     assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 4
-    assert db.query("SELECT count(*) FROM files WHERE full_content IS NOT NULL")[0][0] == 0
+    moved = "full_content IS NOT NULL OR symbols IS NOT NULL"
+    assert db.query(f"SELECT count(*) FROM files WHERE {moved}")[0][0] == 0
     assert db.query("SELECT count(*) FROM contents")[0][0] == len(FILES)
     assert _results(db) == expected
 
@@ -157,7 +158,8 @@ def test_real_index_stores_the_text_once(tmp_path: Path, isolated_env: dict[str,
     try:
         assert db.query("SELECT count(*) FROM files")[0][0] == len(files)
         # Once: not in files.full_content, not in an FTS5 content table; compressed in contents.
-        assert db.query("SELECT count(*) FROM files WHERE full_content IS NOT NULL")[0][0] == 0
+        moved = "full_content IS NOT NULL OR symbols IS NOT NULL"
+        assert db.query(f"SELECT count(*) FROM files WHERE {moved}")[0][0] == 0
         tables = {r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "files_fts_content" not in tables
         stored = db.query("SELECT sum(length(z)) FROM contents")[0][0]
