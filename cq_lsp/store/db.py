@@ -7,6 +7,7 @@ caller is told so (``Database.rebuilt_from``).
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -14,11 +15,10 @@ import sqlite3
 import stat
 import threading
 import time
-import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cq_lsp.errors import IndexError_
 from cq_lsp.store.identifiers import file_role, file_stem, normalize
@@ -103,9 +103,9 @@ CREATE TABLE IF NOT EXISTS files (
 -- Lookups by path alone (show, forget, rename of the dataset) must not scan the table.
 CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 
--- Each file's text, zlib-compressed, once: files.full_content stays NULL (docs/architecture.md,
--- "Contracts"). A file's text was stored twice before (the column, and the FTS index's positions)
--- and the index was 1.3-2.2x the size of the checkout.
+-- Each file's text, compressed (db.compress), once; files.full_content stays NULL (see
+-- docs/architecture.md, "Contracts"). Stored in full, the text alone was as big as the checkout
+-- and .code-query/ 1.3-2.3x its size.
 -- `words`: the files_fts `symbols` column (names and their split words), also read by FTS5 alone,
 -- compressed the same way; files.symbols stays NULL.
 CREATE TABLE IF NOT EXISTS contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB);
@@ -548,6 +548,9 @@ class Database:
                 _move_contents(c)
                 for (file_id,) in c.execute("SELECT id FROM files").fetchall():
                     index_fts(c, file_id)
+                # One segment, as a first index leaves it (documentation.optimize): thousands of
+                # one-row segments made every query several times slower.
+                c.execute("INSERT INTO files_fts (files_fts) VALUES ('optimize')")
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         if old:
             # The moved text left free pages behind; give them back once.
@@ -655,16 +658,76 @@ def truncate_wal(path: Path) -> None:
         log.info("checkpoint of %s skipped: %s", path, exc)
 
 
+def _zstd() -> Any:
+    # Imported on first use (5 ms): most commands never read or write a file's text.
+    import zstandard
+
+    return zstandard
+
+
+#: Zstandard level of `contents`: on CPython's Lib/ it stores the text in 0.24 of its size (zlib
+#: level 6: 0.22), compresses 5x and inflates 2.5x faster than zlib; search inflates every
+#: result's text, and zlib's inflating made the in-process search p50 1.6x slower.
+ZSTD_LEVEL = 3
+
+
 def compress(text: str) -> bytes:
-    """A file's text as `contents.z` holds it (UTF-8, zlib level 6: ~4x smaller for code)."""
-    return zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
+    """A file's text as `contents` holds it: UTF-8, one Zstandard frame (with its size)."""
+    return bytes(_zstd().compress(text.encode("utf-8", "surrogatepass"), ZSTD_LEVEL))
 
 
 def inflate(blob: bytes | None) -> str | None:
-    """The text of a `contents.z` (None for a file without stored text)."""
+    """The text of a `contents` blob (None for a file without stored text)."""
     if blob is None:
         return None
-    return zlib.decompress(blob).decode("utf-8", "surrogatepass")
+    return bytes(_zstd().decompress(blob)).decode("utf-8", "surrogatepass")
+
+
+T = TypeVar("T")
+# Compressed bytes of LazyText's first step (~16 KB of code): most snippets are near the top.
+INFLATE_STEP = 4 * 1024
+
+
+class LazyText:
+    """A stored text inflated only as far as it is read.
+
+    Search makes a snippet from the first match or a definition's line, mostly near the top of
+    a file: inflating all of every result's text (750 KB for pydoc_data/topics.py) cost more
+    than the rest of a search on CPython's Lib/. ``find`` inflates in doubling steps until its
+    probe is satisfied; the probe sees the same text, from the start, that the whole would give.
+    """
+
+    def __init__(self, z: bytes | None) -> None:
+        self.text = ""
+        self.complete = z is None
+        self._z = z or b""
+        self._at = 0
+        self._inflater = _zstd().ZstdDecompressor().decompressobj() if z is not None else None
+        self._utf8 = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+
+    def more(self) -> None:
+        """Inflate the next step (as much again as so far), or the rest."""
+        if self.complete or self._inflater is None:
+            return
+        step = max(INFLATE_STEP, self._at)
+        chunk = self._z[self._at : self._at + step]
+        self._at += len(chunk)
+        out = bytes(self._inflater.decompress(chunk)) if chunk else b""
+        self.complete = self._at >= len(self._z)
+        self.text += self._utf8.decode(out, final=self.complete)
+
+    def find(self, probe: Callable[[str, bool], tuple[bool, T]]) -> T:
+        """``probe(text so far, complete)`` → (answered, value); more text until answered."""
+        while True:
+            answered, value = probe(self.text, self.complete)
+            if answered or self.complete:
+                return value
+            self.more()
+
+    def whole(self) -> str:
+        while not self.complete:
+            self.more()
+        return self.text
 
 
 # The values FTS5 indexes, in FTS_COLUMNS order: files' columns, but the text and the words

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cq_lsp.store.db import FTS_COLUMNS, SCHEMA_VERSION, Database, delete_files, inflate
-from cq_lsp.store.search import search
+from cq_lsp.store.db import (
+    FTS_COLUMNS,
+    SCHEMA_VERSION,
+    Database,
+    LazyText,
+    compress,
+    delete_files,
+    inflate,
+)
+from cq_lsp.store.search import Highlighter, search, snippet_at
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
 from tests.store_helpers import document_tree
@@ -173,3 +181,38 @@ def test_real_index_stores_the_text_once(tmp_path: Path, isolated_env: dict[str,
     assert not wal.exists() or wal.stat().st_size == 0
     # The ≤ 1x budget itself is measured on large corpora (bench_index.py's size row): on 40
     # files SQLite's page per table and index and the queue's files outweigh the text.
+
+
+def test_lazy_text_reads_what_the_whole_text_holds_at_every_step() -> None:
+    # Multi-byte characters across every step boundary, and a text many steps long.
+    text = "".join(f"línea {i} — ünïcode 🐍 {i * 7}\n" for i in range(20_000))
+    lazy = LazyText(compress(text))
+    seen = [len(lazy.text)]
+    while not lazy.complete:
+        lazy.more()
+        assert text.startswith(lazy.text)
+        seen.append(len(lazy.text))
+    assert lazy.text == text and len(seen) > 3
+    assert LazyText(None).find(lambda t, complete: (complete, t)) == ""
+
+
+def test_snippets_deep_in_a_large_file_are_those_of_its_whole_text(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    filler = "".join(f"value_{i} = {i}  # filler line\n" for i in range(6000))
+    big = filler + "def deep_target():\n    return 'zephyr'\n" + filler
+    root = make_repo(tmp_path / "big", {"README.md": "big\n"})
+    project = Project(root)
+    project.ensure_state_dir()
+    db = Database(project.index_db)
+    try:
+        document_tree(root, db, {"pkg/big.py": big, **FILES})
+        line = filler.count("\n") + 1
+        hit = search(db, "deep_target")["results"][0]
+        assert (hit["path"], hit["line"]) == ("pkg/big.py", line)
+        assert hit["snippet"].startswith("…def «deep»_«target»(): return 'zephyr'")
+        hit = search(db, "zephyr")["results"][0]
+        assert (hit["path"], hit["line"]) == ("pkg/big.py", line + 1)
+        assert hit["snippet"] == snippet_at(big, Highlighter(["zephyr"]))[0]  # type: ignore[index]
+    finally:
+        db.close()
