@@ -671,21 +671,36 @@ def _zstd() -> Any:
 ZSTD_LEVEL = 3
 
 
+# A Zstandard context costs 15 us to make (a search inflates ~10 texts) and must not be shared
+# between threads: one of each per thread.
+_CODECS = threading.local()
+
+
+def _codec(kind: str) -> Any:
+    codec = getattr(_CODECS, kind, None)
+    if codec is None:
+        zstd = _zstd()
+        codec = zstd.ZstdCompressor(level=ZSTD_LEVEL) if kind == "c" else zstd.ZstdDecompressor()
+        setattr(_CODECS, kind, codec)
+    return codec
+
+
 def compress(text: str) -> bytes:
     """A file's text as `contents` holds it: UTF-8, one Zstandard frame (with its size)."""
-    return bytes(_zstd().compress(text.encode("utf-8", "surrogatepass"), ZSTD_LEVEL))
+    return bytes(_codec("c").compress(text.encode("utf-8", "surrogatepass")))
 
 
 def inflate(blob: bytes | None) -> str | None:
     """The text of a `contents` blob (None for a file without stored text)."""
     if blob is None:
         return None
-    return bytes(_zstd().decompress(blob)).decode("utf-8", "surrogatepass")
+    return bytes(_codec("d").decompress(blob)).decode("utf-8", "surrogatepass")
 
 
 T = TypeVar("T")
-# Compressed bytes of LazyText's first step (~16 KB of code): most snippets are near the top.
-INFLATE_STEP = 4 * 1024
+# Compressed bytes of LazyText's first step: about one Zstandard block (128 KB of text), the
+# smallest part a frame can be inflated in; most files are inflated in this one step.
+INFLATE_STEP = 32 * 1024
 
 
 class LazyText:
@@ -702,18 +717,27 @@ class LazyText:
         self.complete = z is None
         self._z = z or b""
         self._at = 0
-        self._inflater = _zstd().ZstdDecompressor().decompressobj() if z is not None else None
         self._utf8 = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        self._inflater: Any = None
+        if z is not None and len(z) <= INFLATE_STEP:  # one step: at once, in this thread's context
+            self.text = inflate(z) or ""
+            self.complete = True
+        elif z is not None:  # its own context: a stream must not share one with other texts
+            self._inflater = _zstd().ZstdDecompressor().decompressobj()
 
     def more(self) -> None:
         """Inflate the next step (as much again as so far), or the rest."""
         if self.complete or self._inflater is None:
             return
         step = max(INFLATE_STEP, self._at)
-        chunk = self._z[self._at : self._at + step]
-        self._at += len(chunk)
-        out = bytes(self._inflater.decompress(chunk)) if chunk else b""
-        self.complete = self._at >= len(self._z)
+        out = b""
+        # A block comes out only whole: feed until some text does, so no probe runs twice on
+        # the same text.
+        while not out and not self.complete:
+            chunk = self._z[self._at : self._at + step]
+            self._at += len(chunk)
+            out = bytes(self._inflater.decompress(chunk)) if chunk else b""
+            self.complete = self._at >= len(self._z)
         self.text += self._utf8.decode(out, final=self.complete)
 
     def find(self, probe: Callable[[str, bool], tuple[bool, T]]) -> T:
