@@ -105,7 +105,7 @@ CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 
 -- Each file's text, compressed (db.compress), once; files.full_content stays NULL (see
 -- docs/architecture.md, "Contracts"). Stored in full, the text alone was as big as the checkout
--- and .code-query/ 1.3-2.3x its size.
+-- and .code-query/ 2.0-3.0x its size.
 -- `words`: the files_fts `symbols` column (names and their split words), also read by FTS5 alone,
 -- compressed the same way; files.symbols stays NULL.
 CREATE TABLE IF NOT EXISTS contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB);
