@@ -369,6 +369,57 @@ def measure_index(runner: Runner, res: Results, n_files: int) -> None:
         res.notes.append(f"{out['skipped']} file(s) were skipped by the path guard.")
 
 
+def tracked_text_bytes(root: Path) -> int:
+    """Bytes of the tracked files that are text (no NUL byte in their first 8 KB, as git's own
+    binary test): what the index budget is a multiple of."""
+    listed = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True
+    ).stdout
+    total = 0
+    for rel in listed.split(b"\0"):
+        if not rel:
+            continue
+        try:
+            data = (root / os.fsdecode(rel)).read_bytes()
+        except OSError:
+            continue
+        if b"\0" not in data[:8192]:
+            total += len(data)
+    return total
+
+
+def index_size(state: Path) -> tuple[int, dict[str, int]]:
+    """(bytes of every file under .code-query/, bytes per table and index of index.db)."""
+    total = sum(p.stat().st_size for p in state.rglob("*") if p.is_file())
+    conn = sqlite3.connect(f"{(state / 'index.db').resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
+    except sqlite3.OperationalError:  # a SQLite built without dbstat: the total alone
+        rows = []
+    finally:
+        conn.close()
+    return total, {str(n): int(b) for n, b in sorted(rows, key=lambda r: -r[1])}
+
+
+def measure_size(runner: Runner, res: Results) -> None:
+    """.code-query/ after the first index, against the text it indexes (budget ≤ 1×)."""
+    text = tracked_text_bytes(runner.root)
+    total, tables = index_size(runner.root / ".code-query")
+    res.details["size"] = {"textBytes": text, "codeQueryBytes": total, "indexDbTables": tables}
+    top = ", ".join(f"{n} {b / 1e6:.1f}" for n, b in list(tables.items())[:4])
+    res.add(
+        Metric(
+            "index_size_ratio",
+            "index size ÷ tracked text (.code-query/ after index)",
+            total / text if text else None,
+            "×",
+            "≤ 1×",
+            lambda v: v <= 1.0,
+            ref=f"{total / 1e6:.1f} MB for {text / 1e6:.1f} MB; MB: {top}",
+        )
+    )
+
+
 def measure_reindex(runner: Runner, res: Results, files: Sequence[str]) -> None:
     calls0 = runner.documenter_calls()
     runner.log("re-index, unchanged")
@@ -822,6 +873,7 @@ def run(args: argparse.Namespace, tmp: Path, res: Results) -> None:
     files = build_corpus(runner, QUICK_FILES if args.quick else None)
     try:
         measure_index(runner, res, len(files))
+        measure_size(runner, res)
         ctags_rate = measure_ctags(runner, res, len(files))
         if ctags_rate is not None:
             res.metric("index_files_per_s").ref = f"ctags -R {ctags_rate:,.0f} files/s"

@@ -7,6 +7,7 @@ caller is told so (``Database.rebuilt_from``).
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -14,18 +15,19 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cq_lsp.errors import IndexError_
 from cq_lsp.store.identifiers import file_role, file_stem, normalize
 
 log = logging.getLogger(__name__)
 
-# 2: index on files(filepath); 3: symbols and file_roles tables, porter-stemmed files_fts
-SCHEMA_VERSION = 3
+# 2: index on files(filepath); 3: symbols and file_roles tables, porter-stemmed files_fts;
+# 4: the text compressed in `contents`, contentless files_fts (half the index's size)
+SCHEMA_VERSION = 4
 
 
 # How long a writer waits for another process's transaction before the user hears about it
@@ -101,28 +103,24 @@ CREATE TABLE IF NOT EXISTS files (
 -- Lookups by path alone (show, forget, rename of the dataset) must not scan the table.
 CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 
+-- Each file's text, compressed (db.compress), once; files.full_content stays NULL (see
+-- docs/architecture.md, "Contracts"). Stored in full, the text alone was as big as the checkout
+-- and .code-query/ 2.0-3.0x its size.
+-- `words`: the files_fts `symbols` column (names and their split words), also read by FTS5 alone,
+-- compressed the same way; files.symbols stays NULL.
+CREATE TABLE IF NOT EXISTS contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB);
+
+-- Contentless: snippets are made in Python from `contents` (search.py), so FTS5 never reads a
+-- column back. detail=full stays: on a contentless table with detail=column SQLite's bm25()
+-- returns 0 for every row (it has no positions and no text to count instances in), and an
+-- external-content one tokenizes each matching row's text again at query time.
+-- Rows are written and deleted by index_fts/delete_files below, which hand FTS5 the exact
+-- values it was given (a contentless table cannot look them up).
 CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
     {", ".join(FTS_COLUMNS)},
-    content='files', content_rowid='id',
+    content='',
     tokenize="porter unicode61 remove_diacritics 2"
 );
-
--- External-content triggers must hand FTS5 the OLD values with the 'delete' command; deleting by
--- rowid (code-query's mistake) removes the new tokens and leaves stale words searchable.
-CREATE TRIGGER IF NOT EXISTS files_ai AFTER INSERT ON files BEGIN
-    INSERT INTO files_fts (rowid, {", ".join(FTS_COLUMNS)})
-    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
-END;
-CREATE TRIGGER IF NOT EXISTS files_ad AFTER DELETE ON files BEGIN
-    INSERT INTO files_fts (files_fts, rowid, {", ".join(FTS_COLUMNS)})
-    VALUES ('delete', old.id, {", ".join("old." + c for c in FTS_COLUMNS)});
-END;
-CREATE TRIGGER IF NOT EXISTS files_au AFTER UPDATE ON files BEGIN
-    INSERT INTO files_fts (files_fts, rowid, {", ".join(FTS_COLUMNS)})
-    VALUES ('delete', old.id, {", ".join("old." + c for c in FTS_COLUMNS)});
-    INSERT INTO files_fts (rowid, {", ".join(FTS_COLUMNS)})
-    VALUES (new.id, {", ".join("new." + c for c in FTS_COLUMNS)});
-END;
 
 -- Every definition of a documented file, a row each; written and deleted with its file.
 CREATE TABLE IF NOT EXISTS symbols (
@@ -136,7 +134,6 @@ CREATE TABLE IF NOT EXISTS symbols (
     signature TEXT,
     doc TEXT
 );
-CREATE INDEX IF NOT EXISTS symbols_name ON symbols (name);
 CREATE INDEX IF NOT EXISTS symbols_norm ON symbols (norm);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols (file_id);
 
@@ -152,6 +149,7 @@ CREATE INDEX IF NOT EXISTS file_roles_stem ON file_roles (stem);
 CREATE TRIGGER IF NOT EXISTS files_symbols_ad AFTER DELETE ON files BEGIN
     DELETE FROM symbols WHERE file_id = old.id;
     DELETE FROM file_roles WHERE file_id = old.id;
+    DELETE FROM contents WHERE file_id = old.id;
 END;
 
 -- The ledger: the truth about every job (principle 1). Huey only carries (path, sha).
@@ -532,17 +530,35 @@ class Database:
             conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
             return
         with self.tx() as c:
-            if row[0]:
-                # An older index: its FTS table had another tokenizer; rebuilt from files below.
-                for name in ("files_ai", "files_ad", "files_au"):
+            old = int(row[0])
+            if old:
+                # An older index: its FTS table had another tokenizer or kept the text itself;
+                # rebuilt from files below, after the text moved to `contents`.
+                # files_symbols_ad: schema 4's also removes the file's text.
+                for name in ("files_ai", "files_ad", "files_au", "files_symbols_ad"):
                     c.execute(f"DROP TRIGGER IF EXISTS {name}")
                 c.execute("DROP TABLE IF EXISTS files_fts")
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
-            if row[0]:
-                c.execute("INSERT INTO files_fts (files_fts) VALUES ('rebuild')")
+            if old and old < 3:
                 _backfill_symbols(c)
+            if old:
+                # Lookups go by norm (symbols.py); an index on name served no query.
+                c.execute("DROP INDEX IF EXISTS symbols_name")
+                _move_contents(c)
+                for (file_id,) in c.execute("SELECT id FROM files").fetchall():
+                    index_fts(c, file_id)
+                # One segment, as a first index leaves it (documentation.optimize): thousands of
+                # one-row segments made every query several times slower.
+                c.execute("INSERT INTO files_fts (files_fts) VALUES ('optimize')")
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if old:
+            # The moved text left free pages behind; give them back once.
+            try:
+                conn.execute("VACUUM")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as exc:  # busy: optimize() does it after next batch
+                log.info("VACUUM of %s after the upgrade skipped: %s", self.path, exc)
 
     def _rebuild(self, exc: Exception) -> None:
         """Move a corrupt index.db aside and start empty. It is a cache: nothing is lost."""
@@ -622,6 +638,203 @@ def _backfill_symbols(conn: sqlite3.Connection) -> None:
             record.constants = constants
         conn.executemany(INSERT_SYMBOL_SQL, symbol_rows(r[0], derive_symbols(record)))
         conn.execute(INSERT_ROLE_SQL, (r[0], file_role(r[1], r[7] or ""), file_stem(r[1])))
+
+
+def truncate_wal(path: Path) -> None:
+    """Checkpoint the SQLite database at ``path`` (index.db, queue.db) and truncate its -wal.
+
+    SQLite reuses a -wal file from its start but never shrinks it while a connection is open:
+    after a first index, queue.db-wal alone held 0.3-0.6 MB (a third of the index of gin).
+    Best effort: with a reader in the way the checkpoint stops early and the file stays."""
+    if not path.exists():
+        return
+    try:
+        conn = sqlite3.connect(str(path), timeout=1.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        log.info("checkpoint of %s skipped: %s", path, exc)
+
+
+def _zstd() -> Any:
+    # Imported on first use (5 ms): most commands never read or write a file's text.
+    import zstandard
+
+    return zstandard
+
+
+#: Zstandard level of `contents`: on CPython's Lib/ it stores the text in 0.24 of its size (zlib
+#: level 6: 0.22), compresses 5x and inflates 2.5x faster than zlib; search inflates every
+#: result's text, and zlib's inflating made the in-process search p50 1.6x slower.
+ZSTD_LEVEL = 3
+
+
+# A Zstandard context costs 15 us to make (a search inflates ~10 texts) and must not be shared
+# between threads: one of each per thread.
+_CODECS = threading.local()
+
+
+def _codec(kind: str) -> Any:
+    codec = getattr(_CODECS, kind, None)
+    if codec is None:
+        zstd = _zstd()
+        codec = zstd.ZstdCompressor(level=ZSTD_LEVEL) if kind == "c" else zstd.ZstdDecompressor()
+        setattr(_CODECS, kind, codec)
+    return codec
+
+
+def compress(text: str) -> bytes:
+    """A file's text as `contents` holds it: UTF-8, one Zstandard frame (with its size)."""
+    return bytes(_codec("c").compress(text.encode("utf-8", "surrogatepass")))
+
+
+def inflate(blob: bytes | None) -> str | None:
+    """The text of a `contents` blob (None for a file without stored text)."""
+    if blob is None:
+        return None
+    return bytes(_codec("d").decompress(blob)).decode("utf-8", "surrogatepass")
+
+
+T = TypeVar("T")
+# Compressed bytes of LazyText's first step: about one Zstandard block (128 KB of text), the
+# smallest part a frame can be inflated in; most files are inflated in this one step.
+INFLATE_STEP = 32 * 1024
+
+
+class LazyText:
+    """A stored text inflated only as far as it is read.
+
+    Search makes a snippet from the first match or a definition's line, mostly near the top of
+    a file: inflating all of every result's text (750 KB for pydoc_data/topics.py) cost more
+    than the rest of a search on CPython's Lib/. ``find`` inflates in doubling steps until its
+    probe is satisfied; the probe sees the same text, from the start, that the whole would give.
+    """
+
+    def __init__(self, z: bytes | None) -> None:
+        self.text = ""
+        self.complete = z is None
+        self._z = z or b""
+        self._at = 0
+        self._utf8 = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        self._inflater: Any = None
+        if z is not None and len(z) <= INFLATE_STEP:  # one step: at once, in this thread's context
+            self.text = inflate(z) or ""
+            self.complete = True
+        elif z is not None:  # its own context: a stream must not share one with other texts
+            self._inflater = _zstd().ZstdDecompressor().decompressobj()
+
+    def more(self) -> None:
+        """Inflate the next step (as much again as so far), or the rest."""
+        if self.complete or self._inflater is None:
+            return
+        step = max(INFLATE_STEP, self._at)
+        out = b""
+        # A block comes out only whole: feed until some text does, so no probe runs twice on
+        # the same text.
+        while not out and not self.complete:
+            chunk = self._z[self._at : self._at + step]
+            self._at += len(chunk)
+            out = bytes(self._inflater.decompress(chunk)) if chunk else b""
+            self.complete = self._at >= len(self._z)
+        self.text += self._utf8.decode(out, final=self.complete)
+
+    def find(self, probe: Callable[[str, bool], tuple[bool, T]]) -> T:
+        """``probe(text so far, complete)`` → (answered, value); more text until answered."""
+        while True:
+            answered, value = probe(self.text, self.complete)
+            if answered or self.complete:
+                return value
+            self.more()
+
+    def whole(self) -> str:
+        while not self.complete:
+            self.more()
+        return self.text
+
+
+# The values FTS5 indexes, in FTS_COLUMNS order: files' columns, but the text and the words
+# from `contents`.
+_FROM_CONTENTS = {"full_content": "c.z", "symbols": "c.words"}
+_FTS_SOURCE_SQL = (
+    "SELECT "
+    + ", ".join(_FROM_CONTENTS.get(col, f"f.{col}") for col in FTS_COLUMNS)
+    + " FROM files f LEFT JOIN contents c ON c.file_id = f.id WHERE f.id = ?"
+)
+_FTS_INSERT_SQL = (
+    f"INSERT INTO files_fts (rowid, {', '.join(FTS_COLUMNS)}) "
+    f"VALUES (?, {', '.join('?' * len(FTS_COLUMNS))})"
+)
+_FTS_DELETE_SQL = (
+    f"INSERT INTO files_fts (files_fts, rowid, {', '.join(FTS_COLUMNS)}) "
+    f"VALUES ('delete', ?, {', '.join('?' * len(FTS_COLUMNS))})"
+)
+_CONTENT_AT = FTS_COLUMNS.index("full_content")
+_WORDS_AT = FTS_COLUMNS.index("symbols")
+
+
+def _fts_values(
+    conn: sqlite3.Connection, file_id: int, *, inflated: bool = True
+) -> list[Any] | None:
+    row = conn.execute(_FTS_SOURCE_SQL, (file_id,)).fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    values[_CONTENT_AT] = inflate(values[_CONTENT_AT]) if inflated else None
+    values[_WORDS_AT] = inflate(values[_WORDS_AT]) if inflated else None
+    return values
+
+
+def store_content(conn: sqlite3.Connection, file_id: int, z: bytes, words: bytes) -> None:
+    """Inside a write transaction: the file's text and FTS words, each ``compress``-ed, before
+    index_fts."""
+    conn.execute(
+        "INSERT OR REPLACE INTO contents (file_id, z, words) VALUES (?, ?, ?)", (file_id, z, words)
+    )
+
+
+def index_fts(
+    conn: sqlite3.Connection, file_id: int, stored: tuple[str, str] | None = None
+) -> None:
+    """Inside a write transaction: put a written files row and its text into files_fts.
+
+    ``stored``: the (text, words) just stored, which spares inflating them again; they must be
+    what `contents` holds, since unindex_fts later hands FTS5 the stored ones."""
+    values = _fts_values(conn, file_id, inflated=stored is None)
+    if values is not None:
+        if stored is not None:
+            values[_CONTENT_AT], values[_WORDS_AT] = stored
+        conn.execute(_FTS_INSERT_SQL, (file_id, *values))
+
+
+def unindex_fts(conn: sqlite3.Connection, file_id: int) -> None:
+    """Inside a write transaction, before the row or its text changes: take it out of files_fts.
+
+    A contentless FTS5 table removes a row's tokens only when given the values it indexed;
+    deleting by rowid alone would leave them searchable."""
+    values = _fts_values(conn, file_id)
+    if values is not None:
+        conn.execute(_FTS_DELETE_SQL, (file_id, *values))
+
+
+def delete_files(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
+    """Inside a write transaction: delete the files rows matching ``where`` (a condition on
+    files' columns), their FTS entries, text, symbols and roles. The number deleted."""
+    ids = [r[0] for r in conn.execute(f"SELECT id FROM files WHERE {where}", params).fetchall()]
+    for file_id in ids:
+        unindex_fts(conn, file_id)
+        conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+    return len(ids)
+
+
+def _move_contents(conn: sqlite3.Connection) -> None:
+    """Schema 4: files.full_content and files.symbols into `contents`, compressed, and emptied."""
+    for file_id, text, words in conn.execute(
+        "SELECT id, full_content, symbols FROM files"
+    ).fetchall():
+        store_content(conn, file_id, compress(text or ""), compress(words or ""))
+    conn.execute("UPDATE files SET full_content = NULL, symbols = NULL")
 
 
 def _split_sql(script: str) -> list[str]:

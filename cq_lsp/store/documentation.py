@@ -9,7 +9,18 @@ import time
 from typing import Any
 
 from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, derive_symbols, symbol_names
-from cq_lsp.store.db import INSERT_ROLE_SQL, INSERT_SYMBOL_SQL, Database, symbol_rows
+from cq_lsp.store.db import (
+    INSERT_ROLE_SQL,
+    INSERT_SYMBOL_SQL,
+    Database,
+    compress,
+    delete_files,
+    index_fts,
+    store_content,
+    symbol_rows,
+    truncate_wal,
+    unindex_fts,
+)
 from cq_lsp.store.identifiers import content_words, file_role, file_stem, symbol_words
 from cq_lsp.store.ledger import key_of, record_history, storable
 from cq_lsp.worktree.guard import FileContent
@@ -28,7 +39,19 @@ class Prepared:
     inside the transaction they held index.db's write lock while the other worker waited.
     """
 
-    __slots__ = ("key", "mtime_ns", "role", "size", "symbols", "task_sha", "values")
+    __slots__ = (
+        "key",
+        "mtime_ns",
+        "role",
+        "size",
+        "symbols",
+        "task_sha",
+        "text",
+        "values",
+        "words",
+        "z",
+        "zwords",
+    )
 
     def __init__(
         self,
@@ -39,8 +62,15 @@ class Prepared:
         mtime_ns: int,
         symbols: list[tuple[Any, ...]],
         role: tuple[str, str],
+        text: str,
+        words: str,
     ) -> None:
         self.key = key
+        # The text and words for FTS5, and compressed for `contents` here, outside the lock.
+        self.text = text
+        self.words = words
+        self.z = compress(text)
+        self.zwords = compress(words)
         self.task_sha = task_sha
         self.values = values
         self.size = size
@@ -74,17 +104,28 @@ def prepare(
         **{f: json.dumps(getattr(record, f), ensure_ascii=False) for f in JSON_FIELDS},
         "documented_at_commit": commit,
         "documented_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "full_content": content.text,
+        # The text goes to `contents` (db.store_content); the column stays for code-query's
+        # readers, empty (docs/architecture.md, "Contracts").
+        "full_content": None,
         "language": record.language,
         "content_sha": content.sha,
         "processor": record.processor,
-        "symbols": symbols,
+        # In `contents` with the text, compressed: only FTS5 reads them.
+        "symbols": None,
     }
     # Documenters repeat a non-UTF-8 file name in filename and free text.
     values = {k: storable(v) if isinstance(v, str) else v for k, v in values.items()}
     rows = [r[1:] for r in symbol_rows(0, defined)]
     return Prepared(
-        key, task_sha, values, content.size, content.mtime_ns, rows, (role, file_stem(key))
+        key,
+        task_sha,
+        values,
+        content.size,
+        content.mtime_ns,
+        rows,
+        (role, file_stem(key)),
+        storable(content.text),
+        storable(symbols),
     )
 
 
@@ -123,16 +164,20 @@ def store(conn: sqlite3.Connection, job: Prepared) -> bool:
     if row is None or row["sha"] != job.task_sha or row["state"] != "running":
         return False
     # A renamed dataset must not leave a second row for the same file.
-    conn.execute(
-        "DELETE FROM files WHERE filepath = ? AND dataset_id != ?",
-        (job.key, job.values["dataset_id"]),
-    )
-    # ON CONFLICT ... DO UPDATE fires the update trigger; INSERT OR REPLACE would not.
+    delete_files(conn, "filepath = ? AND dataset_id != ?", (job.key, job.values["dataset_id"]))
+    before = conn.execute(
+        "SELECT id FROM files WHERE dataset_id = ? AND filepath = ?",
+        (job.values["dataset_id"], job.key),
+    ).fetchone()
+    if before is not None:
+        unindex_fts(conn, before[0])  # with the values it was indexed with, before they change
     conn.execute(_UPSERT_SQL, job.values)
     file_id = conn.execute(
         "SELECT id FROM files WHERE dataset_id = ? AND filepath = ?",
         (job.values["dataset_id"], job.key),
     ).fetchone()[0]
+    store_content(conn, file_id, job.z, job.zwords)
+    index_fts(conn, file_id, (job.text, job.words))
     # The file's definitions are replaced with it, in the same transaction (never half-updated).
     conn.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
     conn.executemany(INSERT_SYMBOL_SQL, [(file_id, *row) for row in job.symbols])
@@ -152,7 +197,7 @@ def forget_missing_in(conn: sqlite3.Connection, rel: str, task_sha: str) -> bool
     row = conn.execute("SELECT sha FROM jobs WHERE path = ?", (key,)).fetchone()
     if row is None or row["sha"] != task_sha:
         return False
-    conn.execute("DELETE FROM files WHERE filepath = ?", (key,))
+    delete_files(conn, "filepath = ?", (key,))
     conn.execute("DELETE FROM jobs WHERE path = ?", (key,))
     record_history(conn, "remove-deleted", 1, key, "worker")
     return True
@@ -228,3 +273,4 @@ def optimize(db: Database) -> None:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.OperationalError as exc:  # busy: a worker is writing; next time
             log.info("VACUUM of %s skipped: %s", db.path, exc)
+    truncate_wal(db.path)

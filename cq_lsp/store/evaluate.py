@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.errors import CqLspError, UsageError
-from cq_lsp.store.db import Database
+from cq_lsp.store.db import Database, inflate
 from cq_lsp.store.search import search
 from cq_lsp.worktree.git import run_git
 
@@ -210,7 +210,12 @@ def history_tasks(db: Database, root: Path, limit: int) -> list[tuple[str, str]]
 
 
 def _contents(db: Database) -> list[tuple[str, str]]:
-    return [(r[0], r[1] or "") for r in db.query("SELECT filepath, full_content FROM files")]
+    return [
+        (r[0], inflate(r[1]) or "")
+        for r in db.query(
+            "SELECT f.filepath, c.z FROM files f LEFT JOIN contents c ON c.file_id = f.id"
+        )
+    ]
 
 
 def _score(

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from cq_lsp.store.db import Database
+from cq_lsp.store.db import Database, delete_files
 
 STATES = ("queued", "running", "done", "failed", "skipped")
 HISTORY_KEEP = 20_000
@@ -100,7 +100,7 @@ def _detail(paths: Sequence[str], limit: int = 5) -> str:
 
 
 def _forget(conn: sqlite3.Connection, key: str) -> bool:
-    a = conn.execute("DELETE FROM files WHERE filepath = ?", (key,)).rowcount
+    a = delete_files(conn, "filepath = ?", (key,))
     b = conn.execute("DELETE FROM jobs WHERE path = ?", (key,)).rowcount
     return bool(a or b)
 
@@ -117,7 +117,7 @@ def skip_in(conn: sqlite3.Connection, rel: str, reason: str, message: str, *, so
     """Inside a write transaction: record a refusal (see :meth:`Ledger.skip`)."""
     key, raw = key_of(rel)
     now = time.time()
-    conn.execute("DELETE FROM files WHERE filepath = ?", (key,))
+    delete_files(conn, "filepath = ?", (key,))
     conn.execute(
         "INSERT INTO jobs (path, path_bytes, sha, state, attempts, error, reason, source, "
         "queued_at, finished_at) VALUES (?, ?, NULL, 'skipped', 0, ?, ?, ?, ?, ?) "

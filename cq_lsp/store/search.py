@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from cq_lsp.errors import UsageError
-from cq_lsp.store.db import FTS_COLUMNS, Database
+from cq_lsp.store.db import FTS_COLUMNS, Database, LazyText
 from cq_lsp.store.identifiers import (
     ACTION_WORDS,
     ROLE_PRIOR,
@@ -82,7 +83,10 @@ MAX_ALL = 3  # required words up to which files with all of them rank first
 TIER_NAMES = ("text", "path", "symbol", "definition")  # index = the tier's score floor
 _KIND_WEIGHT = {"method": 0.95, "constant": 0.9, "variable": 0.85, "field": 0.85}
 
-_ROWS_SQL = "SELECT id, filepath, overview, language, full_content FROM files WHERE id IN ({})"
+_ROWS_SQL = (
+    "SELECT f.id, f.filepath, f.overview, f.language, c.z FROM files f "
+    "LEFT JOIN contents c ON c.file_id = f.id WHERE f.id IN ({})"
+)
 
 
 def _rank_sql(factors: dict[str, float]) -> str:
@@ -384,8 +388,11 @@ _DEF_BEFORE = (
 _DEF_AFTER = r"(?:\s*[:=]\s*(?:async\s+)?(?:function\b|\([^)\n]*\)\s*=>|lambda\b))"
 
 
-def _definition_line(text: str, name: str, pattern: re.Pattern[str]) -> tuple[int, str] | None:
-    """(line, its text) of the first line of ``text`` that defines ``name``.
+def _definition_line(
+    text: str, name: str, pattern: re.Pattern[str], complete: bool = True
+) -> tuple[bool, tuple[int, str] | None]:
+    """(answered, (line, its text)) of the first line of ``text`` that defines ``name``;
+    not answered when ``text`` is the start of a file (not ``complete``) without such a line.
 
     Only the lines holding the name are matched against ``pattern``: its alternation of
     keywords, run over a whole file, cost 5 ms a file."""
@@ -393,11 +400,13 @@ def _definition_line(text: str, name: str, pattern: re.Pattern[str]) -> tuple[in
     while pos >= 0:
         start = text.rfind("\n", 0, pos) + 1
         end = text.find("\n", pos)
+        if end < 0 and not complete:
+            return False, None  # the line goes on past what is inflated
         end = len(text) if end < 0 else end
         if pattern.search(text, start, end) is not None:
-            return text.count("\n", 0, start) + 1, text[start:end].strip()[:200]
+            return True, (text.count("\n", 0, start) + 1, text[start:end].strip()[:200])
         pos = text.find(name, end)
-    return None
+    return complete, None
 
 
 def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: int) -> None:
@@ -415,16 +424,20 @@ def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: 
     )[: RERANK * limit]
     if not text_hits:
         return
-    ids = [i for i, _ in text_hits]
+    ids = _containing(db, tail, [i for i, _ in text_hits])
+    if not ids:
+        return
     marks = ",".join("?" * len(ids))
     rows = db.conn().execute(
-        "SELECT f.id, f.filepath, f.full_content, coalesce(r.role, 'source') AS role FROM files f "
+        "SELECT f.id, f.filepath, c.z, coalesce(r.role, 'source') AS role FROM files f "
+        "LEFT JOIN contents c ON c.file_id = f.id "
         f"LEFT JOIN file_roles r ON r.file_id = f.id WHERE f.id IN ({marks})",
         ids,
     )
     for row in rows:
-        text = row["full_content"] or ""
-        located = _definition_line(text, tail, pattern)
+        located = LazyText(row["z"]).find(
+            lambda text, complete: _definition_line(text, tail, pattern, complete)
+        )
         if located is None:
             continue
         line, signature = located
@@ -435,6 +448,22 @@ def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: 
         if factor != 1.0:
             why.append(f"{row['role']} file: ×{factor}")
         hits[row["id"]] = _Hit(3, 0.5 * factor, "definition", why, found)
+
+
+def _containing(db: Database, name: str, ids: list[int]) -> list[int]:
+    """The files among ``ids`` whose text has ``name``'s tokens in a row, by the FTS index.
+
+    Every file that defines ``name`` has them (the tokenizer folds case and diacritics and stems,
+    so it finds more, never fewer); the others need not be inflated to be looked through."""
+    marks = ",".join("?" * len(ids))
+    try:
+        rows = db.conn().execute(
+            f"SELECT rowid FROM files_fts WHERE files_fts MATCH ? AND rowid IN ({marks})",
+            (f"full_content : {_quote(name)}", *ids),
+        )
+        return [r[0] for r in rows]
+    except sqlite3.OperationalError:  # a name FTS5 cannot take as a phrase: look through all
+        return ids
 
 
 def _finish(
@@ -464,20 +493,19 @@ def _mode(syntax: str) -> str:
 
 def _result(row: Any, hit: _Hit, highlighter: Highlighter | None) -> dict[str, Any]:
     """The one place a result's fields are assembled (a face adds its own, e.g. ``fresh``)."""
-    content = row["full_content"]
+    content = LazyText(row["z"])
     line: int | None = None
     snippet: str | None = None
-    if hit.symbol is not None and content:
+    if hit.symbol is not None and row["z"] is not None:
         # The definition's own line: its offset is found by counting lines, once.
-        offset = _line_offset(content, hit.symbol.line)
-        found = snippet_at(content, highlighter, offset) if offset is not None else None
+        found = content.find(_at_line(hit.symbol.line, highlighter))
         if found is not None:
             snippet, line = found[0], hit.symbol.line
     if snippet is None:
-        found = snippet_at(content, highlighter)
+        found, text = content.find(_first_match(highlighter))
         if found is not None:
             snippet = found[0]
-            line = content.count("\n", 0, found[1]) + 1
+            line = text.count("\n", 0, found[1]) + 1
     if snippet is None:
         snippet = make_snippet(row["overview"], highlighter) or row["overview"] or ""
     score = hit.tier + min(hit.strength, 0.999999)
@@ -493,6 +521,39 @@ def _result(row: Any, hit: _Hit, highlighter: Highlighter | None) -> dict[str, A
         "language": row["language"],
         "match": hit.match,
     }
+
+
+# Text a snippet may need past its offset: its window, and the rest of a match cut at the end.
+_PAST = SNIPPET_CHARS + 200
+
+
+def _at_line(
+    line: int, highlighter: Highlighter | None
+) -> Callable[[str, bool], tuple[bool, tuple[str, int] | None]]:
+    """LazyText probe: the snippet at the start of ``line``, once that much text is there."""
+
+    def probe(text: str, complete: bool) -> tuple[bool, tuple[str, int] | None]:
+        offset = _line_offset(text, line)
+        if offset is None or (not complete and offset + _PAST >= len(text)):
+            return complete, None
+        return True, snippet_at(text, highlighter, offset)
+
+    return probe
+
+
+def _first_match(
+    highlighter: Highlighter | None,
+) -> Callable[[str, bool], tuple[bool, tuple[tuple[str, int] | None, str]]]:
+    """LazyText probe: the snippet at the first match, once its window is there (with the text
+    it was found in, for its line number)."""
+
+    def probe(text: str, complete: bool) -> tuple[bool, tuple[tuple[str, int] | None, str]]:
+        found = snippet_at(text, highlighter)
+        if found is None or (not complete and found[1] + _PAST >= len(text)):
+            return complete, (None, text)
+        return True, (found, text)
+
+    return probe
 
 
 def _line_offset(text: str, line: int) -> int | None:

@@ -30,6 +30,7 @@ from cq_lsp.core.transport import import_huey
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import WorkerError
 from cq_lsp.store import documentation as index  # noqa: F401  (imported by every commit)
+from cq_lsp.store.db import truncate_wal
 from cq_lsp.worker.orphans import die_with_parent
 
 if TYPE_CHECKING:
@@ -364,6 +365,9 @@ def _release_memory(ws: Workspace) -> None:
 
     gc.collect()
     ws.db.shrink_memory()
+    # The -wal files grew with the burst and only a checkpoint gives that space back.
+    truncate_wal(ws.db.path)
+    truncate_wal(ws.project.queue_db)
     if sys.platform.startswith("linux"):
         import ctypes
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from cq_lsp.store.db import Database
+from cq_lsp.store.db import Database, inflate
 from cq_lsp.store.documentation import file_count, get_record
 from cq_lsp.store.ledger import Change, Ledger
 from cq_lsp.worktree.guard import PathGuard
@@ -40,8 +40,9 @@ def test_commit_job_writes_documentation_and_ledger_together(
     assert got["dependencies"] == [] and got["other_notes"] == []
     assert got["processor"] == "static" and got["dataset_id"] == DATASET
     assert ledger.counters() == {"documenter_calls": 1}
-    full = db.query("SELECT full_content FROM files")[0]["full_content"]
-    assert full == "A = 1\n"
+    # The text is stored once, compressed in `contents`; code-query's column stays empty.
+    assert db.query("SELECT full_content FROM files")[0]["full_content"] is None
+    assert inflate(db.query("SELECT z FROM contents")[0]["z"]) == "A = 1\n"
 
 
 def test_commit_job_superseded_while_running_writes_nothing(
