@@ -10,8 +10,10 @@ metadata (``uptime_s`` is ``"uptimeS"``, ``recall_at_1`` is ``"recall@1"``), and
 The core and the store build plain JSON objects (the status object is also a notification, a
 search hit is also an evaluation's input); ``from_json`` reads one into its class strictly: a key
 the class does not declare is an error, so a new field cannot reach a face without being typed
-here. Hand-written over ``attrs.fields`` instead of a cattrs converter: ``cq-lsp search`` uses
-these classes too, and cattrs' import would cost it ~20 ms of its ~50.
+here. Every CLI command but ``search``/``symbol`` (which keep plain JSON, see cli/search.py) pays
+for this module, so it stays cheap: hand-written over ``attrs.fields`` instead of a cattrs
+converter (whose import costs ~20 ms), and classes that generate no ``__eq__``/``__repr__``/slots
+(which doubled their ~15 ms of class creation): compare and show them through ``to_json``.
 
 Parts that are open by design stay ``dict``: a documenter's own findings in a file record (an LLM
 writes them), a hook manager's extra notes, the evaluation's misses, and the sharing part of the
@@ -141,7 +143,7 @@ def _convert(hint: Any, value: Any) -> Any:
 # -- search and symbol ---------------------------------------------------------------------------
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Freshness:
     """Whether an answer describes the file as it is now (None: not checked)."""
 
@@ -154,7 +156,7 @@ class Freshness:
         return self.fresh is False
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class SearchHit(Freshness):
     path: str = required()
     score: float = required()
@@ -173,7 +175,7 @@ class SearchHit(Freshness):
         return f"{self.path}:{self.line}" if self.line else self.path
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class SearchResult:
     query: str = required()
     syntax: str = required()  # "fts" or "plain"
@@ -182,7 +184,7 @@ class SearchResult:
     results: list[SearchHit] = listing()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class SymbolHit(Freshness):
     name: str = required()
     kind: str = required()
@@ -201,7 +203,7 @@ class SymbolHit(Freshness):
         return f"{self.container}.{self.name}" if self.container else self.name
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class SymbolResult:
     query: str = required()
     symbols: list[SymbolHit] = listing()
@@ -210,7 +212,7 @@ class SymbolResult:
 # -- eval -----------------------------------------------------------------------------------------
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Recall:
     n: int = required()
     recall_at_1: float | None = required("recall@1")
@@ -218,13 +220,13 @@ class Recall:
     mrr: float | None = required()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Baseline:
     definition: Recall = required()
     history: Recall = required()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class EvalResult:
     definition: Recall = required()
     history: Recall = required()
@@ -236,7 +238,7 @@ class EvalResult:
 # -- show -----------------------------------------------------------------------------------------
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class FileRecord(Freshness):
     """One file's documentation (code-query's record, plus the ledger's state)."""
 
@@ -265,7 +267,7 @@ class FileRecord(Freshness):
 # -- index, queue ---------------------------------------------------------------------------------
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Refused:
     path: str = required()
     reason: str = required()  # "missing", or why the path guard skipped it
@@ -273,7 +275,7 @@ class Refused:
     hint: str | None = key()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Waited:
     """``index --wait`` in a terminal: how the queue drained."""
 
@@ -286,7 +288,7 @@ class Waited:
     left: int | None = key(omit=True)  # documenting in the foreground: jobs not reached
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Followed:
     """``cq.index`` with ``wait`` in the editor: the followed jobs' states at the end."""
 
@@ -302,7 +304,7 @@ class Followed:
     cancelled_by_user: bool = required("cancelledByUser")
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class IndexResult:
     queued: int = required()
     unchanged: int = required()
@@ -317,7 +319,7 @@ class IndexResult:
         return [r for r in self.refused if r.reason == "missing"]
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Job:
     path: str = required()
     state: str = required()
@@ -333,12 +335,12 @@ class Job:
     due_at: str | None = key(omit=True)  # a delayed job: when it becomes due
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class JobsResult:
     jobs: list[Job] = listing()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class HistoryEntry:
     at: str = required()
     op: str = required()
@@ -347,22 +349,22 @@ class HistoryEntry:
     source: str | None = required()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class HistoryResult:
     history: list[HistoryEntry] = listing()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Removed:
     removed: int = required()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Cleared:
     cleared: int = required()
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Retried:
     queued: int = required()
     note: str | None = key(omit=True)
@@ -371,7 +373,7 @@ class Retried:
 # -- worker ---------------------------------------------------------------------------------------
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class WorkerPart:
     """The ``worker`` part of the status object."""
 
@@ -386,7 +388,7 @@ class WorkerPart:
     last_pid: int | None = key("lastPid", omit=True)  # crashed: the pid it had
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Stopped:
     stopped: bool = required()
     pid: int | None = key(omit=True)
@@ -394,7 +396,7 @@ class Stopped:
     message: str | None = key(omit=True)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class WorkerResult:
     """What ``worker start|stop|restart`` did, and the worker afterwards."""
 
@@ -409,7 +411,7 @@ class WorkerResult:
 # -- status ---------------------------------------------------------------------------------------
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class QueuePart:
     queued: int = required()
     running: int = required()
@@ -421,7 +423,7 @@ class QueuePart:
     next_due_s: float | None = required("nextDueS")
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Staleness:
     stale: int = required()
     changed: int = required()
@@ -430,7 +432,7 @@ class Staleness:
     check_ms: float | None = required("checkMs")
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class IndexPart:
     files: int = required()
     stale: int = required()
@@ -438,7 +440,7 @@ class IndexPart:
     path: str | None = key(omit=True)
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class DocumenterPart:
     kind: str = required()
     calls: int = required()
@@ -448,7 +450,7 @@ class DocumenterPart:
     llm_fallbacks: int = required("llmFallbacks")
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Status:
     """The status object (``status --json``, ``cq/status``, MCP ``get_status``). A work tree
     without an index (not initialized, not a git work tree) has only the first six parts."""
@@ -472,7 +474,7 @@ class Status:
     settings_error: str | None = key("settingsError", omit=True)  # the editor's settings
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Statuses:
     """``status --all``: every folder the face serves."""
 
@@ -482,7 +484,7 @@ class Statuses:
 # -- init and hooks -------------------------------------------------------------------------------
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class HookChange:
     """What ``hooks install``/``uninstall`` did to one hook."""
 
@@ -495,7 +497,7 @@ class HookChange:
     restored: str | None = key(omit=True)  # uninstall: the user's hook, back in its place
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class HookState:
     """One hook in ``hooks status``."""
 
@@ -511,7 +513,7 @@ class HookState:
     other_python: bool | None = key("otherPython", omit=True)  # a shim of another install
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class HooksChanged:
     """``hooks install`` and ``hooks uninstall`` (whose answer has nulls for what it does not
     look at)."""
@@ -530,7 +532,7 @@ class HooksChanged:
         return [h for h in self.hooks if h.action == "conflict"]
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class HooksStatus:
     root: str = required()
     hooks_dir: str = required("hooksDir")
@@ -546,7 +548,7 @@ class HooksStatus:
     not_initialized_note: str | None = required("notInitializedNote")
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class InitResult:
     root: str = required()
     config: str = required()
