@@ -26,8 +26,10 @@ from cq_lsp.store.identifiers import file_role, file_stem, normalize
 log = logging.getLogger(__name__)
 
 # 2: index on files(filepath); 3: symbols and file_roles tables, porter-stemmed files_fts;
-# 4: the text compressed in `contents`, contentless files_fts (half the index's size)
-SCHEMA_VERSION = 4
+# 4: the text compressed in `contents`, contentless files_fts (half the index's size);
+# 5: symbols clustered by file (WITHOUT ROWID), norm stored only where lower(name) is not it,
+# compact JSON in files (a seventh less again on CPython's Lib/)
+SCHEMA_VERSION = 5
 
 
 # How long a writer waits for another process's transaction before the user hears about it
@@ -123,19 +125,25 @@ CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
 );
 
 -- Every definition of a documented file, a row each; written and deleted with its file.
+-- Clustered by (file_id, seq): a file's rows are deleted and listed (show) by its key, with no
+-- separate index on file_id (0.7 MB on CPython's Lib/) nor a rowid. `seq`: the definition's
+-- place in its file's list.
+-- `norm` (identifiers.normalize(name): any spelling finds it) is NULL where it equals
+-- lower(name) — a third of the names —, and lookups go by SYMBOL_NORM, which symbols_norm
+-- indexes.
 CREATE TABLE IF NOT EXISTS symbols (
-    id INTEGER PRIMARY KEY,
     file_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     name TEXT NOT NULL,
-    norm TEXT NOT NULL,        -- identifiers.normalize(name): any spelling finds it
+    norm TEXT,
     kind TEXT NOT NULL,
     line INTEGER NOT NULL,
     container TEXT,
     signature TEXT,
-    doc TEXT
-);
-CREATE INDEX IF NOT EXISTS symbols_norm ON symbols (norm);
-CREATE INDEX IF NOT EXISTS symbols_file ON symbols (file_id);
+    doc TEXT,
+    PRIMARY KEY (file_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS symbols_norm ON symbols (coalesce(norm, lower(name)));
 
 -- What kind of file each documented file is (the ranking's prior) and its normalized stem.
 -- Kept apart from files: a column after full_content would make every ranked row read it.
@@ -538,14 +546,22 @@ class Database:
                 for name in ("files_ai", "files_ad", "files_au", "files_symbols_ad"):
                     c.execute(f"DROP TRIGGER IF EXISTS {name}")
                 c.execute("DROP TABLE IF EXISTS files_fts")
+            if 3 <= old < 5:
+                # Schema 5's symbols table has another key: the rows are copied into it below.
+                for name in ("symbols_name", "symbols_norm", "symbols_file"):
+                    c.execute(f"DROP INDEX IF EXISTS {name}")
+                c.execute("ALTER TABLE symbols RENAME TO symbols_v4")
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
             if old and old < 3:
                 _backfill_symbols(c)
-            if old:
-                # Lookups go by norm (symbols.py); an index on name served no query.
-                c.execute("DROP INDEX IF EXISTS symbols_name")
+            if 3 <= old < 5:
+                _move_symbols(c)
+            if old and old < 4:
                 _move_contents(c)
+            if old and old < 5:
+                _compact_json(c)
+            if old:
                 for (file_id,) in c.execute("SELECT id FROM files").fetchall():
                     index_fts(c, file_id)
                 # One segment, as a first index leaves it (documentation.optimize): thousands of
@@ -580,9 +596,35 @@ class Database:
 
 
 INSERT_SYMBOL_SQL = (
-    "INSERT INTO symbols (file_id, name, norm, kind, line, container, signature, doc) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO symbols (file_id, seq, name, norm, kind, line, container, signature, doc) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: A symbol's normalized name (identifiers.normalize) in SQL: the expression symbols_norm
+#: indexes, which queries must spell the same for the index to serve them (alias ``s``).
+SYMBOL_NORM = "coalesce(s.norm, lower(s.name))"
+#: The files columns holding JSON text (code-query's readable fields).
+JSON_COLUMNS = (
+    "functions",
+    "exports",
+    "imports",
+    "types_interfaces_classes",
+    "constants",
+    "dependencies",
+    "other_notes",
+)
+
+
+def json_text(value: Any) -> str:
+    """A files JSON column's text: compact separators (json.dumps' default spaces were 7% of
+    those columns), still JSON any reader parses."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_norm(name: str, norm: str) -> str | None:
+    """What symbols.norm holds: NULL where SQLite's lower(name) — ASCII only — gives ``norm``."""
+    return None if name.isascii() and norm == name.lower() else norm
+
+
 INSERT_ROLE_SQL = "INSERT OR REPLACE INTO file_roles (file_id, role, stem) VALUES (?, ?, ?)"
 
 
@@ -598,8 +640,9 @@ def symbol_rows(file_id: int, symbols: list[dict[str, Any]]) -> list[tuple[Any, 
         rows.append(
             (
                 file_id,
+                len(rows),
                 name,
-                normalize(name),
+                stored_norm(name, normalize(name)),
                 str(s.get("kind") or "symbol"),
                 line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else 1,
                 container if isinstance(container, str) and container else None,
@@ -665,10 +708,13 @@ def _zstd() -> Any:
     return zstandard
 
 
-#: Zstandard level of `contents`: on CPython's Lib/ it stores the text in 0.24 of its size (zlib
-#: level 6: 0.22), compresses 5x and inflates 2.5x faster than zlib; search inflates every
-#: result's text, and zlib's inflating made the in-process search p50 1.6x slower.
-ZSTD_LEVEL = 3
+#: Zstandard level of `contents`: on CPython's Lib/ level 6 stores the text in 0.22 of its size
+#: (level 3: 0.24, 0.6 MB more; 9: 0.21 for twice 6's time; zlib 6: 0.22) at ~0.2 ms a file,
+#: off the write lock; inflating is as fast at any level, 2.5x zlib's — search inflates every
+#: result's text, and zlib's inflating made the in-process search p50 1.6x slower. A Zstandard
+#: dictionary trained on the first files saved 0.3-0.4 MB more: not worth storing and
+#: versioning one. Blobs of any level inflate alike: changing it needs no upgrade.
+ZSTD_LEVEL = 6
 
 
 # A Zstandard context costs 15 us to make (a search inflates ~10 texts) and must not be shared
@@ -826,6 +872,39 @@ def delete_files(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) 
         unindex_fts(conn, file_id)
         conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
     return len(ids)
+
+
+def _move_symbols(conn: sqlite3.Connection) -> None:
+    """Schema 5: the rows of schema 3-4's symbols table (renamed symbols_v4), in their order, into
+    the table keyed by (file_id, seq)."""
+    rows = conn.execute(
+        "SELECT file_id, name, norm, kind, line, container, signature, doc FROM symbols_v4 "
+        "ORDER BY file_id, id"
+    ).fetchall()
+    out: list[tuple[Any, ...]] = []
+    seq, previous = 0, None
+    for file_id, name, norm, *rest in rows:
+        seq = seq + 1 if file_id == previous else 0
+        previous = file_id
+        out.append((file_id, seq, name, stored_norm(name, norm), *rest))
+    conn.executemany(INSERT_SYMBOL_SQL, out)
+    conn.execute("DROP TABLE symbols_v4")
+
+
+def _compact_json(conn: sqlite3.Connection) -> None:
+    """Schema 5: the files JSON columns written again with compact separators (json_text). Text
+    that is not JSON is left as it is."""
+    columns = ", ".join(JSON_COLUMNS)
+    sets = ", ".join(f"{c} = ?" for c in JSON_COLUMNS)
+    for file_id, *values in conn.execute(f"SELECT id, {columns} FROM files").fetchall():
+        compact = []
+        for value in values:
+            try:
+                compact.append(json_text(json.loads(value)) if value else value)
+            except (TypeError, ValueError):
+                compact.append(value)
+        if compact != values:
+            conn.execute(f"UPDATE files SET {sets} WHERE id = ?", (*compact, file_id))
 
 
 def _move_contents(conn: sqlite3.Connection) -> None:

@@ -16,6 +16,7 @@ from cq_lsp.store.db import (
     compress,
     delete_files,
     index_fts,
+    json_text,
     store_content,
     symbol_rows,
     truncate_wal,
@@ -101,7 +102,7 @@ def prepare(
         "filename": record.filename,
         "overview": record.overview,
         "ddd_context": record.ddd_context,
-        **{f: json.dumps(getattr(record, f), ensure_ascii=False) for f in JSON_FIELDS},
+        **{f: json_text(getattr(record, f)) for f in JSON_FIELDS},
         "documented_at_commit": commit,
         "documented_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         # The text goes to `contents` (db.store_content); the column stays for code-query's
@@ -241,7 +242,7 @@ def get_record(db: Database, rel: str) -> dict[str, Any] | None:
                 }
                 for s in db.query(
                     "SELECT name, kind, line, container, signature, doc FROM symbols "
-                    "WHERE file_id = ? ORDER BY line, id",
+                    "WHERE file_id = ? ORDER BY line, seq",
                     (r["id"],),
                 )
             ],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-from cq_lsp.store.db import Database
+from cq_lsp.store.db import SYMBOL_NORM, Database
 from cq_lsp.store.identifiers import ROLE_PRIOR, normalize
 
 # Separators of a qualified name as languages write them: Engine.ServeHTTP, fmt::Println,
@@ -27,7 +27,7 @@ _KIND_ORDER = {
 TIERS = ("exact", "exact-nocase", "dotted", "same-words", "prefix", "substring", "fuzzy")
 
 _SELECT = (
-    "SELECT s.name, s.kind, f.filepath, s.line, s.container, s.signature, s.doc, s.norm, "
+    "SELECT s.name, s.kind, f.filepath, s.line, s.container, s.signature, s.doc, "
     "s.file_id, coalesce(r.role, 'source') AS role FROM symbols s "
     "JOIN files f ON f.id = s.file_id LEFT JOIN file_roles r ON r.file_id = s.file_id "
 )
@@ -139,7 +139,7 @@ def lookup(
 
     conn = db.conn()
     # One indexed read serves the exact, dotted and same-words tiers: they share the norm.
-    for row in conn.execute(_SELECT + "WHERE s.norm = ?", (norm,)):
+    for row in conn.execute(_SELECT + f"WHERE {SYMBOL_NORM} = ?", (norm,)):
         name = row["name"]
         if head:
             if _container_matches(row["container"], head):
@@ -156,7 +156,7 @@ def lookup(
             add(_match(row, 3))
     if len(found) < limit and prefix > 0:
         rows = conn.execute(
-            _SELECT + "WHERE s.norm > ? AND s.norm < ? LIMIT ?",
+            _SELECT + f"WHERE {SYMBOL_NORM} > ? AND {SYMBOL_NORM} < ? LIMIT ?",
             (norm, norm + "\U0010ffff", prefix),
         )
         for row in rows:
@@ -174,7 +174,7 @@ def lookup(
             for start in range(0, min(len(norms), _SCAN_CAP), 500):
                 chunk = norms[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for row in conn.execute(_SELECT + f"WHERE s.norm IN ({marks})", chunk):
+                for row in conn.execute(_SELECT + f"WHERE {SYMBOL_NORM} IN ({marks})", chunk):
                     add(_match(row, tier))
                 if len(found) >= limit:
                     break
@@ -194,7 +194,7 @@ def _names(db: Database) -> str:
     cached = _NAMES.get(key)
     if cached is not None and cached[0] == version:
         return cached[1]
-    blob = "\n".join(r[0] for r in db.query("SELECT DISTINCT norm FROM symbols"))
+    blob = "\n".join(r[0] for r in db.query(f"SELECT DISTINCT {SYMBOL_NORM} FROM symbols s"))
     _NAMES[key] = (version, blob)
     return blob
 

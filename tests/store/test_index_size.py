@@ -3,18 +3,30 @@ with the same search results (issue #15, item 6; the budget is bench_index.py's 
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from cq_lsp.store.db import (
     FTS_COLUMNS,
+    JSON_COLUMNS,
     SCHEMA_VERSION,
+    SYMBOL_NORM,
     Database,
     LazyText,
     compress,
     delete_files,
+    index_fts,
     inflate,
+    json_text,
 )
+from cq_lsp.store.documentation import get_record
+from cq_lsp.store.identifiers import normalize
 from cq_lsp.store.search import Highlighter, search, snippet_at
+from cq_lsp.store.symbols import find_symbols
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
 from tests.store_helpers import document_tree
@@ -61,12 +73,54 @@ QUERIES = (
 )
 
 
-def _as_schema_3(path: Path) -> None:
-    """Rewrite a current index.db into the layout schema 3 wrote."""
-    import sqlite3
+_V4_SYMBOLS = [
+    """CREATE TABLE symbols (
+    id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, name TEXT NOT NULL, norm TEXT NOT NULL,
+    kind TEXT NOT NULL, line INTEGER NOT NULL, container TEXT, signature TEXT, doc TEXT)""",
+    "CREATE INDEX symbols_norm ON symbols (norm)",
+    "CREATE INDEX symbols_file ON symbols (file_id)",
+]
 
+
+def _as_schema_4_tables(conn: sqlite3.Connection) -> None:
+    """symbols and the files JSON columns as schema 3 and 4 wrote them: a rowid table with norm
+    always stored and two indexes; JSON with json.dumps' default separators."""
+    conn.execute("DROP INDEX symbols_norm")
+    conn.execute("ALTER TABLE symbols RENAME TO symbols_v5")
+    for stmt in _V4_SYMBOLS:
+        conn.execute(stmt)
+    conn.execute(
+        "INSERT INTO symbols (file_id, name, norm, kind, line, container, signature, doc) "
+        "SELECT file_id, name, coalesce(norm, lower(name)), kind, line, container, signature, "
+        "doc FROM symbols_v5 ORDER BY file_id, seq"
+    )
+    conn.execute("DROP TABLE symbols_v5")
+    columns = ", ".join(JSON_COLUMNS)
+    for file_id, *values in conn.execute(f"SELECT id, {columns} FROM files").fetchall():
+        spaced = [json.dumps(json.loads(v), ensure_ascii=False) if v else v for v in values]
+        sets = ", ".join(f"{c} = ?" for c in JSON_COLUMNS)
+        conn.execute(f"UPDATE files SET {sets} WHERE id = ?", (*spaced, file_id))
+
+
+def _as_schema_4(path: Path) -> None:
+    """Rewrite a current index.db into the layout schema 4 wrote."""
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("BEGIN")
+    _as_schema_4_tables(conn)
+    # The FTS rows again, from the spaced JSON (a contentless table deletes by the values).
+    conn.execute("INSERT INTO files_fts (files_fts) VALUES ('delete-all')")
+    for (file_id,) in conn.execute("SELECT id FROM files").fetchall():
+        index_fts(conn, file_id)
+    conn.execute("PRAGMA user_version=4")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def _as_schema_3(path: Path) -> None:
+    """Rewrite a current index.db into the layout schema 3 wrote."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("BEGIN")
+    _as_schema_4_tables(conn)
     for file_id, z in conn.execute("SELECT file_id, z FROM contents").fetchall():
         conn.execute("UPDATE files SET full_content = ? WHERE id = ?", (inflate(z), file_id))
     conn.execute("DROP TABLE contents")
@@ -101,8 +155,16 @@ def _results(db: Database) -> dict[str, list[tuple[str, str | None, int | None]]
     }
 
 
-def test_schema_3_index_upgrades_with_the_same_results_and_stays_updatable(
-    tmp_path: Path, isolated_env: dict[str, str]
+def _symbols(db: Database) -> dict[str, Any]:
+    """What symbol lookups and show answer, for comparing an index before and after an upgrade."""
+    found = {q: find_symbols(db, q) for q in ("parse_invoice", "Ledger", "helper", "issueRefund")}
+    shown = {p: get_record(db, p) for p in ("billing/invoice.py", "billing/refund.ts")}
+    return {"found": found, "shown": shown}
+
+
+@pytest.mark.parametrize("version", [3, 4])
+def test_older_index_upgrades_with_the_same_results_and_stays_updatable(
+    version: int, tmp_path: Path, isolated_env: dict[str, str]
 ) -> None:
     root = make_repo(tmp_path / "shop", {"README.md": "shop\n"})
     project = Project(root)
@@ -111,33 +173,87 @@ def test_schema_3_index_upgrades_with_the_same_results_and_stays_updatable(
     document_tree(root, db, FILES)
     expected = _results(db)
     assert expected["zebra"] and expected['"total amount"'] and expected["parseInvoice"]
+    symbols = _symbols(db)
+    assert symbols["found"]["parse_invoice"] and symbols["shown"]["billing/invoice.py"]
     db.close()
 
-    _as_schema_3(project.index_db)
+    (_as_schema_3 if version == 3 else _as_schema_4)(project.index_db)
     old = Database(project.index_db, readonly=True)
-    assert old.query("PRAGMA user_version")[0][0] == 3
+    assert old.query("PRAGMA user_version")[0][0] == version
     texts = old.query("SELECT count(*) FROM files WHERE full_content IS NOT NULL")[0][0]
-    assert texts == len(FILES)
+    assert texts == (len(FILES) if version == 3 else 0)
+    assert old.query("SELECT count(*) FROM files WHERE functions LIKE '%\": %'")[0][0] > 0
     old.close()
 
     db = Database(project.index_db)  # the upgrade
-    assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 4
+    assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 5
     moved = "full_content IS NOT NULL OR symbols IS NOT NULL"
     assert db.query(f"SELECT count(*) FROM files WHERE {moved}")[0][0] == 0
     assert db.query("SELECT count(*) FROM contents")[0][0] == len(FILES)
+    assert db.query("SELECT count(*) FROM files WHERE functions LIKE '%\": %'")[0][0] == 0
+    _assert_compact_symbols(db)
     assert _results(db) == expected
+    assert _symbols(db) == symbols
 
     # The upgraded FTS rows can be taken out with the values they were indexed with: a changed
     # file no longer matches its old words.
     document_tree(root, db, {"docs/notes.md": "# Notes\n\nAn okapi crossing.\n"})
     assert search(db, "zebra")["results"] == []
     assert [r["path"] for r in search(db, "okapi")["results"]] == ["docs/notes.md"]
-    # A removed file takes its stored text with it (the upgrade replaced schema 3's trigger).
+    # A removed file takes its stored text and symbols with it (the upgrade replaced schema 3's
+    # trigger).
     with db.tx() as conn:
         assert delete_files(conn, "filepath = ?", ("misc/util0.py",)) == 1
     assert db.query("SELECT count(*) FROM contents")[0][0] == len(FILES) - 1
     assert "misc/util0.py" not in {r["path"] for r in search(db, "helper_0")["results"]}
+    assert find_symbols(db, "helper_0") == []
     db.close()
+
+
+def _assert_compact_symbols(db: Database) -> None:
+    """Schema 5's symbols: no rowid and no file_id index, norm NULL where lower(name) gives it,
+    and each lookup served by an index (a regression would grow the index or scan the table)."""
+    tables = {r[0]: r[1] for r in db.query("SELECT name, sql FROM sqlite_master")}
+    assert "WITHOUT ROWID" in tables["symbols"] and "symbols_file" not in tables
+    rows = db.query("SELECT name, norm FROM symbols")
+    assert rows
+    for name, norm in rows:
+        want = normalize(name)
+        assert norm == (None if name.isascii() and want == name.lower() else want), name
+    assert any(norm is None for _, norm in rows) and any(norm is not None for _, norm in rows)
+    plans = {
+        "by norm": f"SELECT name FROM symbols s WHERE {SYMBOL_NORM} = 'x'",
+        "by prefix": (
+            f"SELECT name FROM symbols s WHERE {SYMBOL_NORM} > 'x' AND {SYMBOL_NORM} < 'y'"
+        ),
+        "by file": "SELECT name FROM symbols WHERE file_id = 1 ORDER BY seq",
+    }
+    for what, sql in plans.items():
+        plan = " ".join(str(r[3]) for r in db.query("EXPLAIN QUERY PLAN " + sql))
+        assert "SEARCH" in plan and "SCAN" not in plan, (what, plan)
+
+
+def test_new_index_stores_compact_json_and_symbols(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    root = make_repo(tmp_path / "shop", {"README.md": "shop\n"})
+    project = Project(root)
+    project.ensure_state_dir()
+    db = Database(project.index_db)
+    try:
+        document_tree(root, db, FILES)
+        _assert_compact_symbols(db)
+        rows = db.query(f"SELECT {', '.join(JSON_COLUMNS)} FROM files")
+        values = [v for r in rows for v in r if v]
+        assert values and all(json_text(json.loads(v)) == v for v in values)
+        assert any('"signature":"def parse_invoice(text)"' in v for v in values)
+        # Still the readable JSON the contract names (docs/architecture.md).
+        record = get_record(db, "billing/invoice.py")
+        assert record is not None
+        assert record["functions"]["parse_invoice"]["signature"] == "def parse_invoice(text)"
+        assert [s["name"] for s in record["symbols"]] == ["parse_invoice", "Ledger"]
+    finally:
+        db.close()
 
 
 def _package_sources() -> dict[str, str]:
