@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 # 2: index on files(filepath); 3: symbols and file_roles tables, porter-stemmed files_fts;
 # 4: the text compressed in `contents`, contentless files_fts (half the index's size);
 # 5: symbols clustered by file (WITHOUT ROWID), norm stored only where lower(name) is not it,
-# compact JSON in files (a seventh less again on CPython's Lib/)
+# compact JSON in files, each symbol's signature and doc in its file's `contents.defs`
+# (a sixth less again on CPython's Lib/)
 SCHEMA_VERSION = 5
 
 
@@ -110,7 +111,12 @@ CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 -- and .code-query/ 2.0-3.0x its size.
 -- `words`: the files_fts `symbols` column (names and their split words), also read by FTS5 alone,
 -- compressed the same way; files.symbols stays NULL.
-CREATE TABLE IF NOT EXISTS contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB);
+-- `defs`: the [signature, doc] of each of the file's symbols rows, in `seq` order, as compact
+-- JSON, compressed (symbol_details): 3.0 MB in the rows on CPython's Lib/, 1.0 MB so, and read
+-- only for the few definitions an answer shows.
+CREATE TABLE IF NOT EXISTS contents (
+    file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB, defs BLOB
+);
 
 -- Contentless: snippets are made in Python from `contents` (search.py), so FTS5 never reads a
 -- column back. detail=full stays: on a contentless table with detail=column SQLite's bm25()
@@ -127,7 +133,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
 -- Every definition of a documented file, a row each; written and deleted with its file.
 -- Clustered by (file_id, seq): a file's rows are deleted and listed (show) by its key, with no
 -- separate index on file_id (0.7 MB on CPython's Lib/) nor a rowid. `seq`: the definition's
--- place in its file's list.
+-- place in its file's list, and in its `contents.defs`.
 -- `norm` (identifiers.normalize(name): any spelling finds it) is NULL where it equals
 -- lower(name) — a third of the names —, and lookups go by SYMBOL_NORM, which symbols_norm
 -- indexes.
@@ -139,8 +145,6 @@ CREATE TABLE IF NOT EXISTS symbols (
     kind TEXT NOT NULL,
     line INTEGER NOT NULL,
     container TEXT,
-    signature TEXT,
-    doc TEXT,
     PRIMARY KEY (file_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS symbols_norm ON symbols (coalesce(norm, lower(name)));
@@ -553,6 +557,9 @@ class Database:
                 c.execute("ALTER TABLE symbols RENAME TO symbols_v4")
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
+            columns = {r[1] for r in c.execute("PRAGMA table_info(contents)").fetchall()}
+            if "defs" not in columns:  # schema 4's contents
+                c.execute("ALTER TABLE contents ADD COLUMN defs BLOB")
             if old and old < 3:
                 _backfill_symbols(c)
             if 3 <= old < 5:
@@ -596,8 +603,8 @@ class Database:
 
 
 INSERT_SYMBOL_SQL = (
-    "INSERT INTO symbols (file_id, seq, name, norm, kind, line, container, signature, doc) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO symbols (file_id, seq, name, norm, kind, line, container) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 #: A symbol's normalized name (identifiers.normalize) in SQL: the expression symbols_norm
 #: indexes, which queries must spell the same for the index to serve them (alias ``s``).
@@ -628,9 +635,13 @@ def stored_norm(name: str, norm: str) -> str | None:
 INSERT_ROLE_SQL = "INSERT OR REPLACE INTO file_roles (file_id, role, stem) VALUES (?, ?, ?)"
 
 
-def symbol_rows(file_id: int, symbols: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """``symbols`` rows of one file, from a record's symbol dicts (malformed entries skipped)."""
+def symbol_rows(
+    file_id: int, symbols: list[dict[str, Any]]
+) -> tuple[list[tuple[Any, ...]], list[list[str]]]:
+    """``symbols`` rows of one file, from a record's symbol dicts (malformed entries skipped),
+    and their [signature, doc] pairs in the same order (for ``compress_details``)."""
     rows: list[tuple[Any, ...]] = []
+    details: list[list[str]] = []
     for s in symbols:
         name = s.get("name") if isinstance(s, dict) else None
         if not isinstance(name, str) or not name:
@@ -646,11 +657,55 @@ def symbol_rows(file_id: int, symbols: list[dict[str, Any]]) -> list[tuple[Any, 
                 str(s.get("kind") or "symbol"),
                 line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else 1,
                 container if isinstance(container, str) and container else None,
-                str(s.get("signature") or ""),
-                str(s.get("doc") or ""),
             )
         )
-    return rows
+        details.append([str(s.get("signature") or ""), str(s.get("doc") or "")])
+    return rows, details
+
+
+def compress_details(details: list[list[str]]) -> bytes:
+    """What `contents.defs` holds: the [signature, doc] pairs, compact JSON, compressed."""
+    return compress(json_text(details))
+
+
+def store_symbols(
+    conn: sqlite3.Connection, file_id: int, rows: list[tuple[Any, ...]], defs: bytes
+) -> None:
+    """Inside a write transaction: replace a file's symbols rows (``symbol_rows`` without their
+    file id) and their details, together."""
+    conn.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
+    conn.executemany(INSERT_SYMBOL_SQL, [(file_id, *row) for row in rows])
+    # A file without stored text yet (an upgrade from schema 2-3 stores it next) gets an empty one.
+    conn.execute(
+        "INSERT INTO contents (file_id, z, defs) VALUES (?, ?, ?) "
+        "ON CONFLICT (file_id) DO UPDATE SET defs = excluded.defs",
+        (file_id, compress(""), defs),
+    )
+
+
+def symbol_details(conn: sqlite3.Connection, file_ids: list[int]) -> dict[int, list[Any]]:
+    """The [signature, doc] pairs of each file's symbols, by file id, in ``seq`` order."""
+    out: dict[int, list[Any]] = {}
+    for start in range(0, len(file_ids), 500):
+        chunk = file_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for file_id, defs in conn.execute(
+            f"SELECT file_id, defs FROM contents WHERE file_id IN ({marks})", chunk
+        ):
+            try:
+                value = json.loads(inflate(defs) or "[]")
+            except ValueError:
+                value = []
+            out[file_id] = value if isinstance(value, list) else []
+    return out
+
+
+def detail_of(details: list[Any], seq: int) -> tuple[str, str]:
+    """(signature, doc) of a symbol from its file's ``symbol_details`` ("" where absent)."""
+    pair = details[seq] if 0 <= seq < len(details) else None
+    if isinstance(pair, list) and len(pair) == 2:
+        return str(pair[0] or ""), str(pair[1] or "")
+    return "", ""
 
 
 def _json(value: Any) -> Any:
@@ -679,7 +734,8 @@ def _backfill_symbols(conn: sqlite3.Connection) -> None:
         constants = _json(r[6])
         if isinstance(constants, dict):
             record.constants = constants
-        conn.executemany(INSERT_SYMBOL_SQL, symbol_rows(r[0], derive_symbols(record)))
+        rows, details = symbol_rows(r[0], derive_symbols(record))
+        store_symbols(conn, r[0], [row[1:] for row in rows], compress_details(details))
         conn.execute(INSERT_ROLE_SQL, (r[0], file_role(r[1], r[7] or ""), file_stem(r[1])))
 
 
@@ -834,9 +890,11 @@ def _fts_values(
 
 def store_content(conn: sqlite3.Connection, file_id: int, z: bytes, words: bytes) -> None:
     """Inside a write transaction: the file's text and FTS words, each ``compress``-ed, before
-    index_fts."""
+    index_fts (its symbols' details stay: store_symbols writes them)."""
     conn.execute(
-        "INSERT OR REPLACE INTO contents (file_id, z, words) VALUES (?, ?, ?)", (file_id, z, words)
+        "INSERT INTO contents (file_id, z, words) VALUES (?, ?, ?) "
+        "ON CONFLICT (file_id) DO UPDATE SET z = excluded.z, words = excluded.words",
+        (file_id, z, words),
     )
 
 
@@ -876,18 +934,18 @@ def delete_files(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) 
 
 def _move_symbols(conn: sqlite3.Connection) -> None:
     """Schema 5: the rows of schema 3-4's symbols table (renamed symbols_v4), in their order, into
-    the table keyed by (file_id, seq)."""
+    the table keyed by (file_id, seq), their signatures and docs into `contents.defs`."""
     rows = conn.execute(
         "SELECT file_id, name, norm, kind, line, container, signature, doc FROM symbols_v4 "
         "ORDER BY file_id, id"
     ).fetchall()
-    out: list[tuple[Any, ...]] = []
-    seq, previous = 0, None
-    for file_id, name, norm, *rest in rows:
-        seq = seq + 1 if file_id == previous else 0
-        previous = file_id
-        out.append((file_id, seq, name, stored_norm(name, norm), *rest))
-    conn.executemany(INSERT_SYMBOL_SQL, out)
+    by_file: dict[int, tuple[list[tuple[Any, ...]], list[list[str]]]] = {}
+    for file_id, name, norm, kind, line, container, signature, doc in rows:
+        out, details = by_file.setdefault(file_id, ([], []))
+        out.append((len(out), name, stored_norm(name, norm), kind, line, container))
+        details.append([signature or "", doc or ""])
+    for file_id, (out, details) in by_file.items():
+        store_symbols(conn, file_id, out, compress_details(details))
     conn.execute("DROP TABLE symbols_v4")
 
 

@@ -19,9 +19,11 @@ from cq_lsp.store.db import (
     LazyText,
     compress,
     delete_files,
+    detail_of,
     index_fts,
     inflate,
     json_text,
+    symbol_details,
 )
 from cq_lsp.store.documentation import get_record
 from cq_lsp.store.identifiers import normalize
@@ -58,6 +60,12 @@ END""",
 END""",
 ]
 
+_V4_SYMBOLS_TRIGGER = """CREATE TRIGGER files_symbols_ad AFTER DELETE ON files BEGIN
+    DELETE FROM symbols WHERE file_id = old.id;
+    DELETE FROM file_roles WHERE file_id = old.id;
+    DELETE FROM contents WHERE file_id = old.id;
+END"""
+
 _V3_SYMBOLS_TRIGGER = """CREATE TRIGGER files_symbols_ad AFTER DELETE ON files BEGIN
     DELETE FROM symbols WHERE file_id = old.id;
     DELETE FROM file_roles WHERE file_id = old.id;
@@ -86,15 +94,23 @@ def _as_schema_4_tables(conn: sqlite3.Connection) -> None:
     """symbols and the files JSON columns as schema 3 and 4 wrote them: a rowid table with norm
     always stored and two indexes; JSON with json.dumps' default separators."""
     conn.execute("DROP INDEX symbols_norm")
+    conn.execute("DROP TRIGGER files_symbols_ad")  # a rename would point it at symbols_v5
     conn.execute("ALTER TABLE symbols RENAME TO symbols_v5")
     for stmt in _V4_SYMBOLS:
         conn.execute(stmt)
-    conn.execute(
-        "INSERT INTO symbols (file_id, name, norm, kind, line, container, signature, doc) "
-        "SELECT file_id, name, coalesce(norm, lower(name)), kind, line, container, signature, "
-        "doc FROM symbols_v5 ORDER BY file_id, seq"
-    )
+    details = symbol_details(conn, [r[0] for r in conn.execute("SELECT file_id FROM contents")])
+    for file_id, seq, name, norm, kind, line, container in conn.execute(
+        "SELECT file_id, seq, name, coalesce(norm, lower(name)), kind, line, container "
+        "FROM symbols_v5 ORDER BY file_id, seq"
+    ).fetchall():
+        conn.execute(
+            "INSERT INTO symbols (file_id, name, norm, kind, line, container, signature, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (file_id, name, norm, kind, line, container, *detail_of(details[file_id], seq)),
+        )
     conn.execute("DROP TABLE symbols_v5")
+    conn.execute("ALTER TABLE contents DROP COLUMN defs")
+    conn.execute(_V4_SYMBOLS_TRIGGER)
     columns = ", ".join(JSON_COLUMNS)
     for file_id, *values in conn.execute(f"SELECT id, {columns} FROM files").fetchall():
         spaced = [json.dumps(json.loads(v), ensure_ascii=False) if v else v for v in values]
@@ -174,7 +190,9 @@ def test_older_index_upgrades_with_the_same_results_and_stays_updatable(
     expected = _results(db)
     assert expected["zebra"] and expected['"total amount"'] and expected["parseInvoice"]
     symbols = _symbols(db)
-    assert symbols["found"]["parse_invoice"] and symbols["shown"]["billing/invoice.py"]
+    assert symbols["found"]["parse_invoice"][0]["signature"] == "def parse_invoice(text)"
+    assert symbols["found"]["parse_invoice"][0]["doc"] == "Read the total amount of an invoice."
+    assert symbols["shown"]["billing/invoice.py"]["symbols"][0]["doc"]
     db.close()
 
     (_as_schema_3 if version == 3 else _as_schema_4)(project.index_db)
@@ -215,6 +233,10 @@ def _assert_compact_symbols(db: Database) -> None:
     and each lookup served by an index (a regression would grow the index or scan the table)."""
     tables = {r[0]: r[1] for r in db.query("SELECT name, sql FROM sqlite_master")}
     assert "WITHOUT ROWID" in tables["symbols"] and "symbols_file" not in tables
+    # Signatures and docs live compressed in contents.defs, not in the rows.
+    assert "signature" not in tables["symbols"] and "defs" in tables["contents"]
+    defs = db.query("SELECT count(*) FROM contents WHERE defs IS NOT NULL")[0][0]
+    assert defs == db.query("SELECT count(DISTINCT file_id) FROM symbols")[0][0] > 0
     rows = db.query("SELECT name, norm FROM symbols")
     assert rows
     for name, norm in rows:
