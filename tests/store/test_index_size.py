@@ -13,6 +13,8 @@ import pytest
 from cq_lsp.store.db import (
     FTS_COLUMNS,
     JSON_COLUMNS,
+    PAGE_SIZE,
+    QUEUE_FREE_SHARE,
     SCHEMA_VERSION,
     SYMBOL_NORM,
     Database,
@@ -24,6 +26,7 @@ from cq_lsp.store.db import (
     inflate,
     json_text,
     symbol_details,
+    truncate_wal,
 )
 from cq_lsp.store.documentation import get_record
 from cq_lsp.store.identifiers import normalize
@@ -264,6 +267,7 @@ def test_new_index_stores_compact_json_and_symbols(
     db = Database(project.index_db)
     try:
         document_tree(root, db, FILES)
+        assert db.query("PRAGMA page_size")[0][0] == PAGE_SIZE == 2048
         _assert_compact_symbols(db)
         rows = db.query(f"SELECT {', '.join(JSON_COLUMNS)} FROM files")
         values = [v for r in rows for v in r if v]
@@ -319,6 +323,37 @@ def test_real_index_stores_the_text_once(tmp_path: Path, isolated_env: dict[str,
     assert not wal.exists() or wal.stat().st_size == 0
     # The ≤ 1x budget itself is measured on large corpora (bench_index.py's size row): on 40
     # files SQLite's page per table and index and the queue's files outweigh the text.
+
+
+def test_queue_pages_freed_by_a_burst_are_given_back(tmp_path: Path) -> None:
+    # queue.db as a burst leaves it: WAL, its tasks written and consumed (CPython's Lib/ left
+    # 53 of 62 pages free).
+    path = tmp_path / "queue.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE task (id INTEGER PRIMARY KEY, data BLOB)")
+    conn.executemany("INSERT INTO task (data) VALUES (?)", [(b"x" * 500,) for _ in range(800)])
+    conn.execute("DELETE FROM task")
+    conn.close()
+    truncate_wal(path)  # without the option: the free pages stay
+    free_before = _free_pages(path)
+    assert free_before[0] > QUEUE_FREE_SHARE * free_before[1]
+    truncate_wal(path, vacuum_free_share=QUEUE_FREE_SHARE)
+    free, pages = _free_pages(path)
+    assert free == 0 and pages < free_before[1] // 10
+    wal = tmp_path / "queue.db-wal"
+    assert path.stat().st_size == pages * 4096 and (not wal.exists() or not wal.stat().st_size)
+
+
+def _free_pages(path: Path) -> tuple[int, int]:
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        return (
+            conn.execute("PRAGMA freelist_count").fetchone()[0],
+            conn.execute("PRAGMA page_count").fetchone()[0],
+        )
+    finally:
+        conn.close()
 
 
 def test_lazy_text_reads_what_the_whole_text_holds_at_every_step() -> None:
