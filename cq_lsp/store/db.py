@@ -140,15 +140,18 @@ CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
 -- place in its file's list, and in its `contents.defs`.
 -- `norm` (identifiers.normalize(name): any spelling finds it) is NULL where it equals
 -- lower(name) — a third of the names —, and lookups go by SYMBOL_NORM, which symbols_norm
--- indexes.
+-- indexes. `kind`: its place in KINDS (untyped: a kind not listed there is stored as its text).
+-- `parent`: the seq of the file's top-level symbol named as the container (Class for
+-- Class.method), `container` NULL then; the container's text where the file does not define it.
 CREATE TABLE IF NOT EXISTS symbols (
     file_id INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     name TEXT NOT NULL,
     norm TEXT,
-    kind TEXT NOT NULL,
+    kind NOT NULL,
     line INTEGER NOT NULL,
     container TEXT,
+    parent INTEGER,
     PRIMARY KEY (file_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS symbols_norm ON symbols (coalesce(norm, lower(name)));
@@ -609,9 +612,35 @@ class Database:
 
 
 INSERT_SYMBOL_SQL = (
-    "INSERT INTO symbols (file_id, seq, name, norm, kind, line, container) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO symbols (file_id, seq, name, norm, kind, line, container, parent) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: The columns a symbol is read with (alias ``s``, after FROM symbols s SYMBOL_PARENT_JOIN):
+#: decode ``kind`` with kind_name.
+SYMBOL_COLUMNS = "s.name, s.kind, s.line, coalesce(s.container, p.name) AS container, s.seq"
+SYMBOL_PARENT_JOIN = "LEFT JOIN symbols p ON p.file_id = s.file_id AND p.seq = s.parent"
+#: Symbol kinds stored as their place here (an integer byte instead of the word). Append only:
+#: indexes hold these positions.
+KINDS = (
+    "function", "method", "class", "struct", "interface", "enum", "type", "module", "constant",
+    "variable", "macro", "field", "export", "heading", "key", "target", "table", "stage",
+    "trait", "symbol",
+)  # fmt: skip
+_KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+
+
+def kind_code(kind: str) -> int | str:
+    """What symbols.kind holds for ``kind``."""
+    return _KIND_CODE.get(kind, kind)
+
+
+def kind_name(value: Any) -> str:
+    """The kind a symbols.kind value stands for."""
+    if isinstance(value, int) and 0 <= value < len(KINDS):
+        return KINDS[value]
+    return str(value)
+
+
 #: A symbol's normalized name (identifiers.normalize) in SQL: the expression symbols_norm
 #: indexes, which queries must spell the same for the index to serve them (alias ``s``).
 SYMBOL_NORM = "coalesce(s.norm, lower(s.name))"
@@ -646,26 +675,43 @@ def symbol_rows(
 ) -> tuple[list[tuple[Any, ...]], list[list[str]]]:
     """``symbols`` rows of one file, from a record's symbol dicts (malformed entries skipped),
     and their [signature, doc] pairs in the same order (for ``compress_details``)."""
-    rows: list[tuple[Any, ...]] = []
-    details: list[list[str]] = []
+    entries: list[tuple[str, str, int, str | None, list[str]]] = []
     for s in symbols:
         name = s.get("name") if isinstance(s, dict) else None
         if not isinstance(name, str) or not name:
             continue
         line = s.get("line")
         container = s.get("container")
-        rows.append(
+        entries.append(
             (
-                file_id,
-                len(rows),
                 name,
-                stored_norm(name, normalize(name)),
                 str(s.get("kind") or "symbol"),
                 line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else 1,
                 container if isinstance(container, str) and container else None,
+                [str(s.get("signature") or ""), str(s.get("doc") or "")],
             )
         )
-        details.append([str(s.get("signature") or ""), str(s.get("doc") or "")])
+    # Containers the file defines at its top level are stored as that symbol's seq.
+    tops: dict[str, int] = {}
+    for seq, (name, _, _, container, _) in enumerate(entries):
+        if container is None:
+            tops.setdefault(name, seq)
+    rows: list[tuple[Any, ...]] = []
+    for seq, (name, kind, line, container, _) in enumerate(entries):
+        parent = tops.get(container) if container is not None else None
+        rows.append(
+            (
+                file_id,
+                seq,
+                name,
+                stored_norm(name, normalize(name)),
+                kind_code(kind),
+                line,
+                container if parent is None else None,
+                parent,
+            )
+        )
+    details = [entry[4] for entry in entries]
     return rows, details
 
 
@@ -949,16 +995,18 @@ def _move_symbols(conn: sqlite3.Connection) -> None:
     """Schema 5: the rows of schema 3-4's symbols table (renamed symbols_v4), in their order, into
     the table keyed by (file_id, seq), their signatures and docs into `contents.defs`."""
     rows = conn.execute(
-        "SELECT file_id, name, norm, kind, line, container, signature, doc FROM symbols_v4 "
+        "SELECT file_id, name, kind, line, container, signature, doc FROM symbols_v4 "
         "ORDER BY file_id, id"
     ).fetchall()
-    by_file: dict[int, tuple[list[tuple[Any, ...]], list[list[str]]]] = {}
-    for file_id, name, norm, kind, line, container, signature, doc in rows:
-        out, details = by_file.setdefault(file_id, ([], []))
-        out.append((len(out), name, stored_norm(name, norm), kind, line, container))
-        details.append([signature or "", doc or ""])
-    for file_id, (out, details) in by_file.items():
-        store_symbols(conn, file_id, out, compress_details(details))
+    by_file: dict[int, list[dict[str, Any]]] = {}
+    for file_id, name, kind, line, container, signature, doc in rows:
+        by_file.setdefault(file_id, []).append(
+            {"name": name, "kind": kind, "line": line, "container": container,
+             "signature": signature, "doc": doc}
+        )  # fmt: skip
+    for file_id, symbols in by_file.items():
+        out, details = symbol_rows(file_id, symbols)
+        store_symbols(conn, file_id, [row[1:] for row in out], compress_details(details))
     conn.execute("DROP TABLE symbols_v4")
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, derive_symbols, symbol_names
 from cq_lsp.store.db import (
     INSERT_ROLE_SQL,
+    SYMBOL_COLUMNS,
+    SYMBOL_PARENT_JOIN,
     Database,
     compress,
     compress_details,
@@ -18,6 +20,7 @@ from cq_lsp.store.db import (
     detail_of,
     index_fts,
     json_text,
+    kind_name,
     store_content,
     store_symbols,
     symbol_details,
@@ -241,14 +244,14 @@ def get_record(db: Database, rel: str) -> dict[str, Any] | None:
             "symbols": [
                 {
                     "name": s["name"],
-                    "kind": s["kind"],
+                    "kind": kind_name(s["kind"]),
                     "line": s["line"],
                     "container": s["container"],
                     **dict(zip(("signature", "doc"), detail_of(details, s["seq"]), strict=True)),
                 }
                 for s in db.query(
-                    "SELECT name, kind, line, container, seq FROM symbols "
-                    "WHERE file_id = ? ORDER BY line, seq",
+                    f"SELECT {SYMBOL_COLUMNS} FROM symbols s {SYMBOL_PARENT_JOIN} "
+                    "WHERE s.file_id = ? ORDER BY s.line, s.seq",
                     (r["id"],),
                 )
             ],

@@ -13,7 +13,15 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-from cq_lsp.store.db import SYMBOL_NORM, Database, detail_of, symbol_details
+from cq_lsp.store.db import (
+    SYMBOL_COLUMNS,
+    SYMBOL_NORM,
+    SYMBOL_PARENT_JOIN,
+    Database,
+    detail_of,
+    kind_name,
+    symbol_details,
+)
 from cq_lsp.store.identifiers import ROLE_PRIOR, normalize
 
 # Separators of a qualified name as languages write them: Engine.ServeHTTP, fmt::Println,
@@ -27,8 +35,8 @@ _KIND_ORDER = {
 TIERS = ("exact", "exact-nocase", "dotted", "same-words", "prefix", "substring", "fuzzy")
 
 _SELECT = (
-    "SELECT s.name, s.kind, f.filepath, s.line, s.container, s.seq, s.file_id, "
-    "coalesce(r.role, 'source') AS role FROM symbols s "
+    f"SELECT {SYMBOL_COLUMNS}, f.filepath, s.file_id, coalesce(r.role, 'source') AS role "
+    f"FROM symbols s {SYMBOL_PARENT_JOIN} "
     "JOIN files f ON f.id = s.file_id LEFT JOIN file_roles r ON r.file_id = s.file_id "
 )
 # Prefix and substring scans stop here: a one-letter prefix matches half the index.
@@ -84,7 +92,7 @@ def _match(row: Any, tier: int) -> Match:
     return Match(
         tier=tier,
         name=row["name"],
-        kind=row["kind"],
+        kind=kind_name(row["kind"]),
         path=row["filepath"],
         line=row["line"],
         container=row["container"],

@@ -16,7 +16,9 @@ from cq_lsp.store.db import (
     PAGE_SIZE,
     QUEUE_FREE_SHARE,
     SCHEMA_VERSION,
+    SYMBOL_COLUMNS,
     SYMBOL_NORM,
+    SYMBOL_PARENT_JOIN,
     Database,
     LazyText,
     compress,
@@ -25,6 +27,7 @@ from cq_lsp.store.db import (
     index_fts,
     inflate,
     json_text,
+    kind_name,
     symbol_details,
     truncate_wal,
 )
@@ -102,15 +105,17 @@ def _as_schema_4_tables(conn: sqlite3.Connection) -> None:
     for stmt in _V4_SYMBOLS:
         conn.execute(stmt)
     details = symbol_details(conn, [r[0] for r in conn.execute("SELECT file_id FROM contents")])
-    for file_id, seq, name, norm, kind, line, container in conn.execute(
-        "SELECT file_id, seq, name, coalesce(norm, lower(name)), kind, line, container "
-        "FROM symbols_v5 ORDER BY file_id, seq"
+    join = SYMBOL_PARENT_JOIN.replace("symbols p", "symbols_v5 p")
+    for name, kind, line, container, seq, file_id, norm in conn.execute(
+        f"SELECT {SYMBOL_COLUMNS}, s.file_id, coalesce(s.norm, lower(s.name)) "
+        f"FROM symbols_v5 s {join} ORDER BY s.file_id, s.seq"
     ).fetchall():
         conn.execute(
             "INSERT INTO symbols (file_id, name, norm, kind, line, container, signature, doc) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (file_id, name, norm, kind, line, container, *detail_of(details[file_id], seq)),
-        )
+            (file_id, name, norm, kind_name(kind), line, container,
+             *detail_of(details[file_id], seq)),
+        )  # fmt: skip
     conn.execute("DROP TABLE symbols_v5")
     conn.execute("ALTER TABLE contents DROP COLUMN defs")
     conn.execute(_V4_SYMBOLS_TRIGGER)
@@ -162,6 +167,8 @@ FILES = {
         "    return float(text)\n\n\nclass Ledger:\n    pass\n"
     ),
     "billing/refund.ts": "export function issueRefund(total: number) { return -total; }\n",
+    "billing/book.py": "class Book:\n    def add(self, amount):\n        return amount\n",
+    "server/run.go": "package server\n\nfunc (e *Engine) Run() error { return nil }\n",
     "docs/notes.md": "# Notes\n\nThe total amount is rounded. A zebra crossing.\n",
     **{f"misc/util{i}.py": f"def helper_{i}(value):\n    return value * {i}\n" for i in range(8)},
 }
@@ -176,7 +183,8 @@ def _results(db: Database) -> dict[str, list[tuple[str, str | None, int | None]]
 
 def _symbols(db: Database) -> dict[str, Any]:
     """What symbol lookups and show answer, for comparing an index before and after an upgrade."""
-    found = {q: find_symbols(db, q) for q in ("parse_invoice", "Ledger", "helper", "issueRefund")}
+    queries = ("parse_invoice", "Ledger", "helper", "issueRefund", "Book.add", "Engine.Run")
+    found = {q: find_symbols(db, q) for q in queries}
     shown = {p: get_record(db, p) for p in ("billing/invoice.py", "billing/refund.ts")}
     return {"found": found, "shown": shown}
 
@@ -196,6 +204,10 @@ def test_older_index_upgrades_with_the_same_results_and_stays_updatable(
     assert symbols["found"]["parse_invoice"][0]["signature"] == "def parse_invoice(text)"
     assert symbols["found"]["parse_invoice"][0]["doc"] == "Read the total amount of an invoice."
     assert symbols["shown"]["billing/invoice.py"]["symbols"][0]["doc"]
+    assert [(s["container"], s["kind"]) for s in symbols["found"]["Book.add"]] == [
+        ("Book", "method")
+    ]
+    assert [s["container"] for s in symbols["found"]["Engine.Run"]] == ["Engine"]
     db.close()
 
     (_as_schema_3 if version == 3 else _as_schema_4)(project.index_db)
@@ -246,6 +258,15 @@ def _assert_compact_symbols(db: Database) -> None:
         want = normalize(name)
         assert norm == (None if name.isascii() and want == name.lower() else want), name
     assert any(norm is None for _, norm in rows) and any(norm is not None for _, norm in rows)
+    # Known kinds as small integers; a method's class as the seq of the class's row when the
+    # file defines it (Book.add), as text when it does not (Go's Engine.Run).
+    kinds = {r[0] for r in db.query("SELECT DISTINCT typeof(kind) FROM symbols")}
+    assert kinds == {"integer"}
+    linked = db.query("SELECT name, container, parent FROM symbols WHERE name IN ('add', 'Run')")
+    assert {(r[0], r[1], r[2] is not None) for r in linked} == {
+        ("add", None, True),
+        ("Run", "Engine", False),
+    }
     plans = {
         "by norm": f"SELECT name FROM symbols s WHERE {SYMBOL_NORM} = 'x'",
         "by prefix": (
