@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 # 2: index on files(filepath); 3: symbols and file_roles tables, porter-stemmed files_fts;
 # 4: the text compressed in `contents`, contentless files_fts (half the index's size);
 # 5: symbols clustered by file (WITHOUT ROWID), norm stored only where lower(name) is not it,
-# compact JSON in files, each symbol's signature and doc in its file's `contents.defs`
-# (a sixth less again on CPython's Lib/)
+# kinds and containers as small integers, each symbol's signature and doc in its file's
+# `contents.defs`, compact JSON in files (with 2 KB pages and level-6 Zstandard: 38.0 → 32.2 MB
+# on CPython's Lib/, 1.20 → 1.02 × its text)
 SCHEMA_VERSION = 5
 
 
