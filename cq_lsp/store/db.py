@@ -116,13 +116,12 @@ CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 -- and .code-query/ 2.0-3.0x its size.
 -- `words`: the files_fts `symbols` column (names and their split words), also read by FTS5 alone,
 -- compressed the same way; files.symbols stays NULL.
-CREATE TABLE IF NOT EXISTS contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB);
-
--- The [signature, doc] of each of a file's symbols rows, in `seq` order, as compact JSON,
--- compressed (symbol_details): 3.0 MB in the rows on CPython's Lib/, 1.0 MB so, and read only
--- for the few definitions an answer shows. A table of its own: behind a text in `contents`,
--- reading it walked the text's overflow pages.
-CREATE TABLE IF NOT EXISTS symbol_defs (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL);
+-- `defs`: the [signature, doc] of each of the file's symbols rows, in `seq` order, as compact
+-- JSON, compressed (symbol_details): 3.0 MB in the rows on CPython's Lib/, 1.0 MB so, and read
+-- only for the few definitions an answer shows.
+CREATE TABLE IF NOT EXISTS contents (
+    file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB, defs BLOB
+);
 
 -- Contentless: snippets are made in Python from `contents` (search.py), so FTS5 never reads a
 -- column back. detail=full stays: on a contentless table with detail=column SQLite's bm25()
@@ -139,7 +138,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
 -- Every definition of a documented file, a row each; written and deleted with its file.
 -- Clustered by (file_id, seq): a file's rows are deleted and listed (show) by its key, with no
 -- separate index on file_id (0.7 MB on CPython's Lib/) nor a rowid. `seq`: the definition's
--- place in its file's list, and in its `symbol_defs`.
+-- place in its file's list, and in its `contents.defs`.
 -- `norm` (identifiers.normalize(name): any spelling finds it) is NULL where it equals
 -- lower(name) — a third of the names —, and lookups go by SYMBOL_NORM, which symbols_norm
 -- indexes. `kind`: its place in KINDS (untyped: a kind not listed there is stored as its text).
@@ -171,7 +170,6 @@ CREATE TRIGGER IF NOT EXISTS files_symbols_ad AFTER DELETE ON files BEGIN
     DELETE FROM symbols WHERE file_id = old.id;
     DELETE FROM file_roles WHERE file_id = old.id;
     DELETE FROM contents WHERE file_id = old.id;
-    DELETE FROM symbol_defs WHERE file_id = old.id;
 END;
 
 -- The ledger: the truth about every job (principle 1). Huey only carries (path, sha).
@@ -569,6 +567,9 @@ class Database:
                 c.execute("ALTER TABLE symbols RENAME TO symbols_v4")
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
+            columns = {r[1] for r in c.execute("PRAGMA table_info(contents)").fetchall()}
+            if "defs" not in columns:  # schema 4's contents
+                c.execute("ALTER TABLE contents ADD COLUMN defs BLOB")
             if old and old < 3:
                 _backfill_symbols(c)
             if 3 <= old < 5:
@@ -716,7 +717,7 @@ def symbol_rows(
 
 
 def compress_details(details: list[list[str]]) -> bytes:
-    """What `symbol_defs` holds: the [signature, doc] pairs, compact JSON, compressed."""
+    """What `contents.defs` holds: the [signature, doc] pairs, compact JSON, compressed."""
     return compress(json_text(details))
 
 
@@ -727,7 +728,12 @@ def store_symbols(
     file id) and their details, together."""
     conn.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
     conn.executemany(INSERT_SYMBOL_SQL, [(file_id, *row) for row in rows])
-    conn.execute("INSERT OR REPLACE INTO symbol_defs (file_id, z) VALUES (?, ?)", (file_id, defs))
+    # A file without stored text yet (an upgrade from schema 2-3 stores it next) gets an empty one.
+    conn.execute(
+        "INSERT INTO contents (file_id, z, defs) VALUES (?, ?, ?) "
+        "ON CONFLICT (file_id) DO UPDATE SET defs = excluded.defs",
+        (file_id, compress(""), defs),
+    )
 
 
 def symbol_details(conn: sqlite3.Connection, file_ids: list[int]) -> dict[int, list[Any]]:
@@ -737,7 +743,7 @@ def symbol_details(conn: sqlite3.Connection, file_ids: list[int]) -> dict[int, l
         chunk = file_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for file_id, defs in conn.execute(
-            f"SELECT file_id, z FROM symbol_defs WHERE file_id IN ({marks})", chunk
+            f"SELECT file_id, defs FROM contents WHERE file_id IN ({marks})", chunk
         ):
             try:
                 value = json.loads(inflate(defs) or "[]")
@@ -944,9 +950,11 @@ def _fts_values(
 
 def store_content(conn: sqlite3.Connection, file_id: int, z: bytes, words: bytes) -> None:
     """Inside a write transaction: the file's text and FTS words, each ``compress``-ed, before
-    index_fts."""
+    index_fts (its symbols' details stay: store_symbols writes them)."""
     conn.execute(
-        "INSERT OR REPLACE INTO contents (file_id, z, words) VALUES (?, ?, ?)", (file_id, z, words)
+        "INSERT INTO contents (file_id, z, words) VALUES (?, ?, ?) "
+        "ON CONFLICT (file_id) DO UPDATE SET z = excluded.z, words = excluded.words",
+        (file_id, z, words),
     )
 
 
@@ -986,7 +994,7 @@ def delete_files(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) 
 
 def _move_symbols(conn: sqlite3.Connection) -> None:
     """Schema 5: the rows of schema 3-4's symbols table (renamed symbols_v4), in their order, into
-    the table keyed by (file_id, seq), their signatures and docs into `symbol_defs`."""
+    the table keyed by (file_id, seq), their signatures and docs into `contents.defs`."""
     rows = conn.execute(
         "SELECT file_id, name, kind, line, container, signature, doc FROM symbols_v4 "
         "ORDER BY file_id, id"

@@ -117,7 +117,7 @@ def _as_schema_4_tables(conn: sqlite3.Connection) -> None:
              *detail_of(details[file_id], seq)),
         )  # fmt: skip
     conn.execute("DROP TABLE symbols_v5")
-    conn.execute("DROP TABLE symbol_defs")
+    conn.execute("ALTER TABLE contents DROP COLUMN defs")
     conn.execute(_V4_SYMBOLS_TRIGGER)
     columns = ", ".join(JSON_COLUMNS)
     for file_id, *values in conn.execute(f"SELECT id, {columns} FROM files").fetchall():
@@ -240,8 +240,6 @@ def test_older_index_upgrades_with_the_same_results_and_stays_updatable(
     assert db.query("SELECT count(*) FROM contents")[0][0] == len(FILES) - 1
     assert "misc/util0.py" not in {r["path"] for r in search(db, "helper_0")["results"]}
     assert find_symbols(db, "helper_0") == []
-    orphans = "SELECT count(*) FROM symbol_defs WHERE file_id NOT IN (SELECT id FROM files)"
-    assert db.query(orphans)[0][0] == 0
     db.close()
 
 
@@ -250,9 +248,9 @@ def _assert_compact_symbols(db: Database) -> None:
     and each lookup served by an index (a regression would grow the index or scan the table)."""
     tables = {r[0]: r[1] for r in db.query("SELECT name, sql FROM sqlite_master")}
     assert "WITHOUT ROWID" in tables["symbols"] and "symbols_file" not in tables
-    # Signatures and docs live compressed in symbol_defs, not in the rows.
-    assert "signature" not in tables["symbols"] and "symbol_defs" in tables
-    defs = db.query("SELECT count(*) FROM symbol_defs")[0][0]
+    # Signatures and docs live compressed in contents.defs, not in the rows.
+    assert "signature" not in tables["symbols"] and "defs" in tables["contents"]
+    defs = db.query("SELECT count(*) FROM contents WHERE defs IS NOT NULL")[0][0]
     assert defs == db.query("SELECT count(DISTINCT file_id) FROM symbols")[0][0] > 0
     rows = db.query("SELECT name, norm FROM symbols")
     assert rows
