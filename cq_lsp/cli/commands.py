@@ -34,7 +34,7 @@ from cq_lsp.core.status import build_status, queue_part
 from cq_lsp.core.supervisor import worker_status
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import UsageError
-from cq_lsp.store.db import truncate_wal
+from cq_lsp.store.db import QUEUE_FREE_SHARE, truncate_wal
 from cq_lsp.store.documentation import file_count, optimize
 from cq_lsp.worker.consumer import run_worker
 from cq_lsp.worktree.project import Project, open_project
@@ -152,7 +152,7 @@ def _wait(
         optimize(ws.db)
     if outcome.documented:
         # The burst grew queue.db's -wal; the worker truncates it too once idle, if it gets there.
-        truncate_wal(ws.project.queue_db)
+        truncate_wal(ws.project.queue_db, vacuum_free_share=QUEUE_FREE_SHARE)
     if not args.json:
         rate = f" ({outcome.files_per_s} files/s)" if outcome.files_per_s else ""
         print(f"documented {outcome.documented} file(s) in {outcome.elapsed_s} s{rate}")

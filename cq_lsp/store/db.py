@@ -26,8 +26,12 @@ from cq_lsp.store.identifiers import file_role, file_stem, normalize
 log = logging.getLogger(__name__)
 
 # 2: index on files(filepath); 3: symbols and file_roles tables, porter-stemmed files_fts;
-# 4: the text compressed in `contents`, contentless files_fts (half the index's size)
-SCHEMA_VERSION = 4
+# 4: the text compressed in `contents`, contentless files_fts (half the index's size);
+# 5: symbols clustered by file (WITHOUT ROWID), norm stored only where lower(name) is not it,
+# kinds and containers as small integers, each symbol's signature and doc in its file's
+# `contents.defs`, compact JSON in files (with 2 KB pages and level-6 Zstandard: 38.0 → 32.2 MB
+# on CPython's Lib/, 1.20 → 1.02 × its text)
+SCHEMA_VERSION = 5
 
 
 # How long a writer waits for another process's transaction before the user hears about it
@@ -49,6 +53,10 @@ WAIT_STEP_MAX_S = 0.002
 #: file by holding it exclusively for its few milliseconds (SQLite then keeps the WAL index in
 #: its own memory). A long-lived one (worker, server) must not: it would lock everyone else out.
 READ_EXCLUSIVE_WHEN_FULL = False
+#: Page size of a new index.db: on CPython's Lib/ 2 KB pages left 0.6 MB (2%) less unused than
+#: 4 KB ones in the tails of large rows (texts, JSON columns), at the same search latency; 1 KB
+#: pages saved less (more page headers).
+PAGE_SIZE = 2048
 # Below this many free bytes a "disk I/O error" of SQLite is taken for a full disk.
 FULL_BELOW_BYTES = 256 * 1024
 # A 0-byte index.db younger than this may be one another process has just created: we look
@@ -108,7 +116,12 @@ CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 -- and .code-query/ 2.0-3.0x its size.
 -- `words`: the files_fts `symbols` column (names and their split words), also read by FTS5 alone,
 -- compressed the same way; files.symbols stays NULL.
-CREATE TABLE IF NOT EXISTS contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB);
+-- `defs`: the [signature, doc] of each of the file's symbols rows, in `seq` order, as compact
+-- JSON, compressed (symbol_details): 3.0 MB in the rows on CPython's Lib/, 1.0 MB so, and read
+-- only for the few definitions an answer shows.
+CREATE TABLE IF NOT EXISTS contents (
+    file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB, defs BLOB
+);
 
 -- Contentless: snippets are made in Python from `contents` (search.py), so FTS5 never reads a
 -- column back. detail=full stays: on a contentless table with detail=column SQLite's bm25()
@@ -123,19 +136,26 @@ CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
 );
 
 -- Every definition of a documented file, a row each; written and deleted with its file.
+-- Clustered by (file_id, seq): a file's rows are deleted and listed (show) by its key, with no
+-- separate index on file_id (0.7 MB on CPython's Lib/) nor a rowid. `seq`: the definition's
+-- place in its file's list, and in its `contents.defs`.
+-- `norm` (identifiers.normalize(name): any spelling finds it) is NULL where it equals
+-- lower(name) — a third of the names —, and lookups go by SYMBOL_NORM, which symbols_norm
+-- indexes. `kind`: its place in KINDS (untyped: a kind not listed there is stored as its text).
+-- `parent`: the seq of the file's top-level symbol named as the container (Class for
+-- Class.method), `container` NULL then; the container's text where the file does not define it.
 CREATE TABLE IF NOT EXISTS symbols (
-    id INTEGER PRIMARY KEY,
     file_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     name TEXT NOT NULL,
-    norm TEXT NOT NULL,        -- identifiers.normalize(name): any spelling finds it
-    kind TEXT NOT NULL,
+    norm TEXT,
+    kind NOT NULL,
     line INTEGER NOT NULL,
     container TEXT,
-    signature TEXT,
-    doc TEXT
-);
-CREATE INDEX IF NOT EXISTS symbols_norm ON symbols (norm);
-CREATE INDEX IF NOT EXISTS symbols_file ON symbols (file_id);
+    parent INTEGER,
+    PRIMARY KEY (file_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS symbols_norm ON symbols (coalesce(norm, lower(name)));
 
 -- What kind of file each documented file is (the ranking's prior) and its normalized stem.
 -- Kept apart from files: a column after full_content would make every ranked row read it.
@@ -397,6 +417,8 @@ class Database:
             try:
                 if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
                     return
+                # A new file only (a written one keeps its size; in WAL mode even VACUUM does).
+                conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
                 conn.execute("PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as exc:
@@ -538,14 +560,25 @@ class Database:
                 for name in ("files_ai", "files_ad", "files_au", "files_symbols_ad"):
                     c.execute(f"DROP TRIGGER IF EXISTS {name}")
                 c.execute("DROP TABLE IF EXISTS files_fts")
+            if 3 <= old < 5:
+                # Schema 5's symbols table has another key: the rows are copied into it below.
+                for name in ("symbols_name", "symbols_norm", "symbols_file"):
+                    c.execute(f"DROP INDEX IF EXISTS {name}")
+                c.execute("ALTER TABLE symbols RENAME TO symbols_v4")
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
+            columns = {r[1] for r in c.execute("PRAGMA table_info(contents)").fetchall()}
+            if "defs" not in columns:  # schema 4's contents
+                c.execute("ALTER TABLE contents ADD COLUMN defs BLOB")
             if old and old < 3:
                 _backfill_symbols(c)
-            if old:
-                # Lookups go by norm (symbols.py); an index on name served no query.
-                c.execute("DROP INDEX IF EXISTS symbols_name")
+            if 3 <= old < 5:
+                _move_symbols(c)
+            if old and old < 4:
                 _move_contents(c)
+            if old and old < 5:
+                _compact_json(c)
+            if old:
                 for (file_id,) in c.execute("SELECT id FROM files").fetchall():
                     index_fts(c, file_id)
                 # One segment, as a first index leaves it (documentation.optimize): thousands of
@@ -580,34 +613,152 @@ class Database:
 
 
 INSERT_SYMBOL_SQL = (
-    "INSERT INTO symbols (file_id, name, norm, kind, line, container, signature, doc) "
+    "INSERT INTO symbols (file_id, seq, name, norm, kind, line, container, parent) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: The columns a symbol is read with (alias ``s``, after FROM symbols s SYMBOL_PARENT_JOIN):
+#: decode ``kind`` with kind_name.
+SYMBOL_COLUMNS = "s.name, s.kind, s.line, coalesce(s.container, p.name) AS container, s.seq"
+SYMBOL_PARENT_JOIN = "LEFT JOIN symbols p ON p.file_id = s.file_id AND p.seq = s.parent"
+#: Symbol kinds stored as their place here (an integer byte instead of the word). Append only:
+#: indexes hold these positions.
+KINDS = (
+    "function", "method", "class", "struct", "interface", "enum", "type", "module", "constant",
+    "variable", "macro", "field", "export", "heading", "key", "target", "table", "stage",
+    "trait", "symbol",
+)  # fmt: skip
+_KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+
+
+def kind_code(kind: str) -> int | str:
+    """What symbols.kind holds for ``kind``."""
+    return _KIND_CODE.get(kind, kind)
+
+
+def kind_name(value: Any) -> str:
+    """The kind a symbols.kind value stands for."""
+    if isinstance(value, int) and 0 <= value < len(KINDS):
+        return KINDS[value]
+    return str(value)
+
+
+#: A symbol's normalized name (identifiers.normalize) in SQL: the expression symbols_norm
+#: indexes, which queries must spell the same for the index to serve them (alias ``s``).
+SYMBOL_NORM = "coalesce(s.norm, lower(s.name))"
+#: The files columns holding JSON text (code-query's readable fields).
+JSON_COLUMNS = (
+    "functions",
+    "exports",
+    "imports",
+    "types_interfaces_classes",
+    "constants",
+    "dependencies",
+    "other_notes",
+)
+
+
+def json_text(value: Any) -> str:
+    """A files JSON column's text: compact separators (json.dumps' default spaces were 7% of
+    those columns), still JSON any reader parses."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_norm(name: str, norm: str) -> str | None:
+    """What symbols.norm holds: NULL where SQLite's lower(name) — ASCII only — gives ``norm``."""
+    return None if name.isascii() and norm == name.lower() else norm
+
+
 INSERT_ROLE_SQL = "INSERT OR REPLACE INTO file_roles (file_id, role, stem) VALUES (?, ?, ?)"
 
 
-def symbol_rows(file_id: int, symbols: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """``symbols`` rows of one file, from a record's symbol dicts (malformed entries skipped)."""
-    rows: list[tuple[Any, ...]] = []
+def symbol_rows(
+    file_id: int, symbols: list[dict[str, Any]]
+) -> tuple[list[tuple[Any, ...]], list[list[str]]]:
+    """``symbols`` rows of one file, from a record's symbol dicts (malformed entries skipped),
+    and their [signature, doc] pairs in the same order (for ``compress_details``)."""
+    entries: list[tuple[str, str, int, str | None, list[str]]] = []
     for s in symbols:
         name = s.get("name") if isinstance(s, dict) else None
         if not isinstance(name, str) or not name:
             continue
         line = s.get("line")
         container = s.get("container")
-        rows.append(
+        entries.append(
             (
-                file_id,
                 name,
-                normalize(name),
                 str(s.get("kind") or "symbol"),
                 line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else 1,
                 container if isinstance(container, str) and container else None,
-                str(s.get("signature") or ""),
-                str(s.get("doc") or ""),
+                [str(s.get("signature") or ""), str(s.get("doc") or "")],
             )
         )
-    return rows
+    # Containers the file defines at its top level are stored as that symbol's seq.
+    tops: dict[str, int] = {}
+    for seq, (name, _, _, container, _) in enumerate(entries):
+        if container is None:
+            tops.setdefault(name, seq)
+    rows: list[tuple[Any, ...]] = []
+    for seq, (name, kind, line, container, _) in enumerate(entries):
+        parent = tops.get(container) if container is not None else None
+        rows.append(
+            (
+                file_id,
+                seq,
+                name,
+                stored_norm(name, normalize(name)),
+                kind_code(kind),
+                line,
+                container if parent is None else None,
+                parent,
+            )
+        )
+    details = [entry[4] for entry in entries]
+    return rows, details
+
+
+def compress_details(details: list[list[str]]) -> bytes:
+    """What `contents.defs` holds: the [signature, doc] pairs, compact JSON, compressed."""
+    return compress(json_text(details))
+
+
+def store_symbols(
+    conn: sqlite3.Connection, file_id: int, rows: list[tuple[Any, ...]], defs: bytes
+) -> None:
+    """Inside a write transaction: replace a file's symbols rows (``symbol_rows`` without their
+    file id) and their details, together."""
+    conn.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
+    conn.executemany(INSERT_SYMBOL_SQL, [(file_id, *row) for row in rows])
+    # A file without stored text yet (an upgrade from schema 2-3 stores it next) gets an empty one.
+    conn.execute(
+        "INSERT INTO contents (file_id, z, defs) VALUES (?, ?, ?) "
+        "ON CONFLICT (file_id) DO UPDATE SET defs = excluded.defs",
+        (file_id, compress(""), defs),
+    )
+
+
+def symbol_details(conn: sqlite3.Connection, file_ids: list[int]) -> dict[int, list[Any]]:
+    """The [signature, doc] pairs of each file's symbols, by file id, in ``seq`` order."""
+    out: dict[int, list[Any]] = {}
+    for start in range(0, len(file_ids), 500):
+        chunk = file_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for file_id, defs in conn.execute(
+            f"SELECT file_id, defs FROM contents WHERE file_id IN ({marks})", chunk
+        ):
+            try:
+                value = json.loads(inflate(defs) or "[]")
+            except ValueError:
+                value = []
+            out[file_id] = value if isinstance(value, list) else []
+    return out
+
+
+def detail_of(details: list[Any], seq: int) -> tuple[str, str]:
+    """(signature, doc) of a symbol from its file's ``symbol_details`` ("" where absent)."""
+    pair = details[seq] if 0 <= seq < len(details) else None
+    if isinstance(pair, list) and len(pair) == 2:
+        return str(pair[0] or ""), str(pair[1] or "")
+    return "", ""
 
 
 def _json(value: Any) -> Any:
@@ -636,21 +787,29 @@ def _backfill_symbols(conn: sqlite3.Connection) -> None:
         constants = _json(r[6])
         if isinstance(constants, dict):
             record.constants = constants
-        conn.executemany(INSERT_SYMBOL_SQL, symbol_rows(r[0], derive_symbols(record)))
+        rows, details = symbol_rows(r[0], derive_symbols(record))
+        store_symbols(conn, r[0], [row[1:] for row in rows], compress_details(details))
         conn.execute(INSERT_ROLE_SQL, (r[0], file_role(r[1], r[7] or ""), file_stem(r[1])))
 
 
-def truncate_wal(path: Path) -> None:
+def truncate_wal(path: Path, *, vacuum_free_share: float | None = None) -> None:
     """Checkpoint the SQLite database at ``path`` (index.db, queue.db) and truncate its -wal.
 
     SQLite reuses a -wal file from its start but never shrinks it while a connection is open:
     after a first index, queue.db-wal alone held 0.3-0.6 MB (a third of the index of gin).
+    ``vacuum_free_share``: VACUUM first when more than this share of the file is free pages
+    (queue.db: its tasks come and go, and a burst left 53 of its 62 pages free).
     Best effort: with a reader in the way the checkpoint stops early and the file stays."""
     if not path.exists():
         return
     try:
         conn = sqlite3.connect(str(path), timeout=1.0, isolation_level=None)
         try:
+            if vacuum_free_share is not None:
+                free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+                pages = conn.execute("PRAGMA page_count").fetchone()[0]
+                if pages and free / pages > vacuum_free_share:
+                    conn.execute("VACUUM")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             conn.close()
@@ -665,10 +824,13 @@ def _zstd() -> Any:
     return zstandard
 
 
-#: Zstandard level of `contents`: on CPython's Lib/ it stores the text in 0.24 of its size (zlib
-#: level 6: 0.22), compresses 5x and inflates 2.5x faster than zlib; search inflates every
-#: result's text, and zlib's inflating made the in-process search p50 1.6x slower.
-ZSTD_LEVEL = 3
+#: Zstandard level of `contents`: on CPython's Lib/ level 6 stores the text in 0.22 of its size
+#: (level 3: 0.24, 0.6 MB more; 9: 0.21 for twice 6's time; zlib 6: 0.22) at ~0.2 ms a file,
+#: off the write lock; inflating is as fast at any level, 2.5x zlib's — search inflates every
+#: result's text, and zlib's inflating made the in-process search p50 1.6x slower. A Zstandard
+#: dictionary trained on the first files saved 0.3-0.4 MB more: not worth storing and
+#: versioning one. Blobs of any level inflate alike: changing it needs no upgrade.
+ZSTD_LEVEL = 6
 
 
 # A Zstandard context costs 15 us to make (a search inflates ~10 texts) and must not be shared
@@ -788,9 +950,11 @@ def _fts_values(
 
 def store_content(conn: sqlite3.Connection, file_id: int, z: bytes, words: bytes) -> None:
     """Inside a write transaction: the file's text and FTS words, each ``compress``-ed, before
-    index_fts."""
+    index_fts (its symbols' details stay: store_symbols writes them)."""
     conn.execute(
-        "INSERT OR REPLACE INTO contents (file_id, z, words) VALUES (?, ?, ?)", (file_id, z, words)
+        "INSERT INTO contents (file_id, z, words) VALUES (?, ?, ?) "
+        "ON CONFLICT (file_id) DO UPDATE SET z = excluded.z, words = excluded.words",
+        (file_id, z, words),
     )
 
 
@@ -826,6 +990,45 @@ def delete_files(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) 
         unindex_fts(conn, file_id)
         conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
     return len(ids)
+
+
+def _move_symbols(conn: sqlite3.Connection) -> None:
+    """Schema 5: the rows of schema 3-4's symbols table (renamed symbols_v4), in their order, into
+    the table keyed by (file_id, seq), their signatures and docs into `contents.defs`."""
+    rows = conn.execute(
+        "SELECT file_id, name, kind, line, container, signature, doc FROM symbols_v4 "
+        "ORDER BY file_id, id"
+    ).fetchall()
+    by_file: dict[int, list[dict[str, Any]]] = {}
+    for file_id, name, kind, line, container, signature, doc in rows:
+        by_file.setdefault(file_id, []).append(
+            {"name": name, "kind": kind, "line": line, "container": container,
+             "signature": signature, "doc": doc}
+        )  # fmt: skip
+    for file_id, symbols in by_file.items():
+        out, details = symbol_rows(file_id, symbols)
+        store_symbols(conn, file_id, [row[1:] for row in out], compress_details(details))
+    conn.execute("DROP TABLE symbols_v4")
+
+
+#: queue.db is VACUUMed after a burst when more than this share of it is free.
+QUEUE_FREE_SHARE = 0.5
+
+
+def _compact_json(conn: sqlite3.Connection) -> None:
+    """Schema 5: the files JSON columns written again with compact separators (json_text). Text
+    that is not JSON is left as it is."""
+    columns = ", ".join(JSON_COLUMNS)
+    sets = ", ".join(f"{c} = ?" for c in JSON_COLUMNS)
+    for file_id, *values in conn.execute(f"SELECT id, {columns} FROM files").fetchall():
+        compact = []
+        for value in values:
+            try:
+                compact.append(json_text(json.loads(value)) if value else value)
+            except (TypeError, ValueError):
+                compact.append(value)
+        if compact != values:
+            conn.execute(f"UPDATE files SET {sets} WHERE id = ?", (*compact, file_id))
 
 
 def _move_contents(conn: sqlite3.Connection) -> None:

@@ -11,12 +11,19 @@ from typing import Any
 from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, derive_symbols, symbol_names
 from cq_lsp.store.db import (
     INSERT_ROLE_SQL,
-    INSERT_SYMBOL_SQL,
+    SYMBOL_COLUMNS,
+    SYMBOL_PARENT_JOIN,
     Database,
     compress,
+    compress_details,
     delete_files,
+    detail_of,
     index_fts,
+    json_text,
+    kind_name,
     store_content,
+    store_symbols,
+    symbol_details,
     symbol_rows,
     truncate_wal,
     unindex_fts,
@@ -50,6 +57,7 @@ class Prepared:
         "values",
         "words",
         "z",
+        "zdefs",
         "zwords",
     )
 
@@ -61,6 +69,7 @@ class Prepared:
         size: int,
         mtime_ns: int,
         symbols: list[tuple[Any, ...]],
+        zdefs: bytes,
         role: tuple[str, str],
         text: str,
         words: str,
@@ -77,6 +86,7 @@ class Prepared:
         self.mtime_ns = mtime_ns
         # symbols rows without their file id (known only inside the transaction), and the role.
         self.symbols = symbols
+        self.zdefs = zdefs  # their signatures and docs, compressed (db.compress_details)
         self.role = role
 
 
@@ -101,7 +111,7 @@ def prepare(
         "filename": record.filename,
         "overview": record.overview,
         "ddd_context": record.ddd_context,
-        **{f: json.dumps(getattr(record, f), ensure_ascii=False) for f in JSON_FIELDS},
+        **{f: json_text(getattr(record, f)) for f in JSON_FIELDS},
         "documented_at_commit": commit,
         "documented_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         # The text goes to `contents` (db.store_content); the column stays for code-query's
@@ -115,14 +125,15 @@ def prepare(
     }
     # Documenters repeat a non-UTF-8 file name in filename and free text.
     values = {k: storable(v) if isinstance(v, str) else v for k, v in values.items()}
-    rows = [r[1:] for r in symbol_rows(0, defined)]
+    rows, details = symbol_rows(0, defined)
     return Prepared(
         key,
         task_sha,
         values,
         content.size,
         content.mtime_ns,
-        rows,
+        [r[1:] for r in rows],
+        compress_details(details),
         (role, file_stem(key)),
         storable(content.text),
         storable(symbols),
@@ -179,8 +190,7 @@ def store(conn: sqlite3.Connection, job: Prepared) -> bool:
     store_content(conn, file_id, job.z, job.zwords)
     index_fts(conn, file_id, (job.text, job.words))
     # The file's definitions are replaced with it, in the same transaction (never half-updated).
-    conn.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
-    conn.executemany(INSERT_SYMBOL_SQL, [(file_id, *row) for row in job.symbols])
+    store_symbols(conn, file_id, job.symbols, job.zdefs)
     conn.execute(INSERT_ROLE_SQL, (file_id, *job.role))
     conn.execute(
         "UPDATE jobs SET state='done', sha=?, size=?, mtime_ns=?, error=NULL, reason=NULL, "
@@ -209,6 +219,7 @@ def get_record(db: Database, rel: str) -> dict[str, Any] | None:
     if not rows:
         return None
     r = rows[0]
+    details = symbol_details(db.conn(), [r["id"]]).get(r["id"], [])
     out: dict[str, Any] = {
         "path": r["filepath"],
         "filename": r["filename"],
@@ -233,15 +244,14 @@ def get_record(db: Database, rel: str) -> dict[str, Any] | None:
             "symbols": [
                 {
                     "name": s["name"],
-                    "kind": s["kind"],
+                    "kind": kind_name(s["kind"]),
                     "line": s["line"],
                     "container": s["container"],
-                    "signature": s["signature"] or "",
-                    "doc": s["doc"] or "",
+                    **dict(zip(("signature", "doc"), detail_of(details, s["seq"]), strict=True)),
                 }
                 for s in db.query(
-                    "SELECT name, kind, line, container, signature, doc FROM symbols "
-                    "WHERE file_id = ? ORDER BY line, id",
+                    f"SELECT {SYMBOL_COLUMNS} FROM symbols s {SYMBOL_PARENT_JOIN} "
+                    "WHERE s.file_id = ? ORDER BY s.line, s.seq",
                     (r["id"],),
                 )
             ],

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.errors import CqLspError, UsageError
-from cq_lsp.store.db import Database, inflate
+from cq_lsp.store.db import Database, inflate, kind_code
 from cq_lsp.store.search import search
 from cq_lsp.worktree.git import run_git
 
@@ -149,7 +149,7 @@ def definition_tasks(
         "JOIN files f ON f.id = s.file_id WHERE s.kind IN ("
         + ",".join("?" * len(_DEFINITION_KINDS))
         + ") GROUP BY s.name HAVING n = 1",
-        _DEFINITION_KINDS,
+        tuple(kind_code(k) for k in _DEFINITION_KINDS),
     )
     # Short and dunder names are words of every file, not identifiers anyone looks up.
     once = {r["name"]: r["path"] for r in rows}

@@ -314,7 +314,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
 
     # 1. definitions of the queried identifiers
     for ident in q.lookups():
-        for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False, prefix=0):
+        for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False, prefix=0, details=False):
             if m.tier > 2:
                 break
             base = (1.0, 0.9, 0.8)[m.tier] * _KIND_WEIGHT.get(m.kind, 1.0)
@@ -325,7 +325,9 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
     # 2. definitions spelled with the query's words, or starting with them
     joined = "_".join(q.required)
     if len(normalize(joined)) >= 3:
-        for m in lookup(db, joined, limit=max(limit, 20) * 2, fuzzy=False, prefix=4 * limit + 40):
+        for m in lookup(
+            db, joined, limit=max(limit, 20) * 2, fuzzy=False, prefix=4 * limit + 40, details=False
+        ):
             if m.file_id in hits and hits[m.file_id].tier == 3:
                 continue
             exactish = m.tier <= 3

@@ -13,7 +13,15 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-from cq_lsp.store.db import Database
+from cq_lsp.store.db import (
+    SYMBOL_COLUMNS,
+    SYMBOL_NORM,
+    SYMBOL_PARENT_JOIN,
+    Database,
+    detail_of,
+    kind_name,
+    symbol_details,
+)
 from cq_lsp.store.identifiers import ROLE_PRIOR, normalize
 
 # Separators of a qualified name as languages write them: Engine.ServeHTTP, fmt::Println,
@@ -27,8 +35,8 @@ _KIND_ORDER = {
 TIERS = ("exact", "exact-nocase", "dotted", "same-words", "prefix", "substring", "fuzzy")
 
 _SELECT = (
-    "SELECT s.name, s.kind, f.filepath, s.line, s.container, s.signature, s.doc, s.norm, "
-    "s.file_id, coalesce(r.role, 'source') AS role FROM symbols s "
+    f"SELECT {SYMBOL_COLUMNS}, f.filepath, s.file_id, coalesce(r.role, 'source') AS role "
+    f"FROM symbols s {SYMBOL_PARENT_JOIN} "
     "JOIN files f ON f.id = s.file_id LEFT JOIN file_roles r ON r.file_id = s.file_id "
 )
 # Prefix and substring scans stop here: a one-letter prefix matches half the index.
@@ -48,6 +56,7 @@ class Match(NamedTuple):
     doc: str
     role: str
     file_id: int
+    seq: int = -1  # its place in the file's symbols (the key of its signature and doc)
 
     @property
     def how(self) -> str:
@@ -83,15 +92,28 @@ def _match(row: Any, tier: int) -> Match:
     return Match(
         tier=tier,
         name=row["name"],
-        kind=row["kind"],
+        kind=kind_name(row["kind"]),
         path=row["filepath"],
         line=row["line"],
         container=row["container"],
-        signature=row["signature"] or "",
-        doc=row["doc"] or "",
+        signature="",
+        doc="",
         role=row["role"],
         file_id=row["file_id"],
+        seq=row["seq"],
     )
+
+
+def with_details(db: Database, matches: list[Match]) -> list[Match]:
+    """``matches`` with their signature and doc, read for these files only (`contents.defs`)."""
+    details = symbol_details(db.conn(), sorted({m.file_id for m in matches if m.seq >= 0}))
+    out = []
+    for m in matches:
+        if m.seq >= 0:
+            signature, doc = detail_of(details.get(m.file_id, []), m.seq)
+            m = m._replace(signature=signature, doc=doc)
+        out.append(m)
+    return out
 
 
 def _container_matches(container: str | None, head: str) -> bool:
@@ -111,11 +133,13 @@ def lookup(
     limit: int = 20,
     fuzzy: bool = True,
     prefix: int = _SCAN_CAP,
+    details: bool = True,
 ) -> list[Match]:
     """Definitions of ``query``, best first (see the module's docstring for the tiers).
 
     ``prefix``: how many prefix matches to read at most (0: none; search's definition tier
-    wants exact names only, and a one-letter prefix matches half the index)."""
+    wants exact names only, and a one-letter prefix matches half the index). ``details``: read
+    the matches' signatures and docs (search shows neither)."""
     text = query.strip().strip("()[]{};,:'\"`")
     if not text or limit < 1:
         return []
@@ -139,7 +163,7 @@ def lookup(
 
     conn = db.conn()
     # One indexed read serves the exact, dotted and same-words tiers: they share the norm.
-    for row in conn.execute(_SELECT + "WHERE s.norm = ?", (norm,)):
+    for row in conn.execute(_SELECT + f"WHERE {SYMBOL_NORM} = ?", (norm,)):
         name = row["name"]
         if head:
             if _container_matches(row["container"], head):
@@ -156,7 +180,7 @@ def lookup(
             add(_match(row, 3))
     if len(found) < limit and prefix > 0:
         rows = conn.execute(
-            _SELECT + "WHERE s.norm > ? AND s.norm < ? LIMIT ?",
+            _SELECT + f"WHERE {SYMBOL_NORM} > ? AND {SYMBOL_NORM} < ? LIMIT ?",
             (norm, norm + "\U0010ffff", prefix),
         )
         for row in rows:
@@ -174,13 +198,14 @@ def lookup(
             for start in range(0, min(len(norms), _SCAN_CAP), 500):
                 chunk = norms[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for row in conn.execute(_SELECT + f"WHERE s.norm IN ({marks})", chunk):
+                for row in conn.execute(_SELECT + f"WHERE {SYMBOL_NORM} IN ({marks})", chunk):
                     add(_match(row, tier))
                 if len(found) >= limit:
                     break
             if len(found) >= limit:
                 break
-    return sorted(found.values(), key=Match.order)[:limit]
+    best = sorted(found.values(), key=Match.order)[:limit]
+    return with_details(db, best) if details else best
 
 
 _NAMES: dict[str, tuple[int, str]] = {}
@@ -194,7 +219,7 @@ def _names(db: Database) -> str:
     cached = _NAMES.get(key)
     if cached is not None and cached[0] == version:
         return cached[1]
-    blob = "\n".join(r[0] for r in db.query("SELECT DISTINCT norm FROM symbols"))
+    blob = "\n".join(r[0] for r in db.query(f"SELECT DISTINCT {SYMBOL_NORM} FROM symbols s"))
     _NAMES[key] = (version, blob)
     return blob
 
@@ -210,7 +235,7 @@ def find_symbols(
 def first_symbols(db: Database, limit: int) -> list[Match]:
     """Symbols in path and line order: what an empty workspace/symbol query lists."""
     rows = db.conn().execute(_SELECT + "ORDER BY f.filepath, s.line LIMIT ?", (limit,))
-    return [_match(r, 0) for r in rows]
+    return with_details(db, [_match(r, 0) for r in rows])
 
 
 def definitions(db: Database, name: str) -> list[Match]:

@@ -30,7 +30,7 @@ from cq_lsp.core.transport import import_huey
 from cq_lsp.core.workspace import Workspace
 from cq_lsp.errors import WorkerError
 from cq_lsp.store import documentation as index  # noqa: F401  (imported by every commit)
-from cq_lsp.store.db import truncate_wal
+from cq_lsp.store.db import QUEUE_FREE_SHARE, truncate_wal
 from cq_lsp.worker.orphans import die_with_parent
 
 if TYPE_CHECKING:
@@ -367,7 +367,7 @@ def _release_memory(ws: Workspace) -> None:
     ws.db.shrink_memory()
     # The -wal files grew with the burst and only a checkpoint gives that space back.
     truncate_wal(ws.db.path)
-    truncate_wal(ws.project.queue_db)
+    truncate_wal(ws.project.queue_db, vacuum_free_share=QUEUE_FREE_SHARE)
     if sys.platform.startswith("linux"):
         import ctypes
 

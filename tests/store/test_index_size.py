@@ -3,18 +3,38 @@ with the same search results (issue #15, item 6; the budget is bench_index.py's 
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from cq_lsp.store.db import (
     FTS_COLUMNS,
+    JSON_COLUMNS,
+    PAGE_SIZE,
+    QUEUE_FREE_SHARE,
     SCHEMA_VERSION,
+    SYMBOL_COLUMNS,
+    SYMBOL_NORM,
+    SYMBOL_PARENT_JOIN,
     Database,
     LazyText,
     compress,
     delete_files,
+    detail_of,
+    index_fts,
     inflate,
+    json_text,
+    kind_name,
+    symbol_details,
+    truncate_wal,
 )
+from cq_lsp.store.documentation import get_record
+from cq_lsp.store.identifiers import normalize
 from cq_lsp.store.search import Highlighter, search, snippet_at
+from cq_lsp.store.symbols import find_symbols
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
 from tests.store_helpers import document_tree
@@ -46,6 +66,12 @@ END""",
 END""",
 ]
 
+_V4_SYMBOLS_TRIGGER = """CREATE TRIGGER files_symbols_ad AFTER DELETE ON files BEGIN
+    DELETE FROM symbols WHERE file_id = old.id;
+    DELETE FROM file_roles WHERE file_id = old.id;
+    DELETE FROM contents WHERE file_id = old.id;
+END"""
+
 _V3_SYMBOLS_TRIGGER = """CREATE TRIGGER files_symbols_ad AFTER DELETE ON files BEGIN
     DELETE FROM symbols WHERE file_id = old.id;
     DELETE FROM file_roles WHERE file_id = old.id;
@@ -61,12 +87,64 @@ QUERIES = (
 )
 
 
-def _as_schema_3(path: Path) -> None:
-    """Rewrite a current index.db into the layout schema 3 wrote."""
-    import sqlite3
+_V4_SYMBOLS = [
+    """CREATE TABLE symbols (
+    id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, name TEXT NOT NULL, norm TEXT NOT NULL,
+    kind TEXT NOT NULL, line INTEGER NOT NULL, container TEXT, signature TEXT, doc TEXT)""",
+    "CREATE INDEX symbols_norm ON symbols (norm)",
+    "CREATE INDEX symbols_file ON symbols (file_id)",
+]
 
+
+def _as_schema_4_tables(conn: sqlite3.Connection) -> None:
+    """symbols and the files JSON columns as schema 3 and 4 wrote them: a rowid table with norm
+    always stored and two indexes; JSON with json.dumps' default separators."""
+    conn.execute("DROP INDEX symbols_norm")
+    conn.execute("DROP TRIGGER files_symbols_ad")  # a rename would point it at symbols_v5
+    conn.execute("ALTER TABLE symbols RENAME TO symbols_v5")
+    for stmt in _V4_SYMBOLS:
+        conn.execute(stmt)
+    details = symbol_details(conn, [r[0] for r in conn.execute("SELECT file_id FROM contents")])
+    join = SYMBOL_PARENT_JOIN.replace("symbols p", "symbols_v5 p")
+    for name, kind, line, container, seq, file_id, norm in conn.execute(
+        f"SELECT {SYMBOL_COLUMNS}, s.file_id, coalesce(s.norm, lower(s.name)) "
+        f"FROM symbols_v5 s {join} ORDER BY s.file_id, s.seq"
+    ).fetchall():
+        conn.execute(
+            "INSERT INTO symbols (file_id, name, norm, kind, line, container, signature, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (file_id, name, norm, kind_name(kind), line, container,
+             *detail_of(details[file_id], seq)),
+        )  # fmt: skip
+    conn.execute("DROP TABLE symbols_v5")
+    conn.execute("ALTER TABLE contents DROP COLUMN defs")
+    conn.execute(_V4_SYMBOLS_TRIGGER)
+    columns = ", ".join(JSON_COLUMNS)
+    for file_id, *values in conn.execute(f"SELECT id, {columns} FROM files").fetchall():
+        spaced = [json.dumps(json.loads(v), ensure_ascii=False) if v else v for v in values]
+        sets = ", ".join(f"{c} = ?" for c in JSON_COLUMNS)
+        conn.execute(f"UPDATE files SET {sets} WHERE id = ?", (*spaced, file_id))
+
+
+def _as_schema_4(path: Path) -> None:
+    """Rewrite a current index.db into the layout schema 4 wrote."""
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("BEGIN")
+    _as_schema_4_tables(conn)
+    # The FTS rows again, from the spaced JSON (a contentless table deletes by the values).
+    conn.execute("INSERT INTO files_fts (files_fts) VALUES ('delete-all')")
+    for (file_id,) in conn.execute("SELECT id FROM files").fetchall():
+        index_fts(conn, file_id)
+    conn.execute("PRAGMA user_version=4")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def _as_schema_3(path: Path) -> None:
+    """Rewrite a current index.db into the layout schema 3 wrote."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("BEGIN")
+    _as_schema_4_tables(conn)
     for file_id, z in conn.execute("SELECT file_id, z FROM contents").fetchall():
         conn.execute("UPDATE files SET full_content = ? WHERE id = ?", (inflate(z), file_id))
     conn.execute("DROP TABLE contents")
@@ -89,6 +167,8 @@ FILES = {
         "    return float(text)\n\n\nclass Ledger:\n    pass\n"
     ),
     "billing/refund.ts": "export function issueRefund(total: number) { return -total; }\n",
+    "billing/book.py": "class Book:\n    def add(self, amount):\n        return amount\n",
+    "server/run.go": "package server\n\nfunc (e *Engine) Run() error { return nil }\n",
     "docs/notes.md": "# Notes\n\nThe total amount is rounded. A zebra crossing.\n",
     **{f"misc/util{i}.py": f"def helper_{i}(value):\n    return value * {i}\n" for i in range(8)},
 }
@@ -101,8 +181,17 @@ def _results(db: Database) -> dict[str, list[tuple[str, str | None, int | None]]
     }
 
 
-def test_schema_3_index_upgrades_with_the_same_results_and_stays_updatable(
-    tmp_path: Path, isolated_env: dict[str, str]
+def _symbols(db: Database) -> dict[str, Any]:
+    """What symbol lookups and show answer, for comparing an index before and after an upgrade."""
+    queries = ("parse_invoice", "Ledger", "helper", "issueRefund", "Book.add", "Engine.Run")
+    found = {q: find_symbols(db, q) for q in queries}
+    shown = {p: get_record(db, p) for p in ("billing/invoice.py", "billing/refund.ts")}
+    return {"found": found, "shown": shown}
+
+
+@pytest.mark.parametrize("version", [3, 4])
+def test_older_index_upgrades_with_the_same_results_and_stays_updatable(
+    version: int, tmp_path: Path, isolated_env: dict[str, str]
 ) -> None:
     root = make_repo(tmp_path / "shop", {"README.md": "shop\n"})
     project = Project(root)
@@ -111,33 +200,107 @@ def test_schema_3_index_upgrades_with_the_same_results_and_stays_updatable(
     document_tree(root, db, FILES)
     expected = _results(db)
     assert expected["zebra"] and expected['"total amount"'] and expected["parseInvoice"]
+    symbols = _symbols(db)
+    assert symbols["found"]["parse_invoice"][0]["signature"] == "def parse_invoice(text)"
+    assert symbols["found"]["parse_invoice"][0]["doc"] == "Read the total amount of an invoice."
+    assert symbols["shown"]["billing/invoice.py"]["symbols"][0]["doc"]
+    assert [(s["container"], s["kind"]) for s in symbols["found"]["Book.add"]] == [
+        ("Book", "method")
+    ]
+    assert [s["container"] for s in symbols["found"]["Engine.Run"]] == ["Engine"]
     db.close()
 
-    _as_schema_3(project.index_db)
+    (_as_schema_3 if version == 3 else _as_schema_4)(project.index_db)
     old = Database(project.index_db, readonly=True)
-    assert old.query("PRAGMA user_version")[0][0] == 3
+    assert old.query("PRAGMA user_version")[0][0] == version
     texts = old.query("SELECT count(*) FROM files WHERE full_content IS NOT NULL")[0][0]
-    assert texts == len(FILES)
+    assert texts == (len(FILES) if version == 3 else 0)
+    assert old.query("SELECT count(*) FROM files WHERE functions LIKE '%\": %'")[0][0] > 0
     old.close()
 
     db = Database(project.index_db)  # the upgrade
-    assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 4
+    assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 5
     moved = "full_content IS NOT NULL OR symbols IS NOT NULL"
     assert db.query(f"SELECT count(*) FROM files WHERE {moved}")[0][0] == 0
     assert db.query("SELECT count(*) FROM contents")[0][0] == len(FILES)
+    assert db.query("SELECT count(*) FROM files WHERE functions LIKE '%\": %'")[0][0] == 0
+    _assert_compact_symbols(db)
     assert _results(db) == expected
+    assert _symbols(db) == symbols
 
     # The upgraded FTS rows can be taken out with the values they were indexed with: a changed
     # file no longer matches its old words.
     document_tree(root, db, {"docs/notes.md": "# Notes\n\nAn okapi crossing.\n"})
     assert search(db, "zebra")["results"] == []
     assert [r["path"] for r in search(db, "okapi")["results"]] == ["docs/notes.md"]
-    # A removed file takes its stored text with it (the upgrade replaced schema 3's trigger).
+    # A removed file takes its stored text and symbols with it (the upgrade replaced schema 3's
+    # trigger).
     with db.tx() as conn:
         assert delete_files(conn, "filepath = ?", ("misc/util0.py",)) == 1
     assert db.query("SELECT count(*) FROM contents")[0][0] == len(FILES) - 1
     assert "misc/util0.py" not in {r["path"] for r in search(db, "helper_0")["results"]}
+    assert find_symbols(db, "helper_0") == []
     db.close()
+
+
+def _assert_compact_symbols(db: Database) -> None:
+    """Schema 5's symbols: no rowid and no file_id index, norm NULL where lower(name) gives it,
+    and each lookup served by an index (a regression would grow the index or scan the table)."""
+    tables = {r[0]: r[1] for r in db.query("SELECT name, sql FROM sqlite_master")}
+    assert "WITHOUT ROWID" in tables["symbols"] and "symbols_file" not in tables
+    # Signatures and docs live compressed in contents.defs, not in the rows.
+    assert "signature" not in tables["symbols"] and "defs" in tables["contents"]
+    defs = db.query("SELECT count(*) FROM contents WHERE defs IS NOT NULL")[0][0]
+    assert defs == db.query("SELECT count(DISTINCT file_id) FROM symbols")[0][0] > 0
+    rows = db.query("SELECT name, norm FROM symbols")
+    assert rows
+    for name, norm in rows:
+        want = normalize(name)
+        assert norm == (None if name.isascii() and want == name.lower() else want), name
+    assert any(norm is None for _, norm in rows) and any(norm is not None for _, norm in rows)
+    # Known kinds as small integers; a method's class as the seq of the class's row when the
+    # file defines it (Book.add), as text when it does not (Go's Engine.Run).
+    kinds = {r[0] for r in db.query("SELECT DISTINCT typeof(kind) FROM symbols")}
+    assert kinds == {"integer"}
+    linked = db.query("SELECT name, container, parent FROM symbols WHERE name IN ('add', 'Run')")
+    assert {(r[0], r[1], r[2] is not None) for r in linked} == {
+        ("add", None, True),
+        ("Run", "Engine", False),
+    }
+    plans = {
+        "by norm": f"SELECT name FROM symbols s WHERE {SYMBOL_NORM} = 'x'",
+        "by prefix": (
+            f"SELECT name FROM symbols s WHERE {SYMBOL_NORM} > 'x' AND {SYMBOL_NORM} < 'y'"
+        ),
+        "by file": "SELECT name FROM symbols WHERE file_id = 1 ORDER BY seq",
+    }
+    for what, sql in plans.items():
+        plan = " ".join(str(r[3]) for r in db.query("EXPLAIN QUERY PLAN " + sql))
+        assert "SEARCH" in plan and "SCAN" not in plan, (what, plan)
+
+
+def test_new_index_stores_compact_json_and_symbols(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    root = make_repo(tmp_path / "shop", {"README.md": "shop\n"})
+    project = Project(root)
+    project.ensure_state_dir()
+    db = Database(project.index_db)
+    try:
+        document_tree(root, db, FILES)
+        assert db.query("PRAGMA page_size")[0][0] == PAGE_SIZE == 2048
+        _assert_compact_symbols(db)
+        rows = db.query(f"SELECT {', '.join(JSON_COLUMNS)} FROM files")
+        values = [v for r in rows for v in r if v]
+        assert values and all(json_text(json.loads(v)) == v for v in values)
+        assert any('"signature":"def parse_invoice(text)"' in v for v in values)
+        # Still the readable JSON the contract names (docs/architecture.md).
+        record = get_record(db, "billing/invoice.py")
+        assert record is not None
+        assert record["functions"]["parse_invoice"]["signature"] == "def parse_invoice(text)"
+        assert [s["name"] for s in record["symbols"]] == ["parse_invoice", "Ledger"]
+    finally:
+        db.close()
 
 
 def _package_sources() -> dict[str, str]:
@@ -181,6 +344,37 @@ def test_real_index_stores_the_text_once(tmp_path: Path, isolated_env: dict[str,
     assert not wal.exists() or wal.stat().st_size == 0
     # The ≤ 1x budget itself is measured on large corpora (bench_index.py's size row): on 40
     # files SQLite's page per table and index and the queue's files outweigh the text.
+
+
+def test_queue_pages_freed_by_a_burst_are_given_back(tmp_path: Path) -> None:
+    # queue.db as a burst leaves it: WAL, its tasks written and consumed (CPython's Lib/ left
+    # 53 of 62 pages free).
+    path = tmp_path / "queue.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE task (id INTEGER PRIMARY KEY, data BLOB)")
+    conn.executemany("INSERT INTO task (data) VALUES (?)", [(b"x" * 500,) for _ in range(800)])
+    conn.execute("DELETE FROM task")
+    conn.close()
+    truncate_wal(path)  # without the option: the free pages stay
+    free_before = _free_pages(path)
+    assert free_before[0] > QUEUE_FREE_SHARE * free_before[1]
+    truncate_wal(path, vacuum_free_share=QUEUE_FREE_SHARE)
+    free, pages = _free_pages(path)
+    assert free == 0 and pages < free_before[1] // 10
+    wal = tmp_path / "queue.db-wal"
+    assert path.stat().st_size == pages * 4096 and (not wal.exists() or not wal.stat().st_size)
+
+
+def _free_pages(path: Path) -> tuple[int, int]:
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        return (
+            conn.execute("PRAGMA freelist_count").fetchone()[0],
+            conn.execute("PRAGMA page_count").fetchone()[0],
+        )
+    finally:
+        conn.close()
 
 
 def test_lazy_text_reads_what_the_whole_text_holds_at_every_step() -> None:
