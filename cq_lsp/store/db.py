@@ -7,7 +7,6 @@ caller is told so (``Database.rebuilt_from``).
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
 import os
@@ -15,13 +14,25 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from cq_lsp.errors import IndexError_
-from cq_lsp.store.identifiers import file_role, file_stem, normalize
+from cq_lsp.store.codec import compress
+from cq_lsp.store.identifiers import file_role, file_stem
+from cq_lsp.store.rows import (
+    FTS_COLUMNS,
+    INSERT_ROLE_SQL,
+    JSON_COLUMNS,
+    compress_details,
+    index_fts,
+    json_text,
+    store_content,
+    store_symbols,
+    symbol_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +74,6 @@ FULL_BELOW_BYTES = 256 * 1024
 # again after this long before calling it empty.
 EMPTY_GRACE_S = 0.2
 
-# Column order of files_fts; bm25 weights in search.py follow it.
-FTS_COLUMNS = (
-    "filepath",
-    "filename",
-    "symbols",
-    "overview",
-    "functions",
-    "types_interfaces_classes",
-    "exports",
-    "constants",
-    "imports",
-    "dependencies",
-    "other_notes",
-    "ddd_context",
-    "full_content",
-)
-
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 
@@ -111,7 +105,7 @@ CREATE TABLE IF NOT EXISTS files (
 -- Lookups by path alone (show, forget, rename of the dataset) must not scan the table.
 CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 
--- Each file's text, compressed (db.compress), once; files.full_content stays NULL (see
+-- Each file's text, compressed (codec.compress), once; files.full_content stays NULL (see
 -- docs/architecture.md, "Contracts"). Stored in full, the text alone was as big as the checkout
 -- and .code-query/ 2.0-3.0x its size.
 -- `words`: the files_fts `symbols` column (names and their split words), also read by FTS5 alone,
@@ -612,155 +606,6 @@ class Database:
         self._create()
 
 
-INSERT_SYMBOL_SQL = (
-    "INSERT INTO symbols (file_id, seq, name, norm, kind, line, container, parent) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-#: The columns a symbol is read with (alias ``s``, after FROM symbols s SYMBOL_PARENT_JOIN):
-#: decode ``kind`` with kind_name.
-SYMBOL_COLUMNS = "s.name, s.kind, s.line, coalesce(s.container, p.name) AS container, s.seq"
-SYMBOL_PARENT_JOIN = "LEFT JOIN symbols p ON p.file_id = s.file_id AND p.seq = s.parent"
-#: Symbol kinds stored as their place here (an integer byte instead of the word). Append only:
-#: indexes hold these positions.
-KINDS = (
-    "function", "method", "class", "struct", "interface", "enum", "type", "module", "constant",
-    "variable", "macro", "field", "export", "heading", "key", "target", "table", "stage",
-    "trait", "symbol",
-)  # fmt: skip
-_KIND_CODE = {k: i for i, k in enumerate(KINDS)}
-
-
-def kind_code(kind: str) -> int | str:
-    """What symbols.kind holds for ``kind``."""
-    return _KIND_CODE.get(kind, kind)
-
-
-def kind_name(value: Any) -> str:
-    """The kind a symbols.kind value stands for."""
-    if isinstance(value, int) and 0 <= value < len(KINDS):
-        return KINDS[value]
-    return str(value)
-
-
-#: A symbol's normalized name (identifiers.normalize) in SQL: the expression symbols_norm
-#: indexes, which queries must spell the same for the index to serve them (alias ``s``).
-SYMBOL_NORM = "coalesce(s.norm, lower(s.name))"
-#: The files columns holding JSON text (code-query's readable fields).
-JSON_COLUMNS = (
-    "functions",
-    "exports",
-    "imports",
-    "types_interfaces_classes",
-    "constants",
-    "dependencies",
-    "other_notes",
-)
-
-
-def json_text(value: Any) -> str:
-    """A files JSON column's text: compact separators (json.dumps' default spaces were 7% of
-    those columns), still JSON any reader parses."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def stored_norm(name: str, norm: str) -> str | None:
-    """What symbols.norm holds: NULL where SQLite's lower(name) — ASCII only — gives ``norm``."""
-    return None if name.isascii() and norm == name.lower() else norm
-
-
-INSERT_ROLE_SQL = "INSERT OR REPLACE INTO file_roles (file_id, role, stem) VALUES (?, ?, ?)"
-
-
-def symbol_rows(
-    file_id: int, symbols: list[dict[str, Any]]
-) -> tuple[list[tuple[Any, ...]], list[list[str]]]:
-    """``symbols`` rows of one file, from a record's symbol dicts (malformed entries skipped),
-    and their [signature, doc] pairs in the same order (for ``compress_details``)."""
-    entries: list[tuple[str, str, int, str | None, list[str]]] = []
-    for s in symbols:
-        name = s.get("name") if isinstance(s, dict) else None
-        if not isinstance(name, str) or not name:
-            continue
-        line = s.get("line")
-        container = s.get("container")
-        entries.append(
-            (
-                name,
-                str(s.get("kind") or "symbol"),
-                line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else 1,
-                container if isinstance(container, str) and container else None,
-                [str(s.get("signature") or ""), str(s.get("doc") or "")],
-            )
-        )
-    # Containers the file defines at its top level are stored as that symbol's seq.
-    tops: dict[str, int] = {}
-    for seq, (name, _, _, container, _) in enumerate(entries):
-        if container is None:
-            tops.setdefault(name, seq)
-    rows: list[tuple[Any, ...]] = []
-    for seq, (name, kind, line, container, _) in enumerate(entries):
-        parent = tops.get(container) if container is not None else None
-        rows.append(
-            (
-                file_id,
-                seq,
-                name,
-                stored_norm(name, normalize(name)),
-                kind_code(kind),
-                line,
-                container if parent is None else None,
-                parent,
-            )
-        )
-    details = [entry[4] for entry in entries]
-    return rows, details
-
-
-def compress_details(details: list[list[str]]) -> bytes:
-    """What `contents.defs` holds: the [signature, doc] pairs, compact JSON, compressed."""
-    return compress(json_text(details))
-
-
-def store_symbols(
-    conn: sqlite3.Connection, file_id: int, rows: list[tuple[Any, ...]], defs: bytes
-) -> None:
-    """Inside a write transaction: replace a file's symbols rows (``symbol_rows`` without their
-    file id) and their details, together."""
-    conn.execute("DELETE FROM symbols WHERE file_id = ?", (file_id,))
-    conn.executemany(INSERT_SYMBOL_SQL, [(file_id, *row) for row in rows])
-    # A file without stored text yet (an upgrade from schema 2-3 stores it next) gets an empty one.
-    conn.execute(
-        "INSERT INTO contents (file_id, z, defs) VALUES (?, ?, ?) "
-        "ON CONFLICT (file_id) DO UPDATE SET defs = excluded.defs",
-        (file_id, compress(""), defs),
-    )
-
-
-def symbol_details(conn: sqlite3.Connection, file_ids: list[int]) -> dict[int, list[Any]]:
-    """The [signature, doc] pairs of each file's symbols, by file id, in ``seq`` order."""
-    out: dict[int, list[Any]] = {}
-    for start in range(0, len(file_ids), 500):
-        chunk = file_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for file_id, defs in conn.execute(
-            f"SELECT file_id, defs FROM contents WHERE file_id IN ({marks})", chunk
-        ):
-            try:
-                value = json.loads(inflate(defs) or "[]")
-            except ValueError:
-                value = []
-            out[file_id] = value if isinstance(value, list) else []
-    return out
-
-
-def detail_of(details: list[Any], seq: int) -> tuple[str, str]:
-    """(signature, doc) of a symbol from its file's ``symbol_details`` ("" where absent)."""
-    pair = details[seq] if 0 <= seq < len(details) else None
-    if isinstance(pair, list) and len(pair) == 2:
-        return str(pair[0] or ""), str(pair[1] or "")
-    return "", ""
-
-
 def _json(value: Any) -> Any:
     try:
         return json.loads(value) if value else None
@@ -815,181 +660,6 @@ def truncate_wal(path: Path, *, vacuum_free_share: float | None = None) -> None:
             conn.close()
     except sqlite3.Error as exc:
         log.info("checkpoint of %s skipped: %s", path, exc)
-
-
-def _zstd() -> Any:
-    # Imported on first use (5 ms): most commands never read or write a file's text.
-    import zstandard
-
-    return zstandard
-
-
-#: Zstandard level of `contents`: on CPython's Lib/ level 6 stores the text in 0.22 of its size
-#: (level 3: 0.24, 0.6 MB more; 9: 0.21 for twice 6's time; zlib 6: 0.22) at ~0.2 ms a file,
-#: off the write lock; inflating is as fast at any level, 2.5x zlib's — search inflates every
-#: result's text, and zlib's inflating made the in-process search p50 1.6x slower. A Zstandard
-#: dictionary trained on the first files saved 0.3-0.4 MB more: not worth storing and
-#: versioning one. Blobs of any level inflate alike: changing it needs no upgrade.
-ZSTD_LEVEL = 6
-
-
-# A Zstandard context costs 15 us to make (a search inflates ~10 texts) and must not be shared
-# between threads: one of each per thread.
-_CODECS = threading.local()
-
-
-def _codec(kind: str) -> Any:
-    codec = getattr(_CODECS, kind, None)
-    if codec is None:
-        zstd = _zstd()
-        codec = zstd.ZstdCompressor(level=ZSTD_LEVEL) if kind == "c" else zstd.ZstdDecompressor()
-        setattr(_CODECS, kind, codec)
-    return codec
-
-
-def compress(text: str) -> bytes:
-    """A file's text as `contents` holds it: UTF-8, one Zstandard frame (with its size)."""
-    return bytes(_codec("c").compress(text.encode("utf-8", "surrogatepass")))
-
-
-def inflate(blob: bytes | None) -> str | None:
-    """The text of a `contents` blob (None for a file without stored text)."""
-    if blob is None:
-        return None
-    return bytes(_codec("d").decompress(blob)).decode("utf-8", "surrogatepass")
-
-
-T = TypeVar("T")
-# Compressed bytes of LazyText's first step: about one Zstandard block (128 KB of text), the
-# smallest part a frame can be inflated in; most files are inflated in this one step.
-INFLATE_STEP = 32 * 1024
-
-
-class LazyText:
-    """A stored text inflated only as far as it is read.
-
-    Search makes a snippet from the first match or a definition's line, mostly near the top of
-    a file: inflating all of every result's text (750 KB for pydoc_data/topics.py) cost more
-    than the rest of a search on CPython's Lib/. ``find`` inflates in doubling steps until its
-    probe is satisfied; the probe sees the same text, from the start, that the whole would give.
-    """
-
-    def __init__(self, z: bytes | None) -> None:
-        self.text = ""
-        self.complete = z is None
-        self._z = z or b""
-        self._at = 0
-        self._utf8 = codecs.getincrementaldecoder("utf-8")("surrogatepass")
-        self._inflater: Any = None
-        if z is not None and len(z) <= INFLATE_STEP:  # one step: at once, in this thread's context
-            self.text = inflate(z) or ""
-            self.complete = True
-        elif z is not None:  # its own context: a stream must not share one with other texts
-            self._inflater = _zstd().ZstdDecompressor().decompressobj()
-
-    def more(self) -> None:
-        """Inflate the next step (as much again as so far), or the rest."""
-        if self.complete or self._inflater is None:
-            return
-        step = max(INFLATE_STEP, self._at)
-        out = b""
-        # A block comes out only whole: feed until some text does, so no probe runs twice on
-        # the same text.
-        while not out and not self.complete:
-            chunk = self._z[self._at : self._at + step]
-            self._at += len(chunk)
-            out = bytes(self._inflater.decompress(chunk)) if chunk else b""
-            self.complete = self._at >= len(self._z)
-        self.text += self._utf8.decode(out, final=self.complete)
-
-    def find(self, probe: Callable[[str, bool], tuple[bool, T]]) -> T:
-        """``probe(text so far, complete)`` → (answered, value); more text until answered."""
-        while True:
-            answered, value = probe(self.text, self.complete)
-            if answered or self.complete:
-                return value
-            self.more()
-
-    def whole(self) -> str:
-        while not self.complete:
-            self.more()
-        return self.text
-
-
-# The values FTS5 indexes, in FTS_COLUMNS order: files' columns, but the text and the words
-# from `contents`.
-_FROM_CONTENTS = {"full_content": "c.z", "symbols": "c.words"}
-_FTS_SOURCE_SQL = (
-    "SELECT "
-    + ", ".join(_FROM_CONTENTS.get(col, f"f.{col}") for col in FTS_COLUMNS)
-    + " FROM files f LEFT JOIN contents c ON c.file_id = f.id WHERE f.id = ?"
-)
-_FTS_INSERT_SQL = (
-    f"INSERT INTO files_fts (rowid, {', '.join(FTS_COLUMNS)}) "
-    f"VALUES (?, {', '.join('?' * len(FTS_COLUMNS))})"
-)
-_FTS_DELETE_SQL = (
-    f"INSERT INTO files_fts (files_fts, rowid, {', '.join(FTS_COLUMNS)}) "
-    f"VALUES ('delete', ?, {', '.join('?' * len(FTS_COLUMNS))})"
-)
-_CONTENT_AT = FTS_COLUMNS.index("full_content")
-_WORDS_AT = FTS_COLUMNS.index("symbols")
-
-
-def _fts_values(
-    conn: sqlite3.Connection, file_id: int, *, inflated: bool = True
-) -> list[Any] | None:
-    row = conn.execute(_FTS_SOURCE_SQL, (file_id,)).fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    values[_CONTENT_AT] = inflate(values[_CONTENT_AT]) if inflated else None
-    values[_WORDS_AT] = inflate(values[_WORDS_AT]) if inflated else None
-    return values
-
-
-def store_content(conn: sqlite3.Connection, file_id: int, z: bytes, words: bytes) -> None:
-    """Inside a write transaction: the file's text and FTS words, each ``compress``-ed, before
-    index_fts (its symbols' details stay: store_symbols writes them)."""
-    conn.execute(
-        "INSERT INTO contents (file_id, z, words) VALUES (?, ?, ?) "
-        "ON CONFLICT (file_id) DO UPDATE SET z = excluded.z, words = excluded.words",
-        (file_id, z, words),
-    )
-
-
-def index_fts(
-    conn: sqlite3.Connection, file_id: int, stored: tuple[str, str] | None = None
-) -> None:
-    """Inside a write transaction: put a written files row and its text into files_fts.
-
-    ``stored``: the (text, words) just stored, which spares inflating them again; they must be
-    what `contents` holds, since unindex_fts later hands FTS5 the stored ones."""
-    values = _fts_values(conn, file_id, inflated=stored is None)
-    if values is not None:
-        if stored is not None:
-            values[_CONTENT_AT], values[_WORDS_AT] = stored
-        conn.execute(_FTS_INSERT_SQL, (file_id, *values))
-
-
-def unindex_fts(conn: sqlite3.Connection, file_id: int) -> None:
-    """Inside a write transaction, before the row or its text changes: take it out of files_fts.
-
-    A contentless FTS5 table removes a row's tokens only when given the values it indexed;
-    deleting by rowid alone would leave them searchable."""
-    values = _fts_values(conn, file_id)
-    if values is not None:
-        conn.execute(_FTS_DELETE_SQL, (file_id, *values))
-
-
-def delete_files(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
-    """Inside a write transaction: delete the files rows matching ``where`` (a condition on
-    files' columns), their FTS entries, text, symbols and roles. The number deleted."""
-    ids = [r[0] for r in conn.execute(f"SELECT id FROM files WHERE {where}", params).fetchall()]
-    for file_id in ids:
-        unindex_fts(conn, file_id)
-        conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
-    return len(ids)
 
 
 def _move_symbols(conn: sqlite3.Connection) -> None:

@@ -9,12 +9,14 @@ import time
 from typing import Any
 
 from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, derive_symbols, symbol_names
-from cq_lsp.store.db import (
+from cq_lsp.store.codec import compress
+from cq_lsp.store.db import Database, truncate_wal
+from cq_lsp.store.identifiers import content_words, file_role, file_stem, symbol_words
+from cq_lsp.store.ledger import key_of, record_history, storable
+from cq_lsp.store.rows import (
     INSERT_ROLE_SQL,
     SYMBOL_COLUMNS,
     SYMBOL_PARENT_JOIN,
-    Database,
-    compress,
     compress_details,
     delete_files,
     detail_of,
@@ -25,11 +27,8 @@ from cq_lsp.store.db import (
     store_symbols,
     symbol_details,
     symbol_rows,
-    truncate_wal,
     unindex_fts,
 )
-from cq_lsp.store.identifiers import content_words, file_role, file_stem, symbol_words
-from cq_lsp.store.ledger import key_of, record_history, storable
 from cq_lsp.worktree.guard import FileContent
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,7 @@ class Prepared:
         self.mtime_ns = mtime_ns
         # symbols rows without their file id (known only inside the transaction), and the role.
         self.symbols = symbols
-        self.zdefs = zdefs  # their signatures and docs, compressed (db.compress_details)
+        self.zdefs = zdefs  # their signatures and docs, compressed (rows.compress_details)
         self.role = role
 
 
@@ -114,7 +113,7 @@ def prepare(
         **{f: json_text(getattr(record, f)) for f in JSON_FIELDS},
         "documented_at_commit": commit,
         "documented_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        # The text goes to `contents` (db.store_content); the column stays for code-query's
+        # The text goes to `contents` (rows.store_content); the column stays for code-query's
         # readers, empty (docs/architecture.md, "Contracts").
         "full_content": None,
         "language": record.language,

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.errors import CqLspError, UsageError
-from cq_lsp.store.db import Database, inflate, kind_code
+from cq_lsp.store.codec import inflate
+from cq_lsp.store.db import Database
+from cq_lsp.store.rows import kind_code
 from cq_lsp.store.search import search
 from cq_lsp.worktree.git import run_git
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import attrs
 
-from cq_lsp.store.db import Database, delete_files
+from cq_lsp.store.db import Database
+from cq_lsp.store.rows import delete_files
 
 STATES = ("queued", "running", "done", "failed", "skipped")
 HISTORY_KEEP = 20_000

@@ -29,7 +29,8 @@ from functools import lru_cache
 from typing import Any
 
 from cq_lsp.errors import UsageError
-from cq_lsp.store.db import FTS_COLUMNS, Database, LazyText
+from cq_lsp.store.codec import LazyText
+from cq_lsp.store.db import Database
 from cq_lsp.store.identifiers import (
     ACTION_WORDS,
     ROLE_PRIOR,
@@ -39,6 +40,7 @@ from cq_lsp.store.identifiers import (
     query_terms,
     split_identifier,
 )
+from cq_lsp.store.rows import FTS_COLUMNS
 from cq_lsp.store.symbols import Match, lookup
 
 # bm25 weight per FTS column (same order as FTS_COLUMNS): names and overview above content.

@@ -13,16 +13,16 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-from cq_lsp.store.db import (
+from cq_lsp.store.db import Database
+from cq_lsp.store.identifiers import ROLE_PRIOR, normalize
+from cq_lsp.store.rows import (
     SYMBOL_COLUMNS,
     SYMBOL_NORM,
     SYMBOL_PARENT_JOIN,
-    Database,
     detail_of,
     kind_name,
     symbol_details,
 )
-from cq_lsp.store.identifiers import ROLE_PRIOR, normalize
 
 # Separators of a qualified name as languages write them: Engine.ServeHTTP, fmt::Println,
 # Foo#bar (Ruby docs), Foo->bar (PHP).

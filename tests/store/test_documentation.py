@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from cq_lsp.store.db import Database, inflate
+from cq_lsp.store.codec import inflate
+from cq_lsp.store.db import Database
 from cq_lsp.store.documentation import file_count, get_record
 from cq_lsp.store.ledger import Change, Ledger
 from cq_lsp.worktree.guard import PathGuard

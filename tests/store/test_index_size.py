@@ -10,29 +10,23 @@ from typing import Any
 
 import pytest
 
-from cq_lsp.store.db import (
+from cq_lsp.store.codec import LazyText, compress, inflate
+from cq_lsp.store.db import PAGE_SIZE, QUEUE_FREE_SHARE, SCHEMA_VERSION, Database, truncate_wal
+from cq_lsp.store.documentation import get_record
+from cq_lsp.store.identifiers import normalize
+from cq_lsp.store.rows import (
     FTS_COLUMNS,
     JSON_COLUMNS,
-    PAGE_SIZE,
-    QUEUE_FREE_SHARE,
-    SCHEMA_VERSION,
     SYMBOL_COLUMNS,
     SYMBOL_NORM,
     SYMBOL_PARENT_JOIN,
-    Database,
-    LazyText,
-    compress,
     delete_files,
     detail_of,
     index_fts,
-    inflate,
     json_text,
     kind_name,
     symbol_details,
-    truncate_wal,
 )
-from cq_lsp.store.documentation import get_record
-from cq_lsp.store.identifiers import normalize
 from cq_lsp.store.search import Highlighter, search, snippet_at
 from cq_lsp.store.symbols import find_symbols
 from cq_lsp.worktree.project import Project
