@@ -239,8 +239,18 @@ class Runner:
         return data, elapsed
 
     def documenter_calls(self) -> int:
-        status, _ = self.cq_json("status")
-        return int(status["documenter"]["calls"])
+        """The index's documenter-call counter, read without a side effect: `cq-lsp status`
+        would first queue every file it finds undocumented (auto mode) and start a worker, so
+        `index --wait` would then follow work begun before it and count only part of it."""
+        index_db = self.root / ".code-query" / "index.db"
+        conn = sqlite3.connect(f"{index_db.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute(
+                "SELECT value FROM counters WHERE name = 'documenter_calls'"
+            ).fetchone()
+        finally:
+            conn.close()
+        return int(row[0]) if row else 0
 
 
 # -- the corpus ----------------------------------------------------------------------------------
