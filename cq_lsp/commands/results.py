@@ -124,11 +124,15 @@ def _convert(hint: Any, value: Any) -> Any:
         return None
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
-        if isinstance(value, dict):
-            for arg in typing.get_args(hint):
-                if attrs.has(arg):
-                    return from_json(arg, value)
-        return value
+        classes = [arg for arg in typing.get_args(hint) if attrs.has(arg)]
+        if not isinstance(value, dict) or not classes:
+            return value
+        for cls in classes[:-1]:  # the first class the object fits (Waited | Followed)
+            try:
+                return from_json(cls, value)
+            except ResultShapeError:
+                continue
+        return from_json(classes[-1], value)
     if origin is list and isinstance(value, list):
         (item,) = typing.get_args(hint)
         return [_convert(item, v) for v in value]

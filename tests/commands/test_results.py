@@ -145,3 +145,16 @@ def test_the_search_fast_path_answers_what_the_table_answers(
         fast = cq.json(*argv)
         assert fast == table, f"`cq-lsp {' '.join(argv)}` differs from {name}"
         assert any(x.get("fresh") is False for x in table.get("results", table.get("symbols")))
+
+
+def test_a_union_of_results_takes_the_class_the_object_fits() -> None:
+    followed = {"queued": 0, "delayed": 0, "running": 0, "done": 3, "failed": 0, "skipped": 0}
+    followed |= {"total": 3, "elapsedS": 0.5, "cancelledByUser": False}
+    index = {"queued": 3, "unchanged": 0, "removed": 0, "skipped": 0, "refused": []}
+    result = r.from_json(r.IndexResult, {**index, "wait": followed})
+    assert isinstance(result.wait, r.Followed) and result.wait.done == 3
+    waited = {"documented": 3, "failed": 0, "newlyFailed": 0, "elapsedS": 0.5}
+    waited |= {"filesPerS": 6.0, "restarts": 0}
+    assert isinstance(r.from_json(r.IndexResult, {**index, "wait": waited}).wait, r.Waited)
+    with pytest.raises(r.ResultShapeError, match="Followed: undeclared key"):
+        r.from_json(r.IndexResult, {**index, "wait": {**waited, "colour": 1}})
