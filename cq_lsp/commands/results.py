@@ -16,7 +16,7 @@ converter (whose import costs ~20 ms), and classes that generate no ``__eq__``/`
 (which doubled their ~15 ms of class creation): compare and show them through ``to_json``.
 
 Parts that are open by design stay ``dict``: a documenter's own findings in a file record (an LLM
-writes them), a hook manager's extra notes, the evaluation's misses, and the sharing part of the
+writes them), the evaluation's misses, and the sharing part of the
 status object (built and documented by core/sharing.py).
 """
 
