@@ -80,8 +80,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _index(ws: Workspace, args: argparse.Namespace) -> int:
-    session = CliSession(args.root)
-    session._ws = ws
+    session = CliSession(args.root, ws)
     early = start_ahead(ws) if args.wait and not args.paths else None
     result: r.IndexResult = _run("cq.index", args, session, paths=list(args.paths))
     if not args.json:
@@ -337,8 +336,7 @@ def _worker_logs(project: Project, args: argparse.Namespace) -> int:
 
 def cmd_queue(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    session = CliSession(args.root)
-    session._ws = ws
+    session = CliSession(args.root, ws)
     action = args.action
     result: Any
     if action == "status":

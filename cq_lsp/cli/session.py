@@ -17,10 +17,11 @@ from cq_lsp.worktree.project import open_project
 class CliSession(CoreSession):
     source = "cli"
 
-    def __init__(self, root: str | None) -> None:
+    def __init__(self, root: str | None, ws: Workspace | None = None) -> None:
+        """``ws``: the workspace the command already opened (else opened on first use)."""
         self.root = root
         self.base: Path | None = Path.cwd()
-        self._ws: Workspace | None = None
+        self._ws = ws
 
     def workspace(self, root: str | None = None) -> Workspace:
         if self._ws is None:
