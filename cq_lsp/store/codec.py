@@ -1,5 +1,6 @@
-"""How index.db stores a file's text: one Zstandard frame, inflated whole or only as far as it
-is read (``LazyText``, for snippets)."""
+"""Zstandard for index.db's `contents`: a frame inflated whole, only its head (``inflate_head``,
+a file's symbol details), or from an offset only as far as it is read (``LazyText``, snippets).
+What a frame holds and where each part starts is rows.py's."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ def _zstd() -> Any:
 #: dictionary trained on the first files saved 0.3-0.4 MB more: not worth storing and
 #: versioning one. Blobs of any level inflate alike: changing it needs no upgrade.
 ZSTD_LEVEL = 6
+# Compressed bytes of a first step: about one Zstandard block (128 KB of text), the smallest part
+# a frame can be inflated in; most files are inflated in this one step.
+INFLATE_STEP = 32 * 1024
+T = TypeVar("T")
 
 
 # A Zstandard context costs 15 us to make (a search inflates ~10 texts) and must not be shared
@@ -39,26 +44,41 @@ def _codec(kind: str) -> Any:
     return codec
 
 
-def compress(text: str) -> bytes:
-    """A file's text as `contents` holds it: UTF-8, one Zstandard frame (with its size)."""
-    return bytes(_codec("c").compress(text.encode("utf-8", "surrogatepass")))
+def encode(text: str) -> bytes:
+    """Text as frames hold it: UTF-8, lone surrogates (odd file names) kept."""
+    return text.encode("utf-8", "surrogatepass")
 
 
-def inflate(blob: bytes | None) -> str | None:
-    """The text of a `contents` blob (None for a file without stored text)."""
-    if blob is None:
-        return None
-    return bytes(_codec("d").decompress(blob)).decode("utf-8", "surrogatepass")
+def decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogatepass")
 
 
-T = TypeVar("T")
-# Compressed bytes of LazyText's first step: about one Zstandard block (128 KB of text), the
-# smallest part a frame can be inflated in; most files are inflated in this one step.
-INFLATE_STEP = 32 * 1024
+def compress(data: bytes) -> bytes:
+    """One Zstandard frame (with its size) of ``data``."""
+    return bytes(_codec("c").compress(data))
+
+
+def inflate(blob: bytes) -> bytes:
+    """All of a frame."""
+    return bytes(_codec("d").decompress(blob))
+
+
+def inflate_head(blob: bytes, size: int) -> bytes:
+    """At least the first ``size`` bytes of a frame (all of a small one), for a part stored
+    before the rest: a large file's text is not inflated to read what precedes it."""
+    if len(blob) <= INFLATE_STEP:
+        return inflate(blob)
+    inflater = _zstd().ZstdDecompressor().decompressobj()
+    out = b""
+    for at in range(0, len(blob), INFLATE_STEP):
+        out += inflater.decompress(blob[at : at + INFLATE_STEP])
+        if len(out) >= size:
+            break
+    return out
 
 
 class LazyText:
-    """A stored text inflated only as far as it is read.
+    """The text a frame holds from byte ``start`` on, inflated only as far as it is read.
 
     Search makes a snippet from the first match or a definition's line, mostly near the top of
     a file: inflating all of every result's text (750 KB for pydoc_data/topics.py) cost more
@@ -66,15 +86,16 @@ class LazyText:
     probe is satisfied; the probe sees the same text, from the start, that the whole would give.
     """
 
-    def __init__(self, z: bytes | None) -> None:
+    def __init__(self, z: bytes | None, start: int = 0) -> None:
         self.text = ""
         self.complete = z is None
         self._z = z or b""
         self._at = 0
+        self._skip = start  # inflated bytes still to drop before the text
         self._utf8 = codecs.getincrementaldecoder("utf-8")("surrogatepass")
         self._inflater: Any = None
         if z is not None and len(z) <= INFLATE_STEP:  # one step: at once, in this thread's context
-            self.text = inflate(z) or ""
+            self.text = decode(inflate(z)[start:])
             self.complete = True
         elif z is not None:  # its own context: a stream must not share one with other texts
             self._inflater = _zstd().ZstdDecompressor().decompressobj()
@@ -92,6 +113,9 @@ class LazyText:
             self._at += len(chunk)
             out = bytes(self._inflater.decompress(chunk)) if chunk else b""
             self.complete = self._at >= len(self._z)
+            if self._skip:
+                dropped = min(self._skip, len(out))
+                out, self._skip = out[dropped:], self._skip - dropped
         self.text += self._utf8.decode(out, final=self.complete)
 
     def find(self, probe: Callable[[str, bool], tuple[bool, T]]) -> T:

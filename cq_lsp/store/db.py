@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.errors import IndexError_
-from cq_lsp.store.codec import compress
+from cq_lsp.store.codec import decode, inflate
 from cq_lsp.store.identifiers import file_role, file_stem
 from cq_lsp.store.rows import (
     FTS_COLUMNS,
     INSERT_ROLE_SQL,
     JSON_COLUMNS,
-    compress_details,
     index_fts,
     json_text,
-    store_content,
+    pack_contents,
+    store_contents,
     store_symbols,
     symbol_rows,
 )
@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 # 5: symbols clustered by file (WITHOUT ROWID), norm stored only where lower(name) is not it,
 # kinds and containers as small integers, each symbol's signature and doc in its file's
 # `contents.defs`, compact JSON in files (with 2 KB pages and level-6 Zstandard: 38.0 → 32.2 MB
-# on CPython's Lib/, 1.20 → 1.02 × its text)
-SCHEMA_VERSION = 5
+# on CPython's Lib/, 1.20 → 1.02 × its text); 6: a file's details, words and text in one frame
+# of `contents` (rows.Contents: 32.2 → 31.4 MB, 0.998 ×)
+SCHEMA_VERSION = 6
 
 
 # How long a writer waits for another process's transaction before the user hears about it
@@ -105,16 +106,16 @@ CREATE TABLE IF NOT EXISTS files (
 -- Lookups by path alone (show, forget, rename of the dataset) must not scan the table.
 CREATE INDEX IF NOT EXISTS files_filepath ON files (filepath);
 
--- Each file's text, compressed (codec.compress), once; files.full_content stays NULL (see
--- docs/architecture.md, "Contracts"). Stored in full, the text alone was as big as the checkout
--- and .code-query/ 2.0-3.0x its size.
--- `words`: the files_fts `symbols` column (names and their split words), also read by FTS5 alone,
--- compressed the same way; files.symbols stays NULL.
--- `defs`: the [signature, doc] of each of the file's symbols rows, in `seq` order, as compact
--- JSON, compressed (symbol_details): 3.0 MB in the rows on CPython's Lib/, 1.0 MB so, and read
--- only for the few definitions an answer shows.
+-- Each file's text, once, compressed in one Zstandard frame (rows.Contents) after two parts
+-- that start at byte offsets `words_at` and `text_at` of the inflated frame:
+-- the [signature, doc] of each of the file's symbols rows, in `seq` order, as compact JSON
+-- (3.0 MB in the rows on CPython's Lib/, read only for the few definitions an answer shows),
+-- then the files_fts `symbols` column (names and their split words, read by FTS5 alone).
+-- files.full_content and files.symbols stay NULL (see docs/architecture.md, "Contracts").
+-- Stored in full, the text alone was as big as the checkout and .code-query/ 2.0-3.0x its size.
 CREATE TABLE IF NOT EXISTS contents (
-    file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB, defs BLOB
+    file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words_at INTEGER NOT NULL,
+    text_at INTEGER NOT NULL
 );
 
 -- Contentless: snippets are made in Python from `contents` (search.py), so FTS5 never reads a
@@ -132,7 +133,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS files_fts USING fts5(
 -- Every definition of a documented file, a row each; written and deleted with its file.
 -- Clustered by (file_id, seq): a file's rows are deleted and listed (show) by its key, with no
 -- separate index on file_id (0.7 MB on CPython's Lib/) nor a rowid. `seq`: the definition's
--- place in its file's list, and in its `contents.defs`.
+-- place in its file's list, and in its details in `contents`.
 -- `norm` (identifiers.normalize(name): any spelling finds it) is NULL where it equals
 -- lower(name) — a third of the names —, and lookups go by SYMBOL_NORM, which symbols_norm
 -- indexes. `kind`: its place in KINDS (untyped: a kind not listed there is stored as its text).
@@ -559,17 +560,18 @@ class Database:
                 for name in ("symbols_name", "symbols_norm", "symbols_file"):
                     c.execute(f"DROP INDEX IF EXISTS {name}")
                 c.execute("ALTER TABLE symbols RENAME TO symbols_v4")
+            if 4 <= old < 6:
+                # Schema 6's contents has other columns: the rows are packed into it below.
+                c.execute("ALTER TABLE contents RENAME TO contents_v5")
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
-            columns = {r[1] for r in c.execute("PRAGMA table_info(contents)").fetchall()}
-            if "defs" not in columns:  # schema 4's contents
-                c.execute("ALTER TABLE contents ADD COLUMN defs BLOB")
+            details: dict[int, list[list[str]]] = {}
             if old and old < 3:
-                _backfill_symbols(c)
+                details = _backfill_symbols(c)
             if 3 <= old < 5:
-                _move_symbols(c)
-            if old and old < 4:
-                _move_contents(c)
+                details = _move_symbols(c)
+            if old:
+                _pack_contents(c, old, details)
             if old and old < 5:
                 _compact_json(c)
             if old:
@@ -613,8 +615,9 @@ def _json(value: Any) -> Any:
         return None
 
 
-def _backfill_symbols(conn: sqlite3.Connection) -> None:
-    """Symbols and roles of files documented before schema 3, from their stored fields."""
+def _backfill_symbols(conn: sqlite3.Connection) -> dict[int, list[list[str]]]:
+    """Symbols and roles of files documented before schema 3, from their stored fields; their
+    details (for `contents`) by file id."""
     # Here, not at the top: the record pulls in attrs (~40 ms), which `cq-lsp search` and
     # `symbol` would pay on every start for a migration that runs once per index.
     from cq_lsp.documenters.records import FileRecord, derive_symbols
@@ -623,6 +626,7 @@ def _backfill_symbols(conn: sqlite3.Connection) -> None:
         "SELECT id, filepath, filename, language, functions, types_interfaces_classes, "
         "constants, full_content FROM files"
     ).fetchall()
+    by_file: dict[int, list[list[str]]] = {}
     for r in rows:
         record = FileRecord(path=r[1], filename=r[2] or "", language=r[3] or "")
         for field, value in (("functions", r[4]), ("types_interfaces_classes", r[5])):
@@ -632,9 +636,10 @@ def _backfill_symbols(conn: sqlite3.Connection) -> None:
         constants = _json(r[6])
         if isinstance(constants, dict):
             record.constants = constants
-        rows, details = symbol_rows(r[0], derive_symbols(record))
-        store_symbols(conn, r[0], [row[1:] for row in rows], compress_details(details))
+        rows, by_file[r[0]] = symbol_rows(r[0], derive_symbols(record))
+        store_symbols(conn, r[0], [row[1:] for row in rows])
         conn.execute(INSERT_ROLE_SQL, (r[0], file_role(r[1], r[7] or ""), file_stem(r[1])))
+    return by_file
 
 
 def truncate_wal(path: Path, *, vacuum_free_share: float | None = None) -> None:
@@ -662,9 +667,9 @@ def truncate_wal(path: Path, *, vacuum_free_share: float | None = None) -> None:
         log.info("checkpoint of %s skipped: %s", path, exc)
 
 
-def _move_symbols(conn: sqlite3.Connection) -> None:
+def _move_symbols(conn: sqlite3.Connection) -> dict[int, list[list[str]]]:
     """Schema 5: the rows of schema 3-4's symbols table (renamed symbols_v4), in their order, into
-    the table keyed by (file_id, seq), their signatures and docs into `contents.defs`."""
+    the table keyed by (file_id, seq); their signatures and docs (for `contents`) by file id."""
     rows = conn.execute(
         "SELECT file_id, name, kind, line, container, signature, doc FROM symbols_v4 "
         "ORDER BY file_id, id"
@@ -675,10 +680,12 @@ def _move_symbols(conn: sqlite3.Connection) -> None:
             {"name": name, "kind": kind, "line": line, "container": container,
              "signature": signature, "doc": doc}
         )  # fmt: skip
+    details: dict[int, list[list[str]]] = {}
     for file_id, symbols in by_file.items():
-        out, details = symbol_rows(file_id, symbols)
-        store_symbols(conn, file_id, [row[1:] for row in out], compress_details(details))
+        out, details[file_id] = symbol_rows(file_id, symbols)
+        store_symbols(conn, file_id, [row[1:] for row in out])
     conn.execute("DROP TABLE symbols_v4")
+    return details
 
 
 #: queue.db is VACUUMed after a burst when more than this share of it is free.
@@ -701,13 +708,38 @@ def _compact_json(conn: sqlite3.Connection) -> None:
             conn.execute(f"UPDATE files SET {sets} WHERE id = ?", (*compact, file_id))
 
 
-def _move_contents(conn: sqlite3.Connection) -> None:
-    """Schema 4: files.full_content and files.symbols into `contents`, compressed, and emptied."""
-    for file_id, text, words in conn.execute(
-        "SELECT id, full_content, symbols FROM files"
-    ).fetchall():
-        store_content(conn, file_id, compress(text or ""), compress(words or ""))
-    conn.execute("UPDATE files SET full_content = NULL, symbols = NULL")
+def _pack_contents(conn: sqlite3.Connection, old: int, details: dict[int, list[list[str]]]) -> None:
+    """Schema 6: each file's text, words and symbol details packed into one `contents` frame —
+    from files.full_content and files.symbols (schema 2-3, then emptied) or from schema 4-5's
+    separately compressed columns (the table renamed contents_v5); ``details`` from the symbols
+    upgrade, else schema 5's `defs`."""
+    if old < 4:
+        rows = conn.execute("SELECT id, full_content, symbols, NULL FROM files").fetchall()
+    else:
+        has_defs = any(
+            r[1] == "defs" for r in conn.execute("PRAGMA table_info(contents_v5)").fetchall()
+        )
+        rows = [
+            (file_id, _inflated(z), _inflated(words), _inflated(defs))
+            for file_id, z, words, defs in conn.execute(
+                f"SELECT f.id, c.z, c.words, {'c.defs' if has_defs else 'NULL'} FROM files f "
+                "LEFT JOIN contents_v5 c ON c.file_id = f.id"
+            ).fetchall()
+        ]
+    for file_id, text, words, defs in rows:
+        pairs = details.get(file_id)
+        if pairs is None:
+            listed = _json(defs)
+            pairs = listed if isinstance(listed, list) else []
+        store_contents(conn, file_id, pack_contents(text or "", words or "", pairs))
+    if old < 4:
+        conn.execute("UPDATE files SET full_content = NULL, symbols = NULL")
+    conn.execute("DROP TABLE IF EXISTS contents_v5")
+
+
+def _inflated(blob: bytes | None) -> str | None:
+    """A schema 4-5 `contents` column: one frame of UTF-8."""
+    return decode(inflate(blob)) if blob is not None else None
 
 
 def _split_sql(script: str) -> list[str]:

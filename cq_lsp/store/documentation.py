@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, derive_symbols, symbol_names
-from cq_lsp.store.codec import compress
 from cq_lsp.store.db import Database, truncate_wal
 from cq_lsp.store.identifiers import content_words, file_role, file_stem, symbol_words
 from cq_lsp.store.ledger import key_of, record_history, storable
@@ -17,13 +16,13 @@ from cq_lsp.store.rows import (
     INSERT_ROLE_SQL,
     SYMBOL_COLUMNS,
     SYMBOL_PARENT_JOIN,
-    compress_details,
     delete_files,
     detail_of,
     index_fts,
     json_text,
     kind_name,
-    store_content,
+    pack_contents,
+    store_contents,
     store_symbols,
     symbol_details,
     symbol_rows,
@@ -46,6 +45,7 @@ class Prepared:
     """
 
     __slots__ = (
+        "contents",
         "key",
         "mtime_ns",
         "role",
@@ -55,9 +55,6 @@ class Prepared:
         "text",
         "values",
         "words",
-        "z",
-        "zdefs",
-        "zwords",
     )
 
     def __init__(
@@ -68,24 +65,23 @@ class Prepared:
         size: int,
         mtime_ns: int,
         symbols: list[tuple[Any, ...]],
-        zdefs: bytes,
+        details: list[list[str]],
         role: tuple[str, str],
         text: str,
         words: str,
     ) -> None:
         self.key = key
-        # The text and words for FTS5, and compressed for `contents` here, outside the lock.
+        # The text and words for FTS5, and compressed with the symbols' details for `contents`
+        # here, outside the lock.
         self.text = text
         self.words = words
-        self.z = compress(text)
-        self.zwords = compress(words)
+        self.contents = pack_contents(text, words, details)
         self.task_sha = task_sha
         self.values = values
         self.size = size
         self.mtime_ns = mtime_ns
         # symbols rows without their file id (known only inside the transaction), and the role.
         self.symbols = symbols
-        self.zdefs = zdefs  # their signatures and docs, compressed (rows.compress_details)
         self.role = role
 
 
@@ -113,7 +109,7 @@ def prepare(
         **{f: json_text(getattr(record, f)) for f in JSON_FIELDS},
         "documented_at_commit": commit,
         "documented_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        # The text goes to `contents` (rows.store_content); the column stays for code-query's
+        # The text goes to `contents` (rows.store_contents); the column stays for code-query's
         # readers, empty (docs/architecture.md, "Contracts").
         "full_content": None,
         "language": record.language,
@@ -132,7 +128,7 @@ def prepare(
         content.size,
         content.mtime_ns,
         [r[1:] for r in rows],
-        compress_details(details),
+        details,
         (role, file_stem(key)),
         storable(content.text),
         storable(symbols),
@@ -186,10 +182,10 @@ def store(conn: sqlite3.Connection, job: Prepared) -> bool:
         "SELECT id FROM files WHERE dataset_id = ? AND filepath = ?",
         (job.values["dataset_id"], job.key),
     ).fetchone()[0]
-    store_content(conn, file_id, job.z, job.zwords)
+    store_contents(conn, file_id, job.contents)
     index_fts(conn, file_id, (job.text, job.words))
     # The file's definitions are replaced with it, in the same transaction (never half-updated).
-    store_symbols(conn, file_id, job.symbols, job.zdefs)
+    store_symbols(conn, file_id, job.symbols)
     conn.execute(INSERT_ROLE_SQL, (file_id, *job.role))
     conn.execute(
         "UPDATE jobs SET state='done', sha=?, size=?, mtime_ns=?, error=NULL, reason=NULL, "

@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from cq_lsp.errors import CqLspError, UsageError
-from cq_lsp.store.codec import inflate
 from cq_lsp.store.db import Database
-from cq_lsp.store.rows import kind_code
+from cq_lsp.store.rows import kind_code, text_of
 from cq_lsp.store.search import search
 from cq_lsp.worktree.git import run_git
 
@@ -213,9 +212,10 @@ def history_tasks(db: Database, root: Path, limit: int) -> list[tuple[str, str]]
 
 def _contents(db: Database) -> list[tuple[str, str]]:
     return [
-        (r[0], inflate(r[1]) or "")
+        (r[0], text_of(r[1], r[2]))
         for r in db.query(
-            "SELECT f.filepath, c.z FROM files f LEFT JOIN contents c ON c.file_id = f.id"
+            "SELECT f.filepath, c.z, c.text_at FROM files f "
+            "LEFT JOIN contents c ON c.file_id = f.id"
         )
     ]
 

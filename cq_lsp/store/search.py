@@ -86,7 +86,7 @@ TIER_NAMES = ("text", "path", "symbol", "definition")  # index = the tier's scor
 _KIND_WEIGHT = {"method": 0.95, "constant": 0.9, "variable": 0.85, "field": 0.85}
 
 _ROWS_SQL = (
-    "SELECT f.id, f.filepath, f.overview, f.language, c.z FROM files f "
+    "SELECT f.id, f.filepath, f.overview, f.language, c.z, c.text_at FROM files f "
     "LEFT JOIN contents c ON c.file_id = f.id WHERE f.id IN ({})"
 )
 
@@ -433,13 +433,13 @@ def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: 
         return
     marks = ",".join("?" * len(ids))
     rows = db.conn().execute(
-        "SELECT f.id, f.filepath, c.z, coalesce(r.role, 'source') AS role FROM files f "
+        "SELECT f.id, f.filepath, c.z, c.text_at, coalesce(r.role, 'source') AS role FROM files f "
         "LEFT JOIN contents c ON c.file_id = f.id "
         f"LEFT JOIN file_roles r ON r.file_id = f.id WHERE f.id IN ({marks})",
         ids,
     )
     for row in rows:
-        located = LazyText(row["z"]).find(
+        located = LazyText(row["z"], row["text_at"] or 0).find(
             lambda text, complete: _definition_line(text, tail, pattern, complete)
         )
         if located is None:
@@ -497,7 +497,7 @@ def _mode(syntax: str) -> str:
 
 def _result(row: Any, hit: _Hit, highlighter: Highlighter | None) -> dict[str, Any]:
     """The one place a result's fields are assembled (a face adds its own, e.g. ``fresh``)."""
-    content = LazyText(row["z"])
+    content = LazyText(row["z"], row["text_at"] or 0)
     line: int | None = None
     snippet: str | None = None
     if hit.symbol is not None and row["z"] is not None:

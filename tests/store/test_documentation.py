@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 
 import pytest
+import zstandard
 
-from cq_lsp.store.codec import inflate
 from cq_lsp.store.db import Database
 from cq_lsp.store.documentation import file_count, get_record
 from cq_lsp.store.ledger import Change, Ledger
@@ -43,7 +44,13 @@ def test_commit_job_writes_documentation_and_ledger_together(
     assert ledger.counters() == {"documenter_calls": 1}
     # The text is stored once, compressed in `contents`; code-query's column stays empty.
     assert db.query("SELECT full_content FROM files")[0]["full_content"] is None
-    assert inflate(db.query("SELECT z FROM contents")[0]["z"]) == "A = 1\n"
+    # Read as docs/architecture.md tells code-query's users to, with zstandard alone: one frame,
+    # the symbols' details, then the FTS words, then the text.
+    row = db.query("SELECT z, words_at, text_at FROM contents")[0]
+    frame = zstandard.decompress(row["z"])
+    assert frame[row["text_at"] :].decode() == "A = 1\n"
+    assert json.loads(frame[: row["words_at"]]) == [["main()", ""]]
+    assert "main" in frame[row["words_at"] : row["text_at"]].decode().split()
 
 
 def test_commit_job_superseded_while_running_writes_nothing(

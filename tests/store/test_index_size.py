@@ -1,5 +1,6 @@
-"""Index size: each file's text is stored once (compressed), and a schema-3 index upgrades in place
-with the same search results (issue #15, item 6; the budget is bench_index.py's size row)."""
+"""Index size: each file's text is stored once (compressed, in one frame with its words and
+symbol details), and a schema 3-5 index upgrades in place with the same search results (issue #15,
+item 6; the budget is bench_index.py's size row)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 
-from cq_lsp.store.codec import LazyText, compress, inflate
+from cq_lsp.store.codec import INFLATE_STEP, LazyText, compress, encode, inflate, inflate_head
 from cq_lsp.store.db import PAGE_SIZE, QUEUE_FREE_SHARE, SCHEMA_VERSION, Database, truncate_wal
 from cq_lsp.store.documentation import get_record
 from cq_lsp.store.identifiers import normalize
@@ -22,9 +24,9 @@ from cq_lsp.store.rows import (
     SYMBOL_PARENT_JOIN,
     delete_files,
     detail_of,
-    index_fts,
     json_text,
     kind_name,
+    pack_contents,
     symbol_details,
 )
 from cq_lsp.store.search import Highlighter, search, snippet_at
@@ -90,15 +92,71 @@ _V4_SYMBOLS = [
 ]
 
 
+_V5_CONTENTS = (
+    "CREATE TABLE contents (file_id INTEGER PRIMARY KEY, z BLOB NOT NULL, words BLOB, defs BLOB)"
+)
+
+
+def _as_schema_5_contents(conn: sqlite3.Connection) -> None:
+    """`contents` as schema 5 wrote it: the text, the words and the details each in a frame of
+    its own (with zstandard alone, as the contract reads them)."""
+    rows = conn.execute("SELECT file_id, z, words_at, text_at FROM contents").fetchall()
+    conn.execute("DROP TRIGGER files_symbols_ad")  # it names contents: dropped, then made again
+    conn.execute("DROP TABLE contents")
+    conn.execute(_V5_CONTENTS)
+    for file_id, z, words_at, text_at in rows:
+        frame = zstandard.decompress(z)
+        parts = (frame[text_at:], frame[words_at:text_at], frame[:words_at])
+        conn.execute(
+            "INSERT INTO contents (file_id, z, words, defs) VALUES (?, ?, ?, ?)",
+            (file_id, *(zstandard.compress(part) for part in parts)),
+        )
+    conn.execute(_V4_SYMBOLS_TRIGGER)
+
+
+def _index_fts_v5(conn: sqlite3.Connection) -> None:
+    """files_fts rows again, from the files columns and schema 4-5's `contents`."""
+    conn.execute("INSERT INTO files_fts (files_fts) VALUES ('delete-all')")
+    rows = conn.execute(
+        f"SELECT f.id, {', '.join('f.' + c for c in FTS_COLUMNS)}, c.z, c.words FROM files f "
+        "LEFT JOIN contents c ON c.file_id = f.id"
+    ).fetchall()
+    at = {c: i for i, c in enumerate(FTS_COLUMNS)}
+    for file_id, *values in rows:
+        z, words = values.pop(), values.pop()
+        values[at["full_content"]] = zstandard.decompress(z).decode()
+        values[at["symbols"]] = zstandard.decompress(words).decode()
+        conn.execute(
+            f"INSERT INTO files_fts (rowid, {', '.join(FTS_COLUMNS)}) "
+            f"VALUES (?, {', '.join('?' * len(FTS_COLUMNS))})",
+            (file_id, *values),
+        )
+
+
+def _as_schema_5(path: Path) -> None:
+    """Rewrite a current index.db into the layout schema 5 wrote."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("BEGIN")
+    _as_schema_5_contents(conn)
+    conn.execute("PRAGMA user_version=5")
+    conn.execute("COMMIT")
+    conn.close()
+
+
 def _as_schema_4_tables(conn: sqlite3.Connection) -> None:
-    """symbols and the files JSON columns as schema 3 and 4 wrote them: a rowid table with norm
-    always stored and two indexes; JSON with json.dumps' default separators."""
+    """`contents`, symbols and the files JSON columns as schema 3 and 4 wrote them: no `defs`
+    (the details were in the symbols rows); a rowid symbols table with norm always stored and two
+    indexes; JSON with json.dumps' default separators."""
+    _as_schema_5_contents(conn)
     conn.execute("DROP INDEX symbols_norm")
     conn.execute("DROP TRIGGER files_symbols_ad")  # a rename would point it at symbols_v5
     conn.execute("ALTER TABLE symbols RENAME TO symbols_v5")
     for stmt in _V4_SYMBOLS:
         conn.execute(stmt)
-    details = symbol_details(conn, [r[0] for r in conn.execute("SELECT file_id FROM contents")])
+    details = {
+        file_id: json.loads(zstandard.decompress(defs))
+        for file_id, defs in conn.execute("SELECT file_id, defs FROM contents")
+    }
     join = SYMBOL_PARENT_JOIN.replace("symbols p", "symbols_v5 p")
     for name, kind, line, container, seq, file_id, norm in conn.execute(
         f"SELECT {SYMBOL_COLUMNS}, s.file_id, coalesce(s.norm, lower(s.name)) "
@@ -126,9 +184,7 @@ def _as_schema_4(path: Path) -> None:
     conn.execute("BEGIN")
     _as_schema_4_tables(conn)
     # The FTS rows again, from the spaced JSON (a contentless table deletes by the values).
-    conn.execute("INSERT INTO files_fts (files_fts) VALUES ('delete-all')")
-    for (file_id,) in conn.execute("SELECT id FROM files").fetchall():
-        index_fts(conn, file_id)
+    _index_fts_v5(conn)
     conn.execute("PRAGMA user_version=4")
     conn.execute("COMMIT")
     conn.close()
@@ -140,7 +196,8 @@ def _as_schema_3(path: Path) -> None:
     conn.execute("BEGIN")
     _as_schema_4_tables(conn)
     for file_id, z in conn.execute("SELECT file_id, z FROM contents").fetchall():
-        conn.execute("UPDATE files SET full_content = ? WHERE id = ?", (inflate(z), file_id))
+        text = zstandard.decompress(z).decode()
+        conn.execute("UPDATE files SET full_content = ? WHERE id = ?", (text, file_id))
     conn.execute("DROP TABLE contents")
     conn.execute("DROP TABLE files_fts")
     conn.execute("DROP TRIGGER files_symbols_ad")
@@ -183,7 +240,10 @@ def _symbols(db: Database) -> dict[str, Any]:
     return {"found": found, "shown": shown}
 
 
-@pytest.mark.parametrize("version", [3, 4])
+_AS_SCHEMA = {3: _as_schema_3, 4: _as_schema_4, 5: _as_schema_5}
+
+
+@pytest.mark.parametrize("version", sorted(_AS_SCHEMA))
 def test_older_index_upgrades_with_the_same_results_and_stays_updatable(
     version: int, tmp_path: Path, isolated_env: dict[str, str]
 ) -> None:
@@ -204,16 +264,19 @@ def test_older_index_upgrades_with_the_same_results_and_stays_updatable(
     assert [s["container"] for s in symbols["found"]["Engine.Run"]] == ["Engine"]
     db.close()
 
-    (_as_schema_3 if version == 3 else _as_schema_4)(project.index_db)
+    _AS_SCHEMA[version](project.index_db)
     old = Database(project.index_db, readonly=True)
     assert old.query("PRAGMA user_version")[0][0] == version
     texts = old.query("SELECT count(*) FROM files WHERE full_content IS NOT NULL")[0][0]
     assert texts == (len(FILES) if version == 3 else 0)
-    assert old.query("SELECT count(*) FROM files WHERE functions LIKE '%\": %'")[0][0] > 0
+    spaced = old.query("SELECT count(*) FROM files WHERE functions LIKE '%\": %'")[0][0]
+    assert (spaced > 0) == (version < 5)
     old.close()
 
     db = Database(project.index_db)  # the upgrade
-    assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 5
+    assert db.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 6
+    tables = {r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not tables & {"contents_v5", "symbols_v4"}
     moved = "full_content IS NOT NULL OR symbols IS NOT NULL"
     assert db.query(f"SELECT count(*) FROM files WHERE {moved}")[0][0] == 0
     assert db.query("SELECT count(*) FROM contents")[0][0] == len(FILES)
@@ -242,10 +305,14 @@ def _assert_compact_symbols(db: Database) -> None:
     and each lookup served by an index (a regression would grow the index or scan the table)."""
     tables = {r[0]: r[1] for r in db.query("SELECT name, sql FROM sqlite_master")}
     assert "WITHOUT ROWID" in tables["symbols"] and "symbols_file" not in tables
-    # Signatures and docs live compressed in contents.defs, not in the rows.
-    assert "signature" not in tables["symbols"] and "defs" in tables["contents"]
-    defs = db.query("SELECT count(*) FROM contents WHERE defs IS NOT NULL")[0][0]
-    assert defs == db.query("SELECT count(DISTINCT file_id) FROM symbols")[0][0] > 0
+    # Signatures and docs live compressed in `contents`, one pair per symbols row, not in the
+    # rows; the text once, in the same frame.
+    assert "signature" not in tables["symbols"] and "text_at" in tables["contents"]
+    counts = dict(db.query("SELECT file_id, count(*) FROM symbols GROUP BY file_id"))
+    files = [r[0] for r in db.query("SELECT id FROM files")]
+    assert counts and set(counts) <= set(files)
+    details = symbol_details(db.conn(), files)
+    assert {f: len(d) for f, d in details.items() if d} == counts
     rows = db.query("SELECT name, norm FROM symbols")
     assert rows
     for name, norm in rows:
@@ -371,10 +438,13 @@ def _free_pages(path: Path) -> tuple[int, int]:
         conn.close()
 
 
-def test_lazy_text_reads_what_the_whole_text_holds_at_every_step() -> None:
-    # Multi-byte characters across every step boundary, and a text many steps long.
+@pytest.mark.parametrize("head", ["", '[["déf f()", ""]] f déf'])
+def test_lazy_text_reads_what_the_whole_text_holds_at_every_step(head: str) -> None:
+    # Multi-byte characters across every step boundary, and a text many steps long, after the
+    # frame's other parts (a multi-byte one, so the text starts mid-block, unaligned).
     text = "".join(f"línea {i} — ünïcode 🐍 {i * 7}\n" for i in range(20_000))
-    lazy = LazyText(compress(text))
+    z = compress(encode(head + text))
+    lazy = LazyText(z, len(encode(head)))
     seen = [len(lazy.text)]
     while not lazy.complete:
         lazy.more()
@@ -382,6 +452,20 @@ def test_lazy_text_reads_what_the_whole_text_holds_at_every_step() -> None:
         seen.append(len(lazy.text))
     assert lazy.text == text and len(seen) > 2
     assert LazyText(None).find(lambda t, complete: (complete, t)) == ""
+
+
+def test_a_large_files_details_are_read_without_inflating_its_text() -> None:
+    details = [[f"def f{i}(x)", f"Doc {i} — ü."] for i in range(50)]
+    text = "".join(f"def f{i}(x):\n    return {i * 7919 % 1000003}\n" for i in range(60_000))
+    z, words_at, text_at = pack_contents(text, "f0 f1 f2", details)
+    assert len(z) > 4 * INFLATE_STEP
+    head = inflate_head(z, words_at)
+    frame = inflate(z)
+    assert head == frame[: len(head)] and len(head) < len(frame) // 4
+    assert json.loads(head[:words_at]) == details
+    assert frame[words_at:text_at] == b"f0 f1 f2" and frame[text_at:].decode() == text
+    small = pack_contents("x = 1\n", "x", [["x", ""]])
+    assert inflate_head(small.z, small.words_at) == inflate(small.z)  # one step: all of it
 
 
 def test_snippets_deep_in_a_large_file_are_those_of_its_whole_text(
