@@ -541,6 +541,16 @@ class Database:
     def _create(self) -> None:
         conn = self.conn()
         row = conn.execute("PRAGMA user_version").fetchone()
+        if row[0] > SCHEMA_VERSION:
+            # Taken for an old one, it would be "upgraded": its FTS table dropped and rebuilt from
+            # columns this version does not know.
+            raise IndexError_(
+                f"{self.path} was written by a newer cq-lsp (index schema {row[0]}; this "
+                f"cq-lsp reads schema {SCHEMA_VERSION} and older) and was left as it is",
+                hint="use the cq-lsp that wrote it (upgrade this one, e.g. `pip install -U "
+                f"cq-lsp`), or move it aside (`mv {self.path} {self.path}.newer`) and run "
+                "`cq-lsp index` to document the work tree again with this one",
+            )
         if row[0] == SCHEMA_VERSION:
             # Touch the tables we rely on: a truncated file fails here rather than mid-job.
             conn.execute("SELECT 1 FROM files_fts LIMIT 1").fetchall()

@@ -105,7 +105,8 @@ def _match(row: Any, tier: int) -> Match:
 
 
 def with_details(db: Database, matches: list[Match]) -> list[Match]:
-    """``matches`` with their signature and doc, read for these files only (`contents.defs`)."""
+    """``matches`` with their signature and doc, read for these files only (their `contents`
+    head)."""
     details = symbol_details(db.conn(), sorted({m.file_id for m in matches if m.seq >= 0}))
     out = []
     for m in matches:

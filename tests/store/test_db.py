@@ -1,8 +1,13 @@
-"""index.db: the schema, and a corrupt file moved aside and rebuilt."""
+"""index.db: the schema, a corrupt file moved aside and rebuilt, a newer one left alone."""
 
 from __future__ import annotations
 
-from cq_lsp.store.db import Database
+import sqlite3
+
+import pytest
+
+from cq_lsp.errors import IndexError_
+from cq_lsp.store.db import SCHEMA_VERSION, Database
 from cq_lsp.store.ledger import Change, Ledger
 from cq_lsp.worktree.project import Project
 from tests.store.conftest import SHA_A
@@ -66,3 +71,30 @@ def test_second_corruption_gets_a_distinct_name(project: Project) -> None:
         project.index_db.write_bytes(b"garbage" * 1000)
         Database(project.index_db).close()
     assert len(list(project.state_dir.glob("index.db.corrupt-*"))) == 2
+
+
+def test_an_index_from_a_newer_cq_lsp_is_refused_and_left_as_it_is(project: Project) -> None:
+    db = Database(project.index_db)
+    Ledger(db).enqueue([Change("a.py", SHA_A)], source="cli")
+    db.close()
+    conn = sqlite3.connect(str(project.index_db))
+    conn.execute("CREATE TABLE future_things (x)")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+
+    with pytest.raises(IndexError_) as caught:
+        Database(project.index_db)
+    assert "written by a newer cq-lsp" in caught.value.message
+    assert f"index schema {SCHEMA_VERSION + 1}" in caught.value.message
+    assert caught.value.hint is not None and "cq-lsp index" in caught.value.hint
+
+    conn = sqlite3.connect(str(project.index_db))
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"future_things", "files_fts", "contents", "jobs"} <= tables
+        assert conn.execute("SELECT path, state FROM jobs").fetchall() == [("a.py", "queued")]
+    finally:
+        conn.close()
+    assert not list(project.state_dir.glob("index.db.corrupt-*"))
