@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 # kinds and containers as small integers, each symbol's signature and doc in its file's
 # `contents.defs`, compact JSON in files (with 2 KB pages and level-6 Zstandard: 38.0 → 32.2 MB
 # on CPython's Lib/, 1.20 → 1.02 × its text); 6: a file's details, words and text in one frame
-# of `contents` (rows.Contents: 32.2 → 31.4 MB, 0.998 ×)
+# of `contents` (rows.Contents: 32.2 → 31.4 MB on CPython's Lib/, 0.99 × its text)
 SCHEMA_VERSION = 6
 
 
