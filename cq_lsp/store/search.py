@@ -3,7 +3,8 @@
 1. **definition** — a file that defines the queried identifier (``ServeHTTP``, ``Engine.ServeHTTP``,
    ``app.listen``), from the ``symbols`` rows;
 2. **symbol** — a definition whose name is the query's words in another spelling, or starts with
-   them (``parse invoice`` → ``parseInvoice``, ``render`` → ``render_page``);
+   them (``parse invoice`` → ``parseInvoice``, ``render`` → ``render_page``), or a member whose
+   container and name they spell (``context json`` → ``Context.JSON``);
 3. **path** — a file whose name is the query (``base64`` → ``base64.py``);
 4. **text** — weighted full text (BM25F: symbol names, file names and the overview above the
    content), files matching every required term before those matching some. Identifiers are
@@ -82,6 +83,7 @@ OPEN, CLOSE = "«", "»"
 SNIPPET_CHARS = 160
 SCAN_CHARS = 100_000
 MAX_ALL = 3  # required words up to which files with all of them rank first
+QUALIFIED_MAX = 4  # plain words up to which a query is also read as Container.member
 TIER_NAMES = ("text", "path", "symbol", "definition")  # index = the tier's score floor
 _KIND_WEIGHT = {"method": 0.95, "constant": 0.9, "variable": 0.85, "field": 0.85}
 
@@ -230,6 +232,20 @@ class _Query:
         plain = [i for i in self.idents if i.lower() not in STOP_WORDS]
         return [i for i in plain if len(plain) == 1 or _CODE_LIKE.search(i)][:8]
 
+    def qualified(self) -> list[str]:
+        """A few plain words read as a class's words then its member's (``engine serve http`` →
+        ``engine.serve_http``, ``engine_serve.http``): every split, for the dotted lookup; with
+        the stop words (``config from envvar`` → ``config.from_envvar``) and without them."""
+        if any(_CODE_LIKE.search(i) for i in self.idents):
+            return []
+        out: list[str] = []
+        for words in (self.terms, self.required):
+            if 2 <= len(words) <= QUALIFIED_MAX:
+                out.extend(
+                    f"{'_'.join(words[:k])}.{'_'.join(words[k:])}" for k in range(1, len(words))
+                )
+        return list(dict.fromkeys(out))
+
     def groups(self) -> list[str]:
         """FTS5 groups, one per required identifier or word: an identifier matches as itself or
         as all of its words (``ServeHTTP`` → ``servehttp`` or ``serve AND http``)."""
@@ -339,6 +355,17 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
             if q.factor(m.role) != 1.0:
                 why.append(f"{m.role} file: ×{q.factor(m.role)}")
             offer(m.file_id, _Hit(2, base * q.factor(m.role), "symbol", why, m))
+    # 2b. a member named by its container's words and its own ("context json" → Context.JSON):
+    # only where the container is the one named, as a dotted query finds it. Above a name of the
+    # query's words (0.9 above): "router group handle" is RouterGroup.handle, not the class.
+    for qualified in q.qualified():
+        for m in lookup(db, qualified, limit=max(limit, 20), fuzzy=False, prefix=0, details=False):
+            if m.tier > 1:
+                break
+            why = [f"symbol {m.qualified} ({m.kind}) is the query's words"]
+            if q.factor(m.role) != 1.0:
+                why.append(f"{m.role} file: ×{q.factor(m.role)}")
+            offer(m.file_id, _Hit(2, 0.92 * q.factor(m.role), "symbol", why, m))
     # 3. file names
     stems = {normalize(joined)} | {normalize(i) for i in q.lookups() if len(normalize(i)) >= 3}
     stems.discard("")

@@ -604,6 +604,41 @@ def test_dotted_and_pasted_names_find_the_definition(tree: tuple[Path, Database]
     assert res["syntax"] == "plain"
 
 
+def test_plain_words_name_a_member_after_its_container(tree: tuple[Path, Database]) -> None:
+    root, d = tree
+    config = (
+        "class Config(dict):\n    def from_envvar(self, name):\n        return name\n\n\n"
+        "class LoaderFactoryBuilder:\n    def make(self, env):\n        return env\n\n\n"
+        "class BigLoaderFactoryBuilder:\n    def make(self, env):\n        return env\n"
+    )
+    document_tree(
+        root,
+        d,
+        LANGUAGES["go"][1]
+        | LANGUAGES["typescript"][1]
+        | {
+            "src/config.py": config,
+            "docs/config.md": "# Config\n\nRead the config from an envvar, or from a file.\n",
+        },
+    )
+    for query, path, symbol in (
+        ("engine serve http", "gin.go", "Engine.ServeHTTP"),
+        ("request accepts languages", "lib/request.ts", "Request.acceptsLanguages"),
+        ("config from envvar", "src/config.py", "Config.from_envvar"),  # a stop word in the name
+        ("loader factory builder make", "src/config.py", "LoaderFactoryBuilder.make"),
+    ):
+        top = search(d, query)["results"][0]
+        assert (top["path"], top["kind"], top["symbol"]) == (path, "symbol", symbol), query
+        assert top["why"][0] == f"symbol {symbol} (method) is the query's words"
+    # Only the container named: another type's ServeHTTP is no match for "router serve http".
+    res = search(d, "router serve http")["results"]
+    assert all(r["symbol"] != "Engine.ServeHTTP" for r in res)
+    # Five words or more are read as a sentence, not as a container's and its member's name
+    # (the four without "make" still name the class).
+    res = search(d, "big loader factory builder make")["results"]
+    assert [r["symbol"] for r in res if r["kind"] == "symbol"] == ["BigLoaderFactoryBuilder"]
+
+
 def test_a_file_named_as_the_query_comes_before_files_that_mention_it(
     tree: tuple[Path, Database],
 ) -> None:
