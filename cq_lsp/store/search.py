@@ -42,7 +42,7 @@ from cq_lsp.store.identifiers import (
     split_identifier,
 )
 from cq_lsp.store.rows import FTS_COLUMNS
-from cq_lsp.store.symbols import Match, lookup
+from cq_lsp.store.symbols import Match, lookup, members
 
 # bm25 weight per FTS column (same order as FTS_COLUMNS): names and overview above content.
 WEIGHTS = {
@@ -232,18 +232,16 @@ class _Query:
         plain = [i for i in self.idents if i.lower() not in STOP_WORDS]
         return [i for i in plain if len(plain) == 1 or _CODE_LIKE.search(i)][:8]
 
-    def qualified(self) -> list[str]:
-        """A few plain words read as a class's words then its member's (``engine serve http`` →
-        ``engine.serve_http``, ``engine_serve.http``): every split, for the dotted lookup; with
-        the stop words (``config from envvar`` → ``config.from_envvar``) and without them."""
+    def qualified(self) -> list[tuple[str, str]]:
+        """A few plain words read as a container's words then its member's (``engine serve
+        http`` → (engine, serve_http), (engine_serve, http)): every split, with the stop words
+        (``config from envvar`` → (config, from_envvar)) and without them."""
         if any(_CODE_LIKE.search(i) for i in self.idents):
             return []
-        out: list[str] = []
+        out: list[tuple[str, str]] = []
         for words in (self.terms, self.required):
             if 2 <= len(words) <= QUALIFIED_MAX:
-                out.extend(
-                    f"{'_'.join(words[:k])}.{'_'.join(words[k:])}" for k in range(1, len(words))
-                )
+                out.extend(("_".join(words[:k]), "_".join(words[k:])) for k in range(1, len(words)))
         return list(dict.fromkeys(out))
 
     def groups(self) -> list[str]:
@@ -358,10 +356,8 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
     # 2b. a member named by its container's words and its own ("context json" → Context.JSON):
     # only where the container is the one named, as a dotted query finds it. Above a name of the
     # query's words (0.9 above): "router group handle" is RouterGroup.handle, not the class.
-    for qualified in q.qualified():
-        for m in lookup(db, qualified, limit=max(limit, 20), fuzzy=False, prefix=0, details=False):
-            if m.tier > 1:
-                break
+    for container, name in q.qualified():
+        for m in members(db, container, name, limit=max(limit, 20)):
             why = [f"symbol {m.qualified} ({m.kind}) is the query's words"]
             if q.factor(m.role) != 1.0:
                 why.append(f"{m.role} file: ×{q.factor(m.role)}")

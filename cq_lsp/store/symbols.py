@@ -117,6 +117,51 @@ def with_details(db: Database, matches: list[Match]) -> list[Match]:
     return out
 
 
+_MEMBER_SQL = (
+    f"SELECT {SYMBOL_COLUMNS}, f.filepath, s.file_id, coalesce(r.role, 'source') AS role "
+    # CROSS JOIN: from the few definitions of the container, not the many of a common name.
+    "FROM symbols p CROSS JOIN symbols s ON s.file_id = p.file_id AND s.parent = p.seq "
+    "JOIN files f ON f.id = s.file_id LEFT JOIN file_roles r ON r.file_id = s.file_id "
+    f"WHERE coalesce(p.norm, lower(p.name)) IN (?, ?) AND {SYMBOL_NORM} = ?"
+)
+# What identifiers.normalize drops from ASCII text, for str.translate.
+_ASCII_SEPARATORS = {i: None for i in range(128) if not chr(i).isalnum()}
+_TEXT_CONTAINER_SQL = (
+    f"SELECT s.file_id, s.seq, s.container FROM symbols s "
+    f"WHERE {SYMBOL_NORM} = ? AND s.container IS NOT NULL"
+)
+
+
+def members(db: Database, container: str, name: str, limit: int = 20) -> list[Match]:
+    """Definitions of ``name`` in ``container``, both in any spelling (``engine``, ``serve_http``
+    → Engine.ServeHTTP; ``gin.Engine``), best first: what ``lookup`` finds for a dotted name in
+    its first two tiers, read from the container's side — a common name (``test``: hundreds of
+    definitions in CPython's Lib/) would have every definition read to compare its container.
+    (Unlike lookup, a class whose own name is dotted, ``a.B``, is only matched as a whole.)"""
+    whole, wanted, norm = (
+        normalize(container),
+        normalize(_QUALIFIED.split(container)[-1]),
+        normalize(name),
+    )
+    if not wanted or not norm or limit < 1:
+        return []
+    conn = db.conn()
+    found = [
+        _match(r, 0 if r["name"] == name else 1)
+        for r in conn.execute(_MEMBER_SQL, (whole, wanted, norm))
+    ]
+    # A container the file does not define (Go's methods of a type declared in another file)
+    # is only text: compared here, on the few columns it takes.
+    for file_id, seq, text in conn.execute(_TEXT_CONTAINER_SQL, (norm,)).fetchall():
+        # Every match holds the container's letters in a row: normalized at C speed first (the
+        # whole comparison, 3.7 µs a row, made "unit test" 1 ms slower).
+        letters = text.translate(_ASCII_SEPARATORS).lower() if text.isascii() else normalize(text)
+        if wanted in letters and _container_matches(text, container):
+            row = conn.execute(_SELECT + "WHERE s.file_id = ? AND s.seq = ?", (file_id, seq))
+            found += [_match(r, 0 if r["name"] == name else 1) for r in row]
+    return sorted(found, key=Match.order)[:limit]
+
+
 def _container_matches(container: str | None, head: str) -> bool:
     """``Engine`` matches container ``Engine``, ``*Engine``, ``gin.Engine``; any letter case."""
     if not container:

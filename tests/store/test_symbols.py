@@ -12,7 +12,7 @@ from cq_lsp.lsp.symbols import SymbolTable
 from cq_lsp.store.db import Database
 from cq_lsp.store.documentation import get_record
 from cq_lsp.store.ledger import Change, Ledger
-from cq_lsp.store.symbols import find_symbols
+from cq_lsp.store.symbols import find_symbols, lookup, members
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
 from tests.store_helpers import document_tree, forget_missing
@@ -102,6 +102,33 @@ def test_dotted_names_find_the_method_of_that_container(
     db: Database, query: str, expected: str
 ) -> None:
     assert where(find_symbols(db, query))[0] == expected
+
+
+def test_members_are_what_a_dotted_lookup_finds_first(project: Project, db: Database) -> None:
+    # Methods of a class in its file (a parent row) and of a type declared elsewhere (container
+    # text only), and a name many classes define.
+    cases = "".join(f"class Case{i}:\n    def run(self):\n        pass\n\n\n" for i in range(30))
+    handlers = "package gin\n\nfunc (engine *Engine) Handle() {}\n\nfunc (r *Router) Handle() {}\n"
+    document_tree(project.root, db, {"handlers.go": handlers, "src/cases.py": cases})
+    found = {}
+    for container, name in (
+        ("engine", "serve_http"),
+        ("Engine", "ServeHTTP"),
+        ("engine", "handle"),
+        ("router", "handle"),
+        ("case3", "run"),
+        ("application", "listen"),
+        ("gin.Engine", "Run"),
+        ("nothing", "run"),
+        ("render", "render"),
+    ):
+        first = lookup(db, f"{container}.{name}", fuzzy=False, prefix=0, details=False)
+        found[container, name] = members(db, container, name)
+        assert found[container, name] == [m for m in first if m.tier <= 1], (container, name)
+    assert [m.path for m in found["engine", "handle"]] == ["handlers.go"]
+    assert [(m.path, m.tier) for m in found["Engine", "ServeHTTP"]] == [("gin.go", 0)]
+    assert [(m.path, m.line) for m in found["case3", "run"]] == [("src/cases.py", 17)]
+    assert found["nothing", "run"] == [] and found["render", "render"] == []
 
 
 def test_source_definition_before_the_same_name_in_a_test(db: Database) -> None:
