@@ -13,7 +13,7 @@ from cq_lsp.documenters.records import FileRecord
 from cq_lsp.errors import UsageError
 from cq_lsp.store.db import Database
 from cq_lsp.store.ledger import Change, Ledger
-from cq_lsp.store.search import MAX_LIMIT, is_fts_syntax, search
+from cq_lsp.store.search import MAX_LIMIT, _line_offset, is_fts_syntax, search
 from cq_lsp.worktree.guard import PathGuard
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
@@ -791,3 +791,28 @@ def test_a_definition_the_documenter_did_not_list_is_found_in_the_text(
     assert top["path"] == "web/routes.py", [(r["path"], r["why"]) for r in res["results"]]
     assert top["kind"] == "definition" and top["line"] == 2
     assert "not a listed symbol" in top["why"][0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\n",
+        "a\nb",
+        "\n" * 20_000,  # a step of nothing but newlines
+        "x" * 10_000 + "\ny",  # a line longer than a step
+        "".join(f"{'  ' * (i % 7)}line {i} {'é' * (i % 50)}\n" for i in range(9000)) + "end",
+    ],
+)
+def test_a_line_is_found_where_counting_one_line_at_a_time_finds_it(text: str) -> None:
+    def one_at_a_time(line: int) -> int | None:
+        pos = 0
+        for _ in range(line - 1):
+            pos = text.find("\n", pos) + 1
+            if pos == 0:
+                return None
+        return pos
+
+    lines = text.count("\n") + 1
+    for line in {0, 1, 2, 33, 34, 35, 500, 4097, lines - 1, lines, lines + 1, lines + 2}:
+        assert _line_offset(text, line) == one_at_a_time(line), line
