@@ -5,7 +5,8 @@
 2. **symbol** — a definition whose name is the query's words in another spelling, or starts with
    them (``parse invoice`` → ``parseInvoice``, ``render`` → ``render_page``), or a member whose
    container and name they spell (``context json`` → ``Context.JSON``);
-3. **path** — a file whose name is the query (``base64`` → ``base64.py``);
+3. **path** — a file whose name is the query (``base64`` → ``base64.py``), or that the query
+   names with its extension (``results.py docstring``);
 4. **text** — weighted full text (BM25F: symbol names, file names and the overview above the
    content), files matching every required term before those matching some. Identifiers are
    searched as themselves and as their split words; English words are stemmed (porter);
@@ -37,6 +38,7 @@ from cq_lsp.store.identifiers import (
     ROLE_PRIOR,
     ROLE_WORDS,
     STOP_WORDS,
+    file_stem,
     normalize,
     query_terms,
     split_identifier,
@@ -218,6 +220,9 @@ class _Query:
             or self.terms
         )
         self.idents = list(dict.fromkeys(m.group(0) for m in _IDENT.finditer(text)))
+        # Identifiers that are a documented file's name (`results.py`), once the index said so
+        # (_named_files): never looked up as definitions.
+        self.file_names: frozenset[str] = frozenset()
         words = set(self.terms)
         asked = {role for role, names in ROLE_WORDS.items() if words & names}
         self.factors = {
@@ -229,7 +234,7 @@ class _Query:
 
     def lookups(self) -> list[str]:
         """Names looked up as definitions: code-like identifiers, and a short query's words."""
-        plain = [i for i in self.idents if i.lower() not in STOP_WORDS]
+        plain = [i for i in self.idents if i.lower() not in STOP_WORDS and i not in self.file_names]
         return [i for i in plain if len(plain) == 1 or _CODE_LIKE.search(i)][:8]
 
     def qualified(self) -> list[tuple[str, str]]:
@@ -280,6 +285,30 @@ def _same_word(a: str, b: str) -> bool:
     return a == b or a.rstrip("s") == b.rstrip("s")
 
 
+_NAMED_FILES_SQL = (
+    "SELECT r.file_id, r.role, f.filepath FROM file_roles r JOIN files f ON f.id = r.file_id "
+    "WHERE r.stem = ?"
+)
+
+
+def _named_files(db: Database, q: _Query) -> dict[str, list[tuple[int, str]]]:
+    """The query's dotted identifiers that are the name of a documented file (any letter case),
+    with those files' (id, role)."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for ident in q.idents:
+        if "." not in ident:
+            continue
+        name = ident.lower()
+        files = [
+            (file_id, role)
+            for file_id, role, path in db.conn().execute(_NAMED_FILES_SQL, (file_stem(ident),))
+            if path.rsplit("/", 1)[-1].lower() == name
+        ]
+        if files:
+            out[ident] = files
+    return out
+
+
 def _path_words(q: _Query, path: str) -> list[str]:
     """The query's words that name the file or a folder on its path (``setup: ...`` → setup.sh,
     ``tests/store: ...`` → tests/store/...): commit subjects and questions name the area."""
@@ -328,6 +357,15 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
         if old is None or hit.key() > old.key():
             hits[file_id] = hit
 
+    # 0. names of documented files: `results.py` is that file, not a member `py` of `results`
+    named = _named_files(db, q)
+    q.file_names = frozenset(named)
+    for ident, files in named.items():
+        for file_id, role in files:
+            why = [f"the query names the file {ident}"]
+            if q.factor(role) != 1.0:
+                why.append(f"{role} file: ×{q.factor(role)}")
+            offer(file_id, _Hit(1, 0.95 * q.factor(role), "path", why))
     # 1. definitions of the queried identifiers
     for ident in q.lookups():
         for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False, prefix=0, details=False):

@@ -639,6 +639,34 @@ def test_plain_words_name_a_member_after_its_container(tree: tuple[Path, Databas
     assert [r["symbol"] for r in res if r["kind"] == "symbol"] == ["BigLoaderFactoryBuilder"]
 
 
+def test_a_file_name_in_the_query_is_that_file_not_a_member(tree: tuple[Path, Database]) -> None:
+    root, d = tree
+    document_tree(
+        root,
+        d,
+        {
+            "cq/commands/results.py": '"""Typed results."""\n\n\nclass Result:\n    pass\n',
+            # A definition named like the extension, which `results.py` read as Container.member
+            # found ahead of everything ("the method, but the container was not recorded").
+            "tools/py.py": "def py(results):\n    return results\n",
+            "docs/README.md": "# Results\n\nHow results are printed, and their docstring.\n",
+            "lib/response.js": "class Response {\n  json(body) {\n    return body;\n  }\n}\n",
+        },
+    )
+    res = search(d, "results.py docstring: the open parts")["results"]
+    assert (res[0]["path"], res[0]["kind"]) == ("cq/commands/results.py", "path")
+    assert res[0]["why"][0] == "the query names the file results.py"
+    assert "tools/py.py" not in [r["path"] for r in res if r["kind"] == "definition"]
+    assert paths(search(d, "readme.md"))[0] == "docs/README.md"  # any letter case
+    # A dotted name that no file has stays a definition lookup.
+    top = search(d, "res.json")["results"][0]
+    assert (top["path"], top["kind"], top["symbol"]) == (
+        "lib/response.js",
+        "definition",
+        "Response.json",
+    )
+
+
 def test_a_file_named_as_the_query_comes_before_files_that_mention_it(
     tree: tuple[Path, Database],
 ) -> None:
