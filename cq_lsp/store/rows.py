@@ -6,11 +6,16 @@ write transaction (db.Database owns it)."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from typing import Any, NamedTuple
 
 from cq_lsp.store.codec import compress, decode, encode, inflate, inflate_head
 from cq_lsp.store.identifiers import normalize
+
+#: Separators of a qualified name as languages write them: Engine.ServeHTTP, fmt::Println,
+#: Foo#bar (Ruby docs), Foo->bar (PHP).
+QUALIFIED_NAME = re.compile(r"\s*(?:\.|::|#|->)\s*")
 
 # Column order of files_fts; bm25 weights in search.py follow it.
 FTS_COLUMNS = (
@@ -109,14 +114,17 @@ def symbol_rows(
                 [str(s.get("signature") or ""), str(s.get("doc") or "")],
             )
         )
-    # Containers the file defines at its top level are stored as that symbol's seq.
+    # Containers the file defines at its top level are stored as that symbol's seq; a qualified
+    # one (a TOML table `tool.codespell`) stays text, which symbols.members compares by its last
+    # part without reading every definition of the member's name.
     tops: dict[str, int] = {}
     for seq, (name, _, _, container, _) in enumerate(entries):
         if container is None:
             tops.setdefault(name, seq)
     rows: list[tuple[Any, ...]] = []
     for seq, (name, kind, line, container, _) in enumerate(entries):
-        parent = tops.get(container) if container is not None else None
+        qualified = container is not None and QUALIFIED_NAME.search(container) is not None
+        parent = tops.get(container) if container is not None and not qualified else None
         rows.append(
             (
                 file_id,

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from cq_lsp.store.db import Database
 from cq_lsp.store.identifiers import ROLE_PRIOR, normalize
 from cq_lsp.store.rows import (
+    QUALIFIED_NAME,
     SYMBOL_COLUMNS,
     SYMBOL_NORM,
     SYMBOL_PARENT_JOIN,
@@ -24,9 +25,6 @@ from cq_lsp.store.rows import (
     symbol_details,
 )
 
-# Separators of a qualified name as languages write them: Engine.ServeHTTP, fmt::Println,
-# Foo#bar (Ruby docs), Foo->bar (PHP).
-_QUALIFIED = re.compile(r"\s*(?:\.|::|#|->)\s*")
 _KIND_ORDER = {
     "class": 0, "struct": 0, "interface": 0, "enum": 0, "type": 0, "trait": 0, "function": 0,
     "module": 1, "method": 1, "macro": 1, "constant": 2, "export": 2, "variable": 3, "field": 3,
@@ -126,6 +124,9 @@ _MEMBER_SQL = (
 )
 # What identifiers.normalize drops from ASCII text, for str.translate.
 _ASCII_SEPARATORS = {i: None for i in range(128) if not chr(i).isalnum()}
+# Definitions whose container is text only: one the file does not define (Go's methods of a
+# type declared in another file) or a qualified one (a TOML table `package.metadata.deb`,
+# matched by its last part; rows.symbol_rows keeps those as text).
 _TEXT_CONTAINER_SQL = (
     f"SELECT s.file_id, s.seq, s.container FROM symbols s "
     f"WHERE {SYMBOL_NORM} = ? AND s.container IS NOT NULL"
@@ -136,11 +137,10 @@ def members(db: Database, container: str, name: str, limit: int = 20) -> list[Ma
     """Definitions of ``name`` in ``container``, both in any spelling (``engine``, ``serve_http``
     → Engine.ServeHTTP; ``gin.Engine``), best first: what ``lookup`` finds for a dotted name in
     its first two tiers, read from the container's side — a common name (``test``: hundreds of
-    definitions in CPython's Lib/) would have every definition read to compare its container.
-    (Unlike lookup, a class whose own name is dotted, ``a.B``, is only matched as a whole.)"""
+    definitions in CPython's Lib/) would have every definition read to compare its container."""
     whole, wanted, norm = (
         normalize(container),
-        normalize(_QUALIFIED.split(container)[-1]),
+        normalize(QUALIFIED_NAME.split(container)[-1]),
         normalize(name),
     )
     if not wanted or not norm or limit < 1:
@@ -150,8 +150,6 @@ def members(db: Database, container: str, name: str, limit: int = 20) -> list[Ma
         _match(r, 0 if r["name"] == name else 1)
         for r in conn.execute(_MEMBER_SQL, (whole, wanted, norm))
     ]
-    # A container the file does not define (Go's methods of a type declared in another file)
-    # is only text: compared here, on the few columns it takes.
     for file_id, seq, text in conn.execute(_TEXT_CONTAINER_SQL, (norm,)).fetchall():
         # Every match holds the container's letters in a row: normalized at C speed first (the
         # whole comparison, 3.7 µs a row, made "unit test" 1 ms slower).
@@ -166,8 +164,8 @@ def _container_matches(container: str | None, head: str) -> bool:
     """``Engine`` matches container ``Engine``, ``*Engine``, ``gin.Engine``; any letter case."""
     if not container:
         return False
-    parts = [normalize(p) for p in _QUALIFIED.split(container) if p]
-    want = normalize(_QUALIFIED.split(head)[-1])
+    parts = [normalize(p) for p in QUALIFIED_NAME.split(container) if p]
+    want = normalize(QUALIFIED_NAME.split(head)[-1])
     return bool(parts) and (parts[-1] == want or normalize(container) == normalize(head))
 
 
@@ -189,7 +187,7 @@ def lookup(
     text = query.strip().strip("()[]{};,:'\"`")
     if not text or limit < 1:
         return []
-    parts = [p for p in _QUALIFIED.split(text) if p]
+    parts = [p for p in QUALIFIED_NAME.split(text) if p]
     if not parts:
         return []
     tail = parts[-1]

@@ -109,7 +109,12 @@ def test_members_are_what_a_dotted_lookup_finds_first(project: Project, db: Data
     # text only), and a name many classes define.
     cases = "".join(f"class Case{i}:\n    def run(self):\n        pass\n\n\n" for i in range(30))
     handlers = "package gin\n\nfunc (engine *Engine) Handle() {}\n\nfunc (r *Router) Handle() {}\n"
-    document_tree(project.root, db, {"handlers.go": handlers, "src/cases.py": cases})
+    toml = '[tool.codespell]\nignore-words-list = "te"\n\n[package.metadata.deb]\nassets = []\n'
+    document_tree(
+        project.root,
+        db,
+        {"handlers.go": handlers, "src/cases.py": cases, "pyproject.toml": toml},
+    )
     found = {}
     for container, name in (
         ("engine", "serve_http"),
@@ -121,6 +126,9 @@ def test_members_are_what_a_dotted_lookup_finds_first(project: Project, db: Data
         ("gin.Engine", "Run"),
         ("nothing", "run"),
         ("render", "render"),
+        ("codespell", "ignore_words_list"),  # a key of a qualified table, by its last part
+        ("tool.codespell", "ignore-words-list"),
+        ("deb", "assets"),
     ):
         first = lookup(db, f"{container}.{name}", fuzzy=False, prefix=0, details=False)
         found[container, name] = members(db, container, name)
@@ -129,6 +137,10 @@ def test_members_are_what_a_dotted_lookup_finds_first(project: Project, db: Data
     assert [(m.path, m.tier) for m in found["Engine", "ServeHTTP"]] == [("gin.go", 0)]
     assert [(m.path, m.line) for m in found["case3", "run"]] == [("src/cases.py", 17)]
     assert found["nothing", "run"] == [] and found["render", "render"] == []
+    assert [m.qualified for m in found["codespell", "ignore_words_list"]] == [
+        "tool.codespell.ignore-words-list"
+    ]
+    assert [m.path for m in found["deb", "assets"]] == ["pyproject.toml"]
 
 
 def test_source_definition_before_the_same_name_in_a_test(db: Database) -> None:
