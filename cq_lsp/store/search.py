@@ -221,7 +221,8 @@ class _Query:
         )
         self.idents = list(dict.fromkeys(m.group(0) for m in _IDENT.finditer(text)))
         # Identifiers that are a documented file's name (`results.py`), once the index said so
-        # (_named_files): never looked up as definitions.
+        # (_named_files): a definition only where its container is named too (`Context.JSON`
+        # beside a testdata/context.json), never any `py` or `json`.
         self.file_names: frozenset[str] = frozenset()
         words = set(self.terms)
         asked = {role for role, names in ROLE_WORDS.items() if words & names}
@@ -234,7 +235,7 @@ class _Query:
 
     def lookups(self) -> list[str]:
         """Names looked up as definitions: code-like identifiers, and a short query's words."""
-        plain = [i for i in self.idents if i.lower() not in STOP_WORDS and i not in self.file_names]
+        plain = [i for i in self.idents if i.lower() not in STOP_WORDS]
         return [i for i in plain if len(plain) == 1 or _CODE_LIKE.search(i)][:8]
 
     def qualified(self) -> list[tuple[str, str]]:
@@ -368,8 +369,9 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
             offer(file_id, _Hit(1, 0.95 * q.factor(role), "path", why))
     # 1. definitions of the queried identifiers
     for ident in q.lookups():
+        worst = 1 if ident in q.file_names else 2
         for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False, prefix=0, details=False):
-            if m.tier > 2:
+            if m.tier > worst:
                 break
             base = (1.0, 0.9, 0.8)[m.tier] * _KIND_WEIGHT.get(m.kind, 1.0)
             why = [f"defines {m.qualified} ({m.kind}, {m.how} match)"]
@@ -477,7 +479,7 @@ def _definition_line(
 def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: int) -> None:
     """Promote text matches that define the one queried identifier to the definition tier."""
     names = q.lookups()
-    if len(names) != 1 or any(h.tier == 3 for h in hits.values()):
+    if len(names) != 1 or names[0] in q.file_names or any(h.tier == 3 for h in hits.values()):
         return
     tail = re.split(r"\.|::|->|#", names[0])[-1]
     if len(tail) < 2:

@@ -658,13 +658,26 @@ def test_a_file_name_in_the_query_is_that_file_not_a_member(tree: tuple[Path, Da
     assert res[0]["why"][0] == "the query names the file results.py"
     assert "tools/py.py" not in [r["path"] for r in res if r["kind"] == "definition"]
     assert paths(search(d, "readme.md"))[0] == "docs/README.md"  # any letter case
-    # A dotted name that no file has stays a definition lookup.
+    # A dotted name that no file has stays a definition lookup, and so does one that a file
+    # has where the container is named too.
     top = search(d, "res.json")["results"][0]
     assert (top["path"], top["kind"], top["symbol"]) == (
         "lib/response.js",
         "definition",
         "Response.json",
     )
+    top = search(d, "response.json")["results"][0]
+    assert (top["path"], top["kind"], top["symbol"]) == (
+        "lib/response.js",
+        "definition",
+        "Response.json",
+    )
+    document_tree(root, d, {"testdata/response.json": '{"status": 200}\n'})
+    res = search(d, "Response.json")["results"]
+    assert [(r["path"], r["kind"]) for r in res[:2]] == [
+        ("lib/response.js", "definition"),
+        ("testdata/response.json", "path"),
+    ]
 
 
 def test_a_file_named_as_the_query_comes_before_files_that_mention_it(
