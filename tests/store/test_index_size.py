@@ -195,9 +195,11 @@ def _as_schema_3(path: Path) -> None:
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("BEGIN")
     _as_schema_4_tables(conn)
-    for file_id, z in conn.execute("SELECT file_id, z FROM contents").fetchall():
-        text = zstandard.decompress(z).decode()
-        conn.execute("UPDATE files SET full_content = ? WHERE id = ?", (text, file_id))
+    for file_id, z, words in conn.execute("SELECT file_id, z, words FROM contents").fetchall():
+        conn.execute(
+            "UPDATE files SET full_content = ?, symbols = ? WHERE id = ?",
+            (zstandard.decompress(z).decode(), zstandard.decompress(words).decode(), file_id),
+        )
     conn.execute("DROP TABLE contents")
     conn.execute("DROP TABLE files_fts")
     conn.execute("DROP TRIGGER files_symbols_ad")
@@ -232,6 +234,22 @@ def _results(db: Database) -> dict[str, list[tuple[str, str | None, int | None]]
     }
 
 
+def _stored(db: Database) -> dict[str, tuple[str, str, list[Any]]]:
+    """Each file's (text, FTS words, symbol details) as its `contents` frame holds them."""
+    out = {}
+    for path, z, words_at, text_at in db.query(
+        "SELECT f.filepath, c.z, c.words_at, c.text_at FROM files f JOIN contents c "
+        "ON c.file_id = f.id"
+    ):
+        frame = zstandard.decompress(z)
+        out[path] = (
+            frame[text_at:].decode(),
+            frame[words_at:text_at].decode(),
+            json.loads(frame[:words_at]),
+        )
+    return out
+
+
 def _symbols(db: Database) -> dict[str, Any]:
     """What symbol lookups and show answer, for comparing an index before and after an upgrade."""
     queries = ("parse_invoice", "Ledger", "helper", "issueRefund", "Book.add", "Engine.Run")
@@ -255,6 +273,8 @@ def test_older_index_upgrades_with_the_same_results_and_stays_updatable(
     expected = _results(db)
     assert expected["zebra"] and expected['"total amount"'] and expected["parseInvoice"]
     symbols = _symbols(db)
+    stored = _stored(db)
+    assert all(words for _, words, _ in stored.values())
     assert symbols["found"]["parse_invoice"][0]["signature"] == "def parse_invoice(text)"
     assert symbols["found"]["parse_invoice"][0]["doc"] == "Read the total amount of an invoice."
     assert symbols["shown"]["billing/invoice.py"]["symbols"][0]["doc"]
@@ -284,6 +304,7 @@ def test_older_index_upgrades_with_the_same_results_and_stays_updatable(
     _assert_compact_symbols(db)
     assert _results(db) == expected
     assert _symbols(db) == symbols
+    assert _stored(db) == stored  # text, FTS words and details, each kept whole
 
     # The upgraded FTS rows can be taken out with the values they were indexed with: a changed
     # file no longer matches its old words.
