@@ -13,7 +13,7 @@ from cq_lsp.documenters.records import FileRecord
 from cq_lsp.errors import UsageError
 from cq_lsp.store.db import Database
 from cq_lsp.store.ledger import Change, Ledger
-from cq_lsp.store.search import MAX_LIMIT, _line_offset, is_fts_syntax, search
+from cq_lsp.store.search import MAX_LIMIT, Highlighter, _line_offset, is_fts_syntax, search
 from cq_lsp.worktree.guard import PathGuard
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
@@ -857,3 +857,19 @@ def test_a_line_is_found_where_counting_one_line_at_a_time_finds_it(text: str) -
     lines = text.count("\n") + 1
     for line in {0, 1, 2, 33, 34, 35, 500, 4097, lines - 1, lines, lines + 1, lines + 2}:
         assert _line_offset(text, line) == one_at_a_time(line), line
+
+
+def test_the_ascii_scan_finds_the_first_match_the_regex_scan_finds() -> None:
+    # An ASCII text is scanned with str.find; one non-ASCII character after it sends the same
+    # text through the case-insensitive regex. Word starts, humps, overlapping and repeated
+    # words, and letters that only match in another case, at random.
+    rng = random.Random(7)
+    matched = 0
+    for _ in range(5000):
+        words = {"".join(rng.choice("abcxys") for _ in range(rng.randint(1, 4))) for _ in range(3)}
+        h = Highlighter(sorted(words, key=len, reverse=True))
+        text = "".join(rng.choice("abcXYS_ 0\n.s") for _ in range(rng.randint(0, 80)))
+        fast, regex = h.first(text), h.first(text + "é")
+        assert (fast and (fast.span(), fast.group(0))) == (regex and (regex.span(), regex.group(0)))
+        matched += fast is not None
+    assert matched > 1000
