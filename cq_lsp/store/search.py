@@ -86,6 +86,9 @@ SNIPPET_CHARS = 160
 SCAN_CHARS = 100_000
 MAX_ALL = 3  # required words up to which files with all of them rank first
 QUALIFIED_MAX = 4  # plain words up to which a query is also read as Container.member
+# Required words from which a query is prose (a question, a commit subject), where a dotted word
+# is more often a file (index.db, config.json) than a call on a variable.
+PROSE_MIN = 4
 TIER_NAMES = ("text", "path", "symbol", "definition")  # index = the tier's score floor
 _KIND_WEIGHT = {"method": 0.95, "constant": 0.9, "variable": 0.85, "field": 0.85}
 
@@ -147,7 +150,6 @@ class Highlighter:
             if m is not None:
                 return m
             pos = hit.start() + 1
-
 
     def _first_ascii(self, text: str) -> re.Match[str] | None:
         """``first`` for an ASCII text and single ASCII words, where case folding is ``lower()``
@@ -259,6 +261,17 @@ class _Query:
         """Names looked up as definitions: code-like identifiers, and a short query's words."""
         plain = [i for i in self.idents if i.lower() not in STOP_WORDS]
         return [i for i in plain if len(plain) == 1 or _CODE_LIKE.search(i)][:8]
+
+    def receiver_call(self, ident: str) -> bool:
+        """Whether a dotted ``ident`` may name a method through a variable (``app.listen`` for
+        Application.listen, "the container was not recorded"): alone or in a short query, or
+        called (``res.json({...})``) — not a file's name, nor a dotted word in prose ("the
+        counter from index.db" is no definition of every ``db``)."""
+        if ident in self.file_names:
+            return False
+        if len(self.required) < PROSE_MIN:
+            return True
+        return re.search(re.escape(ident) + r"\s*\(", self.text) is not None
 
     def qualified(self) -> list[tuple[str, str]]:
         """A few plain words read as a container's words then its member's (``engine serve
@@ -390,7 +403,7 @@ def _plain(db: Database, q: _Query, limit: int) -> dict[int, _Hit]:
             offer(file_id, _Hit(1, 0.95 * q.factor(role), "path", why))
     # 1. definitions of the queried identifiers
     for ident in q.lookups():
-        worst = 1 if ident in q.file_names else 2
+        worst = 2 if q.receiver_call(ident) else 1
         for m in lookup(db, ident, limit=max(limit, 20), fuzzy=False, prefix=0, details=False):
             if m.tier > worst:
                 break

@@ -680,6 +680,34 @@ def test_a_file_name_in_the_query_is_that_file_not_a_member(tree: tuple[Path, Da
     ]
 
 
+def test_a_dotted_word_in_prose_is_not_a_method_of_any_variable(
+    tree: tuple[Path, Database],
+) -> None:
+    root, d = tree
+    document_tree(
+        root,
+        d,
+        {
+            "core/workspace.py": "class Workspace:\n    def db(self):\n        return 1\n",
+            "bench/bench_index.py": '"""Reads the documenter-call counter."""\n\n'
+            "def counter(path):\n    return path\n",
+            "lib/response.js": "class Response {\n  json(body) {\n    return body;\n  }\n}\n",
+        },
+    )
+    # A commit subject: "index.db" names a file, not Workspace.db through a variable `index`.
+    res = search(d, "bench_index reads the documenter-call counter from index.db")["results"]
+    assert res[0]["path"] == "bench/bench_index.py", [(r["path"], r["why"]) for r in res]
+    assert all(r["symbol"] != "Workspace.db" for r in res)
+    # Alone, or called in pasted code, it may still be a method through a variable.
+    assert search(d, "index.db")["results"][0]["symbol"] == "Workspace.db"
+    top = search(d, "res.json({ok: true, body: data, status: code})")["results"][0]
+    assert (top["path"], top["kind"], top["symbol"]) == (
+        "lib/response.js",
+        "definition",
+        "Response.json",
+    )
+
+
 def test_a_file_named_as_the_query_comes_before_files_that_mention_it(
     tree: tuple[Path, Database],
 ) -> None:
