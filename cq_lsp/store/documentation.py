@@ -8,12 +8,13 @@ import sqlite3
 import time
 from typing import Any
 
-from cq_lsp.documenters.records import RECORD_FIELDS, FileRecord, derive_symbols, symbol_names
+from cq_lsp.documenters.records import FileRecord, derive_symbols, symbol_names
 from cq_lsp.store.db import Database, truncate_wal
 from cq_lsp.store.identifiers import content_words, file_role, file_stem, symbol_words
 from cq_lsp.store.ledger import key_of, record_history, storable
 from cq_lsp.store.rows import (
     INSERT_ROLE_SQL,
+    JSON_COLUMNS,
     SYMBOL_COLUMNS,
     SYMBOL_PARENT_JOIN,
     delete_files,
@@ -32,8 +33,9 @@ from cq_lsp.worktree.guard import FileContent
 
 log = logging.getLogger(__name__)
 
-# The record fields stored as JSON text (all but the two plain strings).
-JSON_FIELDS = tuple(f for f in RECORD_FIELDS if f not in ("overview", "ddd_context"))
+# The record fields stored as JSON text: all but the two plain strings (rows.JSON_COLUMNS, kept
+# there for search's imports; tests/store/test_documentation.py checks it against the record).
+JSON_FIELDS = JSON_COLUMNS
 LIST_FIELDS = ("dependencies", "other_notes")
 
 

@@ -9,9 +9,11 @@ import sqlite3
 import pytest
 import zstandard
 
+from cq_lsp.documenters.records import RECORD_FIELDS
 from cq_lsp.store.db import Database
 from cq_lsp.store.documentation import file_count, get_record
 from cq_lsp.store.ledger import Change, Ledger
+from cq_lsp.store.rows import JSON_COLUMNS
 from cq_lsp.worktree.guard import PathGuard
 from cq_lsp.worktree.project import Project
 from tests.store.conftest import DATASET, SHA_B, document, fts, job_row, record_for, write
@@ -196,3 +198,9 @@ def test_non_utf8_path_through_ledger_and_index(
     # And deleting it by its real name removes everything.
     assert ledger.enqueue([Change(rel, None)], source="hook").removed == 1
     assert get_record(db, rel) is None and job_row(db, rel) is None
+
+
+def test_the_json_columns_are_the_record_fields_but_its_two_strings() -> None:
+    # rows.py keeps its own list: the record's module pulls in attrs, which `cq-lsp search`
+    # must not pay for.
+    assert tuple(f for f in RECORD_FIELDS if f not in ("overview", "ddd_context")) == JSON_COLUMNS
