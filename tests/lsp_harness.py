@@ -65,6 +65,18 @@ class Session:
             f"no cq/status for {root} matched within {timeout} s; last: {self.latest(root)}"
         )
 
+    async def wait_message(self, text: str, timeout: float = 10.0) -> str:
+        """The first window/showMessage containing ``text``; it may trail the cq/status that
+        reports the same trouble (they are two notifications, read one at a time)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in self.client.messages:
+                if text in m.message:
+                    return str(m.message)
+            await asyncio.sleep(0.05)
+        shown = [m.message for m in self.client.messages]
+        raise AssertionError(f"no message containing {text!r} within {timeout} s; shown: {shown}")
+
     async def eventually(
         self, name: str, *arguments: Any, until: Callable[[Any], bool], timeout: float = 30.0
     ) -> Any:
