@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -84,6 +85,15 @@ PREFIX_MIN = 5
 OPEN, CLOSE = "«", "»"
 SNIPPET_CHARS = 160
 SCAN_CHARS = 100_000
+# A snippet shows the stretch where the query's words meet: this many characters from its first
+# match to its last (the window starts up to 50 before the first), in the first MEET_CHARS of
+# the text (beyond that, its first match: looking through all of every result's 100 KB cost a
+# fifth of the search time on CPython's Lib/).
+BEST_SPAN = SNIPPET_CHARS - 60
+MEET_CHARS = 32_768
+# An ASCII text is lowered for str.find in steps of at least this many characters.
+FOLD_CHARS = 8192
+BEST_ANCHORS = 16  # places of the word that turns up last looked around
 MAX_ALL = 3  # required words up to which files with all of them rank first
 QUALIFIED_MAX = 4  # plain words up to which a query is also read as Container.member
 # Required words from which a query is prose (a question, a commit subject), where a dotted word
@@ -114,6 +124,34 @@ def _rank_sql(factors: dict[str, float]) -> str:
     )
 
 
+class _Folded:
+    """An ASCII text's lower case, made only as far as it is searched: most matches are near
+    the top of a file, and lowering all of every result's text (35 KB on average on CPython's
+    Lib/) cost as much as finding the matches."""
+
+    __slots__ = ("low", "text")
+
+    def __init__(self, text: str, low: str = "") -> None:
+        self.text = text
+        self.low = low
+
+    @classmethod
+    def of(cls, text: str) -> _Folded | None:
+        """Any text whose lower case keeps every offset (each character lowers to one), else
+        None."""
+        if text.isascii():
+            return cls(text)
+        low = text.lower()
+        return cls(text, low) if len(low) == len(text) else None
+
+    def find(self, word: str, pos: int, end: int) -> int:
+        """``text.lower().find(word, pos, end)``."""
+        if end > len(self.low) < len(self.text):
+            upto = min(len(self.text), max(end, 2 * len(self.low), FOLD_CHARS))
+            self.low += self.text[len(self.low) : upto].lower()
+        return self.low.find(word, pos, end)
+
+
 class Highlighter:
     """Marks query terms where a word or a camelCase hump starts, in any letter case.
 
@@ -131,6 +169,16 @@ class Highlighter:
         # Single ASCII words are found in an ASCII text's lower case by str.find, at C speed.
         single = all(w.isascii() and len(w.split()) == 1 for w in words)
         self._ascii_words = [w.lower() for w in words] if single else None
+        # What a window of the text must show for a snippet to say why the file matched: the
+        # query's words but its stop words (unless it has only those). A match of a longer
+        # word also shows the words inside it (``asyncclient`` shows ``client``).
+        keys = [" ".join(w.lower().split()) for w in words]
+        self.wanted = frozenset(k for k in keys if k not in STOP_WORDS) or frozenset(keys)
+        self._shows = {k: frozenset(w for w in self.wanted if w in k) for k in keys}
+        # One regex per word, made when a text needs it (compiling them for every query cost
+        # more than most queries' snippets).
+        self._each: dict[str, re.Pattern[str]] = {}
+        self._longest = max(map(len, words))
 
     def first(self, text: str) -> re.Match[str] | None:
         """The first match in ``text``.
@@ -139,8 +187,9 @@ class Highlighter:
         of pydoc_data/topics.py. Scanning for the bare terms and checking each hit with
         ``pattern.match`` finds the same match in a fraction of that.
         """
-        if self._ascii_words is not None and text.isascii():
-            return self._first_ascii(text)
+        folded = _Folded.of(text) if self._ascii_words is not None else None
+        if folded is not None:
+            return self._first_folded(folded)
         pos = 0
         while True:
             hit = self._finder.search(text, pos)
@@ -151,21 +200,138 @@ class Highlighter:
                 return m
             pos = hit.start() + 1
 
-    def _first_ascii(self, text: str) -> re.Match[str] | None:
-        """``first`` for an ASCII text and single ASCII words, where case folding is ``lower()``
-        (no Kelvin sign to match ``k``): each word's first place ``pattern`` matches at, by
-        str.find; the earliest wins, matched there as ``first`` would (22 µs a scan of the
-        finder regex, most of a search's snippets, on CPython's Lib/)."""
-        lower = text.lower()
-        best = -1
-        for word in self._ascii_words or ():
-            pos = lower.find(word)
-            while pos != -1 and (best == -1 or pos < best):
-                if self.pattern.match(text, pos) is not None:
-                    best = pos
+    def _first_folded(self, folded: _Folded) -> re.Match[str] | None:
+        """``first`` for single ASCII words: each word's first place ``pattern`` matches at,
+        found by str.find in the text's lower case; the earliest wins, matched there as
+        ``first`` would (22 µs a scan of the finder regex, most of a search's snippets, on
+        CPython's Lib/). In the first FOLD_CHARS, then in four times as much, and so on: a
+        word that is not there costs no more. Exactly the regex's matches in an ASCII text; in
+        another, a letter that only case-folds to the word's (the long s of "ſelf") is not
+        found, which a snippet can live with."""
+        text, end = folded.text, 0
+        while end < len(text):
+            start, end = end, min(len(text), max(FOLD_CHARS, 4 * end))
+            # Every place before ``end`` is seen whole: an earlier one is never cut off.
+            stop = min(len(text), end + self._longest)
+            best = -1
+            for word in self._ascii_words or ():
+                pos = folded.find(word, start, stop)
+                while pos != -1 and pos < end and (best == -1 or pos < best):
+                    if self.pattern.match(text, pos) is not None:
+                        best = pos
+                        break
+                    pos = folded.find(word, pos + 1, stop)
+            if best != -1:
+                return self.pattern.match(text, best)
+        return None
+
+    def matches(
+        self, text: str, pos: int = 0, endpos: int | None = None
+    ) -> Iterator[re.Match[str]]:
+        """Every place ``first`` could stop at in ``text[pos:endpos]``, in order (word starts
+        are judged on the whole text)."""
+        end = len(text) if endpos is None else endpos
+        hit = self._finder.search(text, pos, end)
+        while hit is not None:
+            found = self.pattern.match(text, hit.start(), end)
+            if found is not None:
+                yield found
+            hit = self._finder.search(text, hit.start() + 1, end)
+
+    def best(self, text: str) -> tuple[re.Match[str] | None, bool]:
+        """Where a snippet of ``text`` shows why it matched, and whether it shows every word.
+
+        The earliest snippet-wide stretch that shows all of the query's words (where
+        ``transport mount`` meet, not the first import line naming a transport); else, as
+        for a one-word query, the first match. Such a stretch holds every word, so only the
+        places of one are looked around: the word that turns up last, as none is met before
+        (sliding over all the matches of a word like ``test``, thousands in a test file, cost
+        20 ms a query)."""
+        if len(self.wanted) < 2:
+            first = self.first(text)
+            return first, first is not None
+        # str.find on the lower case of the text; a regex for phrases (spelt with any run of
+        # whitespace) and the rare text whose lower case moves offsets.
+        folded = _Folded.of(text)
+        use_folded = folded is not None and self._ascii_words is not None
+        first = self._first_folded(folded) if folded and use_folded else self.first(text)
+        if first is None:
+            return None, False
+        reach = BEST_SPAN + self._longest  # from a stretch's first match to its last one's end
+        head = self.matches(text, first.start(), min(first.start() + reach, len(text)))
+        if self._shown(m for m in head if m.start() - first.start() <= BEST_SPAN) == len(
+            self.wanted
+        ):
+            return first, True  # the first stretch shows them all (an identifier, mostly)
+        seen = {w: self._find(text, folded, w, 0) for w in self.wanted}
+        if min(seen.values()) < 0:
+            return first, False
+        last = max(seen, key=lambda w: (seen[w], w))
+        for lo, hi in self._starts(self._places(text, folded, last, seen[last]), reach):
+            # Each stretch is judged once its last match is in; the first that shows every
+            # word is the earliest (one that starts before it ends before that last match).
+            end = min(hi + reach, len(text))
+            if any(self._find(text, folded, w, lo, end) < 0 for w in self.wanted):
+                continue  # not all of them around here (a find per word, in C)
+            window: deque[tuple[re.Match[str], str]] = deque()
+            keys: dict[str, int] = {}
+            for m in self.matches(text, lo, end):
+                key = self._key(m)
+                window.append((m, key))
+                keys[key] = keys.get(key, 0) + 1
+                while m.start() - window[0][0].start() > BEST_SPAN:
+                    gone = window.popleft()[1]
+                    keys[gone] -= 1
+                    if not keys[gone]:
+                        del keys[gone]
+                if window[0][0].start() > hi:
                     break
-                pos = lower.find(word, pos + 1)
-        return self.pattern.match(text, best) if best != -1 else None
+                if len(frozenset().union(*(self._shows[k] for k in keys))) == len(self.wanted):
+                    return window[0][0], True
+        return first, False
+
+    def _shown(self, found: Iterable[re.Match[str]]) -> int:
+        """How many of the query's words these matches show."""
+        return len(frozenset().union(*(self._shows[self._key(m)] for m in found)))
+
+    def _find(
+        self, text: str, folded: _Folded | None, word: str, pos: int, end: int | None = None
+    ) -> int:
+        """Where ``word`` first occurs in ``text[pos:end]`` (inside words too), or -1."""
+        end = len(text) if end is None else end
+        if folded is not None and " " not in word:
+            return folded.find(word, pos, end)
+        each = self._each.get(word)
+        if each is None:
+            each = re.compile(r"\s+".join(map(re.escape, word.split())), re.IGNORECASE)
+            self._each[word] = each
+        m = each.search(text, pos, end)
+        return m.start() if m is not None else -1
+
+    def _places(self, text: str, folded: _Folded | None, word: str, at: int) -> Iterator[int]:
+        """Where ``word`` occurs in ``text`` from ``at`` on, in any letter case."""
+        while at != -1:
+            yield at
+            at = self._find(text, folded, word, at + 1)
+
+    @staticmethod
+    def _starts(places: Iterator[int], reach: int) -> Iterator[tuple[int, int]]:
+        """Where the stretches holding any of ``places`` may start: ranges in order, merged."""
+        lo = hi = -1
+        for n, at in enumerate(places):
+            if n >= BEST_ANCHORS:
+                break
+            if hi < 0 or at - reach > hi:
+                if hi >= 0:
+                    yield lo, hi
+                lo = max(0, at - reach)
+            hi = at
+        if hi >= 0:
+            yield lo, hi
+
+    @staticmethod
+    def _key(m: re.Match[str]) -> str:
+        return " ".join(m.group(0).lower().split())
 
 
 def _highlighter(terms: list[str]) -> Highlighter | None:
@@ -182,18 +348,35 @@ def make_snippet(text: str | None, highlighter: Highlighter | None) -> str | Non
 def snippet_at(
     text: str | None, highlighter: Highlighter | None, at: int | None = None
 ) -> tuple[str, int] | None:
-    """(snippet, offset of the first match); ``at``: a window from that offset instead."""
+    """(snippet, offset of its first match); ``at``: a window from that offset instead."""
     if not text or (highlighter is None and at is None):
         return None
     if at is None:
         assert highlighter is not None
-        # A hit in the first SCAN_CHARS is as good a snippet as any: scanning all of a 750 KB
-        # file for a word that only occurs inside other words cost 8 ms a result.
-        m = highlighter.first(text[:SCAN_CHARS]) if len(text) > SCAN_CHARS else None
-        m = m or highlighter.first(text)
+        m, _ = _locate(text, highlighter)
         if m is None:
             return None
         at = m.start()
+    return _window(text, at, highlighter), at
+
+
+def _locate(
+    text: str, highlighter: Highlighter, meet: bool = True
+) -> tuple[re.Match[str] | None, bool]:
+    """Where a snippet of ``text`` starts, and whether more text could give no better one.
+    ``meet``: where the query's words meet, else the first match (for a file that lacks some
+    of them, where looking costs a scan of the text per word)."""
+    # The best stretch in the first SCAN_CHARS is as good a snippet as any: scanning all of a
+    # 750 KB file for a word that only occurs inside other words cost 8 ms a result.
+    m, full = highlighter.best(text[:MEET_CHARS]) if meet else (None, True)
+    if m is None:
+        m = highlighter.first(text[:SCAN_CHARS])
+    if m is None and len(text) > SCAN_CHARS:
+        m = highlighter.first(text)
+    return m, full
+
+
+def _window(text: str, at: int, highlighter: Highlighter | None) -> str:
     start = max(0, at - 50) if at > 50 and text.rfind("\n", 0, at) < at - 50 else at
     if at and start == at:
         start = text.rfind("\n", 0, at) + 1  # a definition's window starts at its line
@@ -201,7 +384,7 @@ def snippet_at(
     window = text[start:end]
     if highlighter is not None:
         window = highlighter.pattern.sub(lambda x: f"{OPEN}{x.group(0)}{CLOSE}", window)
-    return ("…" if start else "") + " ".join(window.split()) + ("…" if end < len(text) else ""), at
+    return ("…" if start else "") + " ".join(window.split()) + ("…" if end < len(text) else "")
 
 
 def is_fts_syntax(query: str) -> bool:
@@ -487,16 +670,22 @@ _DEF_BEFORE = (
     r"const|let|var|val)\s+(?:\([^)\n]*\)\s*)?(?:[\w$]+\.)?"
 )
 _DEF_AFTER = r"(?:\s*[:=]\s*(?:async\s+)?(?:function\b|\([^)\n]*\)\s*=>|lambda\b))"
+# Compiled once, checked at each place the name occurs: a pattern with the name in it cost
+# 0.24 ms to compile, for every query.
+_DEF_BEFORE_END = re.compile(_DEF_BEFORE + r"\Z")
+_DEF_AFTER_AT = re.compile(_DEF_AFTER)
+_NOT_NAME = re.compile(r"[^\w$]")
+_WORD_END = re.compile(r"\b")
 
 
 def _definition_line(
-    text: str, name: str, pattern: re.Pattern[str], complete: bool = True
+    text: str, name: str, complete: bool = True
 ) -> tuple[bool, tuple[int, str] | None]:
     """(answered, (line, its text)) of the first line of ``text`` that defines ``name``;
     not answered when ``text`` is the start of a file (not ``complete``) without such a line.
 
-    Only the lines holding the name are matched against ``pattern``: its alternation of
-    keywords, run over a whole file, cost 5 ms a file."""
+    Only the places of the name are looked at: a keyword pattern run over a whole file cost
+    5 ms a file."""
     pos = text.find(name)
     while pos >= 0:
         start = text.rfind("\n", 0, pos) + 1
@@ -504,10 +693,22 @@ def _definition_line(
         if end < 0 and not complete:
             return False, None  # the line goes on past what is inflated
         end = len(text) if end < 0 else end
-        if pattern.search(text, start, end) is not None:
-            return True, (text.count("\n", 0, start) + 1, text[start:end].strip()[:200])
+        while 0 <= pos < end:
+            if _defines_at(text, name, pos, start, end):
+                return True, (text.count("\n", 0, start) + 1, text[start:end].strip()[:200])
+            pos = text.find(name, pos + 1)
         pos = text.find(name, end)
     return complete, None
+
+
+def _defines_at(text: str, name: str, pos: int, start: int, end: int) -> bool:
+    """Whether ``name`` at ``pos``, on the line ``text[start:end]``, is defined there: after a
+    definition's keyword (``def name``, ``const name``), or assigned a function."""
+    after = pos + len(name)
+    if _DEF_BEFORE_END.search(text, start, pos) and _WORD_END.match(text, after, end):
+        return True
+    before_ok = pos == start or _NOT_NAME.match(text, pos - 1) is not None
+    return before_ok and _DEF_AFTER_AT.match(text, after, end) is not None
 
 
 def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: int) -> None:
@@ -518,8 +719,6 @@ def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: 
     tail = re.split(r"\.|::|->|#", names[0])[-1]
     if len(tail) < 2:
         return
-    name = re.escape(tail)
-    pattern = re.compile(f"{_DEF_BEFORE}{name}\\b|(?<![\\w$]){name}{_DEF_AFTER}")
     text_hits = sorted(
         (kv for kv in hits.items() if kv[1].tier == 0), key=lambda kv: kv[1].strength, reverse=True
     )[: RERANK * limit]
@@ -537,7 +736,7 @@ def _definitions_in_text(db: Database, q: _Query, hits: dict[int, _Hit], limit: 
     )
     for row in rows:
         located = LazyText(row["z"], row["text_at"] or 0).find(
-            lambda text, complete: _definition_line(text, tail, pattern, complete)
+            lambda text, complete: _definition_line(text, tail, complete)
         )
         if located is None:
             continue
@@ -603,7 +802,9 @@ def _result(row: Any, hit: _Hit, highlighter: Highlighter | None) -> dict[str, A
         if found is not None:
             snippet, line = found[0], hit.symbol.line
     if snippet is None:
-        found, text = content.find(_first_match(highlighter))
+        # A file matched by some of the words only: its first match, not a search for where
+        # they all meet (a scan per word of a text that lacks one).
+        found, text = content.find(_first_match(highlighter, meet=hit.match != "any"))
         if found is not None:
             snippet = found[0]
             line = text.count("\n", 0, found[1]) + 1
@@ -643,16 +844,19 @@ def _at_line(
 
 
 def _first_match(
-    highlighter: Highlighter | None,
+    highlighter: Highlighter | None, meet: bool = True
 ) -> Callable[[str, bool], tuple[bool, tuple[tuple[str, int] | None, str]]]:
-    """LazyText probe: the snippet at the first match, once its window is there (with the text
-    it was found in, for its line number)."""
+    """LazyText probe: the snippet at the best match (``_locate``), once its window is there
+    and no more text could give a better one (with the text it was found in, for its line)."""
 
     def probe(text: str, complete: bool) -> tuple[bool, tuple[tuple[str, int] | None, str]]:
-        found = snippet_at(text, highlighter)
-        if found is None or (not complete and found[1] + _PAST >= len(text)):
+        m, full = _locate(text, highlighter, meet) if text and highlighter else (None, False)
+        if m is None:
             return complete, (None, text)
-        return True, (found, text)
+        at = m.start()
+        if not complete and (at + _PAST >= len(text) or (not full and len(text) < MEET_CHARS)):
+            return False, (None, text)
+        return True, ((_window(text, at, highlighter), at), text)
 
     return probe
 

@@ -5,6 +5,7 @@ item 6; the budget is bench_index.py's size row)."""
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from cq_lsp.store.rows import (
     pack_contents,
     symbol_details,
 )
-from cq_lsp.store.search import Highlighter, search, snippet_at
+from cq_lsp.store.search import MEET_CHARS, Highlighter, _first_match, search, snippet_at
 from cq_lsp.store.symbols import find_symbols
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
@@ -507,5 +508,45 @@ def test_snippets_deep_in_a_large_file_are_those_of_its_whole_text(
         hit = search(db, "zephyr")["results"][0]
         assert (hit["path"], hit["line"]) == ("pkg/big.py", line + 1)
         assert hit["snippet"] == snippet_at(big, Highlighter(["zephyr"]))[0]  # type: ignore[index]
+    finally:
+        db.close()
+
+
+def test_where_the_words_meet_deep_in_a_large_file_the_snippet_is_there(
+    tmp_path: Path, isolated_env: dict[str, str]
+) -> None:
+    # Text that does not compress; the query's words meet only past a first stretch of it.
+    rng = random.Random(5)
+
+    def noise(lines: int) -> str:
+        return "".join(
+            " ".join("".join(rng.choice("bdfgjklmnpqv") for _ in range(7)) for _ in range(8)) + "\n"
+            for _ in range(lines)
+        )
+
+    big = "# the lantern comes first\n" + noise(300) + "lantern = harbour()  # they meet here\n"
+    big += noise(1000)
+    assert 16_000 < big.index("they meet") < MEET_CHARS
+    h = Highlighter(["lantern", "harbour"])
+    expected = snippet_at(big, h)
+    assert expected is not None and expected[0].startswith("…«lantern» = «harbour»() # they")
+    # Inflated step by step (zstd hands out whole 128 KB blocks: a large head of FTS words
+    # leaves less text than that in the first), the snippet is the whole text's.
+    packed = pack_contents(big, noise(1950), [])
+    lazy = LazyText(packed.z, packed.text_at)
+    lazy.more()
+    assert "they meet" not in lazy.text
+    found, _ = LazyText(packed.z, packed.text_at).find(_first_match(h))
+    assert found == expected
+
+    root = make_repo(tmp_path / "big", {"README.md": "big\n"})
+    project = Project(root)
+    project.ensure_state_dir()
+    db = Database(project.index_db)
+    try:
+        document_tree(root, db, {"pkg/big.py": big, **FILES})
+        hit = next(r for r in search(db, "lantern harbour")["results"] if r["path"] == "pkg/big.py")
+        assert hit["snippet"] == expected[0]
+        assert hit["line"] == big[: big.index("lantern =")].count("\n") + 1
     finally:
         db.close()

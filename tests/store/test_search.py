@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,17 @@ from cq_lsp.documenters.records import FileRecord
 from cq_lsp.errors import UsageError
 from cq_lsp.store.db import Database
 from cq_lsp.store.ledger import Change, Ledger
-from cq_lsp.store.search import MAX_LIMIT, Highlighter, _line_offset, is_fts_syntax, search
+from cq_lsp.store.search import (
+    _DEF_AFTER,
+    _DEF_BEFORE,
+    BEST_SPAN,
+    MAX_LIMIT,
+    Highlighter,
+    _definition_line,
+    _line_offset,
+    is_fts_syntax,
+    search,
+)
 from cq_lsp.worktree.guard import PathGuard
 from cq_lsp.worktree.project import Project
 from tests.conftest import Cq, make_repo
@@ -353,6 +364,94 @@ def test_snippet_of_a_large_file_shows_the_first_word_start_match(
     # A camelCase hump and another letter case count as word starts; inside a word does not.
     assert "render«Beacon»" in r["snippet"] and "«Beacon» again" in r["snippet"]
     assert r["snippet"].count("«") == 3  # the hits inside words before it are not marked
+
+
+def test_snippet_shows_where_the_query_words_meet(project: Project, db: Database) -> None:
+    # The first line naming a transport is an import; the words meet further down, and that is
+    # what says why the file matched. The line follows the snippet.
+    text = (
+        "from .base import BaseTransport\n"
+        + "".join(f"def helper_{i}():\n    return {i}\n" for i in range(30))
+        + "def route(url):\n    # pick the transport mounted for this url\n    return url\n"
+    )
+    index_files(project.root, db, {"net/routing.py": (text, {"overview": "URL routing."})})
+    r = by_path(search(db, "transport mount"))["net/routing.py"]
+    assert r["snippet"].startswith("…# pick the «transport» «mount»ed for this url"), r["snippet"]
+    assert r["line"] == text[: text.index("# pick")].count("\n") + 1
+    # One word: its first match, as before; stop words do not have to be shown.
+    assert search(db, "transport")["results"][0]["snippet"].startswith("from .base import Base")
+    r = by_path(search(db, "the transport for mount"))["net/routing.py"]
+    assert "«transport» «mount»ed" in r["snippet"]
+
+
+def test_the_best_stretch_is_the_earliest_that_shows_the_most_words() -> None:
+    h = Highlighter(["gamma", "alpha", "beta"])
+    pad = " x" * 80  # wider than a snippet
+    text = f"alpha{pad} beta gamma{pad} alpha beta{pad} alpha beta gamma{pad} beta gamma alpha"
+    m, full = h.best(text)
+    assert m is not None and full and text[m.start() :].startswith("alpha beta gamma")
+    # No stretch shows all three, or one is missing: the first match.
+    for text in (f"x{pad} gamma{pad} alpha{pad} beta gamma{pad} alpha", f"x{pad} gamma alpha"):
+        m, full = h.best(text)
+        assert m is not None and not full and m.start() == len(f"x{pad} ")
+    assert h.best("nothing here") == (None, False)
+    # A match of a longer word shows the words inside it.
+    h = Highlighter(["asyncclient", "client", "async"])
+    m, full = h.best(f"async{pad} AsyncClient")
+    assert m is not None and full and m.group(0) == "AsyncClient"
+
+
+def test_the_best_stretch_is_the_earliest_that_shows_every_word_at_random() -> None:
+    # Against brute force: every offset tried as a match, every stretch of BEST_SPAN looked at.
+    # The same text with one non-ASCII character after it takes the regex route.
+    rng = random.Random(11)
+    full_found = 0
+    for _ in range(3000):
+        words = {"".join(rng.choice("abxy") for _ in range(rng.randint(1, 3))) for _ in range(3)}
+        h = Highlighter(sorted(words, key=len, reverse=True))
+        text = "".join(rng.choice("abXY_ 0\n.") for _ in range(rng.randint(0, 400)))
+        every = [m for i in range(len(text)) if (m := h.pattern.match(text, i))]
+        assert [m.span() for m in h.matches(text)] == [m.span() for m in every]
+        full = None
+        for m in every:
+            shown = set().union(
+                *(h._shows[h._key(x)] for x in every if 0 <= x.start() - m.start() <= BEST_SPAN)
+            )
+            if shown == h.wanted:
+                full = m.start()
+                break
+        for t in (text, text + "é"):
+            got, all_shown = h.best(t)
+            if full is not None and len(h.wanted) > 1:
+                assert got is not None and (got.start(), all_shown) == (full, True), (words, text)
+            elif len(h.wanted) > 1:
+                assert not all_shown and (got and got.span()) == (
+                    every[0].span() if every else None
+                )
+        full_found += full is not None and len(h.wanted) > 1
+    assert full_found > 300
+
+
+def test_a_definition_in_the_text_is_found_as_the_whole_keyword_pattern_finds_it() -> None:
+    # The keyword pattern with the name in it, run over each line, against the checks at each
+    # place of the name: random lines of keywords, names, dots, arrows and assignments.
+    heads = ["", "def ", "class ", "const ", "let ", "function ", "async def ", "fn (a) ", "x",
+             "def obj.", "$", "_", "obj.", "type  ", "def(", " "]  # fmt: skip
+    names = ["foo", "foo", "xfoo", "foo_", "fooBar", "foo$"]
+    tails = ["", "(", " = function", ": lambda", " = (a) => 1", " =async function", "= 1",
+             ".bar", "$", " ", "=> x", " = async (b) =>"]  # fmt: skip
+    whole = re.compile(f"{_DEF_BEFORE}foo\\b|(?<![\\w$])foo{_DEF_AFTER}")
+    rng = random.Random(3)
+    defined = 0
+    for _ in range(20000):
+        line = " ".join(
+            rng.choice(heads) + rng.choice(names) + rng.choice(tails)
+            for _ in range(rng.randint(1, 3))
+        )
+        expected = whole.search(line) is not None
+        assert (_definition_line(line, "foo")[1] is not None) == expected, line
+        defined += expected
+    assert defined > 1000
 
 
 def test_fallback_matches_prefixes_only_of_five_letters_or_more(db: Database) -> None:
