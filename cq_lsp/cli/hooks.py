@@ -29,8 +29,9 @@ _STATE_COLORS = {
 
 def print_changes(result: HooksChanged) -> None:
     print(f"hooks directory: {result.hooks_dir}")
+    width = max((len(h.name) for h in result.hooks), default=0)
     for h in result.hooks:
-        line = f"  {h.name:<14} {h.action:<12} {h.path}"
+        line = f"  {h.name:<{width}}  {h.action:<12} {h.path}"
         if h.chained and h.action == "chained":
             line += f"  (your hook runs after ours: {os.path.basename(h.chained)})"
         if h.restored:
@@ -49,8 +50,10 @@ def print_hooks_status(st: HooksStatus) -> None:
     print(f"hooks directory: {where}")
     if st.manager:
         print(f"hook manager:    {st.manager}")
+    width = max((len(h.name) for h in st.hooks), default=0)
     for h in st.hooks:
-        state = style(h.state, _STATE_COLORS.get(h.state, "0"))
+        # Padded before it is coloured: escape codes are not columns.
+        state = style(f"{h.state:<12}", _STATE_COLORS.get(h.state, "0"))
         extra = []
         if h.version is not None:
             extra.append(f"v{h.version}")
@@ -60,7 +63,7 @@ def print_hooks_status(st: HooksStatus) -> None:
             extra.append(f"chains {os.path.basename(h.chained)}")
         if h.kind not in ("ours", "absent") and h.via == "hooks-dir":
             extra.append(f"occupied by a {h.kind} hook")
-        print(f"  {h.name:<14} {state:<12} {h.path}  {' · '.join(extra)}".rstrip())
+        print(f"  {h.name:<{width}}  {state} {h.path}  {' · '.join(extra)}".rstrip())
     if st.skipped:
         print("CQ_LSP_SKIP_HOOKS is set here: the hooks do nothing in this environment")
     if not st.initialized:

@@ -137,6 +137,11 @@ def test_install_status_uninstall(cq: Cq, repo: Path) -> None:
     assert st["installed"] is True
     assert [h["state"] for h in st["hooks"]] == ["installed"] * len(HOOK_NAMES)
     assert all(h["version"] == 1 and h["pythonExists"] for h in st["hooks"])
+    # The people's view: one column of paths, however long a hook's name (post-index-change).
+    for command in (("hooks", "status"), ("hooks", "install")):
+        lines = [ln for ln in cq.run(*command).stdout.splitlines() if str(hooks_dir) in ln][1:]
+        assert len(lines) == len(HOOK_NAMES), lines
+        assert len({ln.index(str(hooks_dir)) for ln in lines}) == 1, lines
     again = cq.json("hooks", "install")
     assert {h["action"] for h in again["hooks"]} == {"unchanged"}
     gone = cq.json("hooks", "uninstall")
