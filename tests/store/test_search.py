@@ -824,6 +824,34 @@ def test_a_file_named_as_the_query_comes_before_files_that_mention_it(
     assert res["results"][0]["kind"] == "path"
 
 
+def test_a_file_named_as_the_query_one_or_many(tree: tuple[Path, Database]) -> None:
+    root, d = tree
+    document_tree(
+        root,
+        d,
+        {
+            "shell/bash_completions.go": 'package shell\n\nfunc emit() string { return "" }\n',
+            "tools/util.py": '"""Little helpers."""\n\n\ndef clamp(x):\n    return x\n',
+            "gins/gins.go": "package gins\n\nfunc Default() {}\n",
+            "gins/gin.go": "package gins\n\nfunc New() {}\n",
+            "lib/notes.py": "# bash completion, utils and gins are mentioned here\n",
+        },
+    )
+    for query, path in [
+        ("bash completion", "shell/bash_completions.go"),
+        ("utils", "tools/util.py"),
+    ]:
+        top = search(d, query)["results"][0]
+        assert (top["path"], top["kind"]) == (path, "path"), (query, top)
+        assert "one or many" in top["why"][0]
+    # The name as typed first, then its plural or singular.
+    assert paths(search(d, "gins"))[:2] == ["gins/gins.go", "gins/gin.go"]
+    # An identifier is as written: no `parse_invoices` file for `parse_invoice`.
+    document_tree(root, d, {"lib/parse_invoices.py": "x = 1\n"})
+    res = search(d, "parse_invoice")
+    assert "lib/parse_invoices.py" not in [r["path"] for r in res["results"] if r["kind"] == "path"]
+
+
 def test_prose_with_stop_words_and_stems(tree: tuple[Path, Database]) -> None:
     root, d = tree
     document_tree(
