@@ -24,6 +24,8 @@ scores fall in rank order.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import sqlite3
 from collections import deque
@@ -91,6 +93,9 @@ SCAN_CHARS = 100_000
 # fifth of the search time on CPython's Lib/).
 BEST_SPAN = SNIPPET_CHARS - 60
 MEET_CHARS = 32_768
+# ...for the first results only: the ones read. For all ten it cost 0.3 ms a query (p50 2.2 ms
+# on CPython's Lib/, over the 2 ms budget); the others show their first match.
+MEET_RESULTS = 3
 # An ASCII text is lowered for str.find in steps of at least this many characters.
 FOLD_CHARS = 8192
 BEST_ANCHORS = 16  # places of the word that turns up last looked around
@@ -137,10 +142,12 @@ class _Folded:
 
     @classmethod
     def of(cls, text: str) -> _Folded | None:
-        """Any text whose lower case keeps every offset (each character lowers to one), else
-        None."""
+        """For a text whose lower case keeps every offset (each character lowers to one) and
+        holds what a case-insensitive regex finds of ASCII words; else None."""
         if text.isascii():
             return cls(text)
+        if "ı" in text or "ſ" in text:
+            return None  # they match i and s in a case-insensitive regex, not in lower case
         low = text.lower()
         return cls(text, low) if len(low) == len(text) else None
 
@@ -162,8 +169,10 @@ class Highlighter:
     _START = r"(?:(?<![A-Za-z0-9])|(?<=[a-z0-9])(?=[A-Z]))"
 
     def __init__(self, words: list[str]) -> None:
-        alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
-        self.pattern = re.compile(self._START + "(?i:" + alternatives + ")")
+        spelt = [r"\s+".join(map(re.escape, w.split())) for w in words]
+        alternatives = "|".join(spelt)
+        # A group per word: which word matched (İnternet is no lower-case ``internet``).
+        self.pattern = re.compile(self._START + "(?i:" + "|".join(f"({a})" for a in spelt) + ")")
         # The bare terms: a plain case-insensitive scan that finds where to try ``pattern``.
         self._finder = re.compile(alternatives, re.IGNORECASE)
         # Single ASCII words are found in an ASCII text's lower case by str.find, at C speed.
@@ -172,7 +181,7 @@ class Highlighter:
         # What a window of the text must show for a snippet to say why the file matched: the
         # query's words but its stop words (unless it has only those). A match of a longer
         # word also shows the words inside it (``asyncclient`` shows ``client``).
-        keys = [" ".join(w.lower().split()) for w in words]
+        keys = self._keys = [" ".join(w.lower().split()) for w in words]
         self.wanted = frozenset(k for k in keys if k not in STOP_WORDS) or frozenset(keys)
         self._shows = {k: frozenset(w for w in self.wanted if w in k) for k in keys}
         # One regex per word, made when a text needs it (compiling them for every query cost
@@ -205,9 +214,7 @@ class Highlighter:
         found by str.find in the text's lower case; the earliest wins, matched there as
         ``first`` would (22 µs a scan of the finder regex, most of a search's snippets, on
         CPython's Lib/). In the first FOLD_CHARS, then in four times as much, and so on: a
-        word that is not there costs no more. Exactly the regex's matches in an ASCII text; in
-        another, a letter that only case-folds to the word's (the long s of "ſelf") is not
-        found, which a snippet can live with."""
+        word that is not there costs no more."""
         text, end = folded.text, 0
         while end < len(text):
             start, end = end, min(len(text), max(FOLD_CHARS, 4 * end))
@@ -241,20 +248,19 @@ class Highlighter:
     def best(self, text: str) -> tuple[re.Match[str] | None, bool]:
         """Where a snippet of ``text`` shows why it matched, and whether it shows every word.
 
-        The earliest snippet-wide stretch that shows all of the query's words (where
-        ``transport mount`` meet, not the first import line naming a transport); else, as
-        for a one-word query, the first match. Such a stretch holds every word, so only the
-        places of one are looked around: the word that turns up last, as none is met before
-        (sliding over all the matches of a word like ``test``, thousands in a test file, cost
-        20 ms a query)."""
-        if len(self.wanted) < 2:
+        The earliest snippet-wide stretch that shows all of the query's words but its stop
+        words (where ``transport mount`` meet, not the first import line naming a transport);
+        else, as for a one-word query, the first match. Such a stretch holds every word, so
+        only the first BEST_ANCHORS places of the rarest one are looked around (sliding over
+        all the matches of a word like ``test``, thousands in a test file, cost 20 ms a
+        query)."""
+        if len(self.wanted) < 2 and len(self._shows) < 2:  # one word, no stop word to skip
             first = self.first(text)
             return first, first is not None
         # str.find on the lower case of the text; a regex for phrases (spelt with any run of
         # whitespace) and the rare text whose lower case moves offsets.
-        folded = _Folded.of(text)
-        use_folded = folded is not None and self._ascii_words is not None
-        first = self._first_folded(folded) if folded and use_folded else self.first(text)
+        folded = _Folded.of(text) if self._ascii_words is not None else None
+        first = self._first_folded(folded) if folded else self.first(text)
         if first is None:
             return None, False
         reach = BEST_SPAN + self._longest  # from a stretch's first match to its last one's end
@@ -266,8 +272,26 @@ class Highlighter:
         seen = {w: self._find(text, folded, w, 0) for w in self.wanted}
         if min(seen.values()) < 0:
             return first, False
+        # Around the places of the word that turns up last (none meet before it), the first
+        # BEST_ANCHORS of them; if there are more, around those of the rarest word (counted in
+        # C, which costs a lowering of all of the text).
         last = max(seen, key=lambda w: (seen[w], w))
-        for lo, hi in self._starts(self._places(text, folded, last, seen[last]), reach):
+        found, capped = self._meet(text, folded, last, seen[last], reach)
+        if found is None and capped:
+            rare = min(seen, key=lambda w: (self._count(text, folded, w), -seen[w], w))
+            if rare != last:
+                found, _ = self._meet(text, folded, rare, seen[rare], reach)
+        return (found, True) if found is not None else (first, False)
+
+    def _meet(
+        self, text: str, folded: _Folded | None, word: str, at: int, reach: int
+    ) -> tuple[re.Match[str] | None, bool]:
+        """The first match of the earliest stretch that shows every word around the first
+        BEST_ANCHORS places of ``word`` from ``at``, and whether it has more places."""
+        places = self._places(text, folded, word, at)
+        anchors = list(itertools.islice(places, BEST_ANCHORS))
+        capped = next(places, None) is not None
+        for lo, hi in self._starts(anchors, reach):
             # Each stretch is judged once its last match is in; the first that shows every
             # word is the earliest (one that starts before it ends before that last match).
             end = min(hi + reach, len(text))
@@ -287,8 +311,8 @@ class Highlighter:
                 if window[0][0].start() > hi:
                     break
                 if len(frozenset().union(*(self._shows[k] for k in keys))) == len(self.wanted):
-                    return window[0][0], True
-        return first, False
+                    return window[0][0], capped
+        return None, capped
 
     def _shown(self, found: Iterable[re.Match[str]]) -> int:
         """How many of the query's words these matches show."""
@@ -301,12 +325,22 @@ class Highlighter:
         end = len(text) if end is None else end
         if folded is not None and " " not in word:
             return folded.find(word, pos, end)
+        m = self._regex(word).search(text, pos, end)
+        return m.start() if m is not None else -1
+
+    def _regex(self, word: str) -> re.Pattern[str]:
         each = self._each.get(word)
         if each is None:
             each = re.compile(r"\s+".join(map(re.escape, word.split())), re.IGNORECASE)
             self._each[word] = each
-        m = each.search(text, pos, end)
-        return m.start() if m is not None else -1
+        return each
+
+    def _count(self, text: str, folded: _Folded | None, word: str) -> int:
+        """How many times ``word`` occurs in ``text`` (inside words too)."""
+        if folded is not None and " " not in word:
+            folded.find(word, len(text), len(text))  # all of it lowered
+            return folded.low.count(word)
+        return sum(1 for _ in self._regex(word).finditer(text))
 
     def _places(self, text: str, folded: _Folded | None, word: str, at: int) -> Iterator[int]:
         """Where ``word`` occurs in ``text`` from ``at`` on, in any letter case."""
@@ -315,12 +349,10 @@ class Highlighter:
             at = self._find(text, folded, word, at + 1)
 
     @staticmethod
-    def _starts(places: Iterator[int], reach: int) -> Iterator[tuple[int, int]]:
+    def _starts(places: list[int], reach: int) -> Iterator[tuple[int, int]]:
         """Where the stretches holding any of ``places`` may start: ranges in order, merged."""
         lo = hi = -1
-        for n, at in enumerate(places):
-            if n >= BEST_ANCHORS:
-                break
+        for at in places:
             if hi < 0 or at - reach > hi:
                 if hi >= 0:
                     yield lo, hi
@@ -329,9 +361,9 @@ class Highlighter:
         if hi >= 0:
             yield lo, hi
 
-    @staticmethod
-    def _key(m: re.Match[str]) -> str:
-        return " ".join(m.group(0).lower().split())
+    def _key(self, m: re.Match[str]) -> str:
+        """The query word a match of ``pattern`` is."""
+        return self._keys[(m.lastindex or 1) - 1]
 
 
 def _highlighter(terms: list[str]) -> Highlighter | None:
@@ -681,16 +713,18 @@ _DEF_KEYWORDS = (
 )
 _DEF_BEFORE = _DEF_KEYWORDS + r"\s+(?:\([^)\n]*\)\s*)?(?:[\w$]+\.)?"
 _DEF_AFTER = r"(?:\s*[:=]\s*(?:async\s+)?(?:function\b|\([^)\n]*\)\s*=>|lambda\b))"
-# Compiled once, checked at each place the name occurs: a pattern with the name in it cost
-# 0.24 ms to compile, for every query.
+# Compiled once and tried at the places of the name: a pattern with the name in it cost 0.24 ms
+# to compile, for every query.
+_DEF_KEYWORD = re.compile(_DEF_KEYWORDS + r"\b")
 _DEF_BEFORE_END = re.compile(_DEF_BEFORE + r"\Z")
-DEF_REACH = 200  # characters from a definition's keyword to its name, at most
-# A line that could define anything: a keyword, or an assignment (one scan of a long line, not
-# a look at each of its places of the name).
-_DEF_HINT = re.compile(_DEF_KEYWORDS + r"\b|[:=]")
 _DEF_AFTER_AT = re.compile(_DEF_AFTER)
+_DEF_HINT = re.compile(_DEF_KEYWORDS + r"\b|[:=]")  # a line that could define anything
 _NOT_NAME = re.compile(r"[^\w$]")
 _WORD_END = re.compile(r"\b")
+DEF_REACH = 200  # characters from a definition's keyword to its name, at most
+# Places of the name looked at in one file: a minified line holds 50,000 (a definition past
+# them is not found in the text; the documenter's symbols still list it).
+DEF_PLACES = 2000
 
 
 def _definition_line(
@@ -699,33 +733,42 @@ def _definition_line(
     """(answered, (line, its text)) of the first line of ``text`` that defines ``name``;
     not answered when ``text`` is the start of a file (not ``complete``) without such a line.
 
-    Only the places of the name are looked at: a keyword pattern run over a whole file cost
-    5 ms a file."""
+    Only the lines holding the name are looked at, and on them only the places of the name
+    (a keyword pattern run over a whole file cost 5 ms a file); a line without a keyword or an
+    assignment in one scan."""
     pos = text.find(name)
+    places = 0
     while pos >= 0:
         start = text.rfind("\n", 0, pos) + 1
         end = text.find("\n", pos)
         if end < 0 and not complete:
             return False, None  # the line goes on past what is inflated
         end = len(text) if end < 0 else end
-        if _DEF_HINT.search(text, start, end) is None:
-            pos = end  # nothing on this line defines anything
-        while 0 <= pos < end:
-            if _defines_at(text, name, pos, start, end):
-                return True, (text.count("\n", 0, start) + 1, text[start:end].strip()[:200])
-            pos = text.find(name, pos + 1)
+        if _DEF_HINT.search(text, start, end) is not None:
+            keywords = [m.start() for m in _DEF_KEYWORD.finditer(text, start, end)]
+            while 0 <= pos < end:
+                if _defines_at(text, name, pos, start, end, keywords):
+                    return True, (text.count("\n", 0, start) + 1, text[start:end].strip()[:200])
+                places += 1
+                if places >= DEF_PLACES:
+                    return True, None
+                pos = text.find(name, pos + 1)
         pos = text.find(name, end)
     return complete, None
 
 
-def _defines_at(text: str, name: str, pos: int, start: int, end: int) -> bool:
-    """Whether ``name`` at ``pos``, on the line ``text[start:end]``, is defined there: after a
-    definition's keyword (``def name``, ``const name``), or assigned a function."""
+def _defines_at(text: str, name: str, pos: int, start: int, end: int, keywords: list[int]) -> bool:
+    """Whether ``name`` at ``pos``, on the line ``text[start:end]`` whose definition keywords
+    start at ``keywords``, is defined there: after a keyword (``def name``, ``func (c *C)
+    name``), or assigned a function (``name = function``, ``name: lambda``)."""
     after = pos + len(name)
-    # The keyword is near: looking back over all of a 600 KB line at each of its 50,000 places
-    # of the name took minutes.
-    reach = max(start, pos - DEF_REACH)
-    if _DEF_BEFORE_END.search(text, reach, pos) and _WORD_END.match(text, after, end):
+    near = bisect.bisect_left(keywords, pos - DEF_REACH)
+    if (
+        near < len(keywords)
+        and keywords[near] < pos
+        and _DEF_BEFORE_END.search(text, keywords[near], pos)
+        and _WORD_END.match(text, after, end)
+    ):
         return True
     before_ok = pos == start or _NOT_NAME.match(text, pos - 1) is not None
     return before_ok and _DEF_AFTER_AT.match(text, after, end) is not None
@@ -796,10 +839,10 @@ def _finish(
     rows = {r["id"]: r for r in db.conn().execute(_ROWS_SQL.format(",".join("?" * len(ids))), ids)}
     highlighter = _highlighter(words)
     results = []
-    for rowid, hit in ranked:
+    for n, (rowid, hit) in enumerate(ranked):
         row = rows.get(rowid)
         if row is not None:  # None: deleted between the two statements
-            results.append(_result(row, hit, highlighter))
+            results.append(_result(row, hit, highlighter, meet=n < MEET_RESULTS))
     out: dict[str, Any] = {"query": query, "syntax": syntax, "mode": _mode(syntax)}
     if syntax == "plain":
         out["terms"] = words
@@ -811,7 +854,9 @@ def _mode(syntax: str) -> str:
     return "fts" if syntax == "fts" else "terms"  # the field's older name and values
 
 
-def _result(row: Any, hit: _Hit, highlighter: Highlighter | None) -> dict[str, Any]:
+def _result(
+    row: Any, hit: _Hit, highlighter: Highlighter | None, meet: bool = True
+) -> dict[str, Any]:
     """The one place a result's fields are assembled (a face adds its own, e.g. ``fresh``)."""
     content = LazyText(row["z"], row["text_at"] or 0)
     line: int | None = None
@@ -824,7 +869,7 @@ def _result(row: Any, hit: _Hit, highlighter: Highlighter | None) -> dict[str, A
     if snippet is None:
         # A file matched by some of the words only: its first match, not a search for where
         # they all meet (a scan per word of a text that lacks one).
-        found, text = content.find(_first_match(highlighter, meet=hit.match != "any"))
+        found, text = content.find(_first_match(highlighter, meet=meet and hit.match != "any"))
         if found is not None:
             snippet = found[0]
             line = text.count("\n", 0, found[1]) + 1

@@ -19,6 +19,7 @@ from cq_lsp.store.search import (
     _DEF_BEFORE,
     BEST_SPAN,
     MAX_LIMIT,
+    MEET_RESULTS,
     Highlighter,
     _definition_line,
     _line_offset,
@@ -384,6 +385,19 @@ def test_snippet_shows_where_the_query_words_meet(project: Project, db: Database
     assert "«transport» «mount»ed" in r["snippet"]
 
 
+def test_only_the_first_results_look_for_where_the_words_meet(
+    project: Project, db: Database
+) -> None:
+    text = "import transport\n" + "x = 1\n" * 40 + "# the transport mounted here\n"
+    files = {f"net/route{i}.py": (text, {"overview": "Routing."}) for i in range(MEET_RESULTS + 2)}
+    index_files(project.root, db, files)
+    hits = [r for r in search(db, "transport mount")["results"] if r["path"] in files]
+    assert len(hits) == MEET_RESULTS + 2
+    met = [r["snippet"].startswith("…# the «transport» «mount»ed") for r in hits]
+    assert met == [True] * MEET_RESULTS + [False, False], [r["snippet"] for r in hits]
+    assert {r["line"] for r in hits} == {1, 42}
+
+
 def test_the_best_stretch_is_the_earliest_that_shows_the_most_words() -> None:
     h = Highlighter(["gamma", "alpha", "beta"])
     pad = " x" * 80  # wider than a snippet
@@ -399,6 +413,25 @@ def test_the_best_stretch_is_the_earliest_that_shows_the_most_words() -> None:
     h = Highlighter(["asyncclient", "client", "async"])
     m, full = h.best(f"async{pad} AsyncClient")
     assert m is not None and full and m.group(0) == "AsyncClient"
+
+
+def test_the_best_stretch_in_odd_letters_stop_words_and_common_words() -> None:
+    pad = " x" * 80
+    # Letters a case-insensitive regex matches that lower-case to something else.
+    for words, text in [
+        (["connection", "internet"], "connection: İnternet bağlantısı"),
+        (["handler", "self"], "def handler(ſelf): pass"),
+        (["cache", "λόγος"], "cache ΛΌΓΟΣ"),
+    ]:
+        m, full = Highlighter(words).best(text)
+        assert m is not None and full and m.group(0) in ("connection", "handler", "cache")
+    # A stop word is passed over for the word that is asked for.
+    m, full = Highlighter(["transport", "the"]).best(f"the header{pad}\nthe transport here")
+    assert m is not None and full and m.group(0) == "the" and m.start() > 160
+    # Around the rarest word: "transport" is everywhere before the two meet.
+    text = "mount" + "".join(f"{pad} transport" for _ in range(40)) + " mount"
+    m, full = Highlighter(["transport", "mount"]).best(text)
+    assert m is not None and full and text[m.start() :] == "transport mount"
 
 
 def test_the_best_stretch_is_the_earliest_that_shows_every_word_at_random() -> None:
@@ -433,13 +466,15 @@ def test_the_best_stretch_is_the_earliest_that_shows_every_word_at_random() -> N
 
 
 def test_a_definition_in_the_text_is_found_as_the_whole_keyword_pattern_finds_it() -> None:
-    # The keyword pattern with the name in it, run over each line, against the checks at each
-    # place of the name: random lines of keywords, names, dots, arrows and assignments.
-    heads = ["", "def ", "class ", "const ", "let ", "function ", "async def ", "fn (a) ", "x",
-             "def obj.", "$", "_", "obj.", "type  ", "def(", " "]  # fmt: skip
+    # The keyword pattern with the name in it (what ran before, compiled for each query), run
+    # over each line, against the checks at the places of the name: random lines of keywords,
+    # names, receivers, dots, arrows and assignments.
+    heads = ["", "def ", "class ", "const ", "let ", "function ", "async def ", "fn (a) ",
+             "x", "def obj.", "$", "_", "obj.", "type  ", "def(", " ", "func (c *Cmd) ",
+             "undef "]  # fmt: skip
     names = ["foo", "foo", "xfoo", "foo_", "fooBar", "foo$"]
     tails = ["", "(", " = function", ": lambda", " = (a) => 1", " =async function", "= 1",
-             ".bar", "$", " ", "=> x", " = async (b) =>"]  # fmt: skip
+             ".bar", "$", " ", "=> x", " = async (b) =>", "\r"]  # fmt: skip
     whole = re.compile(f"{_DEF_BEFORE}foo\\b|(?<![\\w$])foo{_DEF_AFTER}")
     rng = random.Random(3)
     defined = 0
@@ -451,7 +486,11 @@ def test_a_definition_in_the_text_is_found_as_the_whole_keyword_pattern_finds_it
         expected = whole.search(line) is not None
         assert (_definition_line(line, "foo")[1] is not None) == expected, line
         defined += expected
-    assert defined > 1000
+    assert defined > 5000
+    # The line, and where to stop looking: 50,000 places of the name on one line cost little.
+    text = "x = 1\nvar foo = 2;\n"
+    assert _definition_line(text, "foo") == (True, (2, "var foo = 2;"))
+    assert _definition_line("= " + "foo " * 50_000 + "\nconst foo = 1\n", "foo") == (True, None)
 
 
 def test_fallback_matches_prefixes_only_of_five_letters_or_more(db: Database) -> None:
