@@ -169,7 +169,13 @@ class Highlighter:
     _START = r"(?:(?<![A-Za-z0-9])|(?<=[a-z0-9])(?=[A-Z]))"
 
     def __init__(self, words: list[str]) -> None:
-        spelt = [r"\s+".join(map(re.escape, w.split())) for w in words]
+        # What each word is looked for as: a plural also as its singular (`redirects` marks
+        # REDIRECT and redirected, as FTS5's stemmer found them), a phrase as written.
+        needles = [_singular(w) for w in words]
+        spelt = [
+            r"\s+".join(map(re.escape, n.split())) + ("s?" if n != w else "")
+            for n, w in zip(needles, words, strict=True)
+        ]
         alternatives = "|".join(spelt)
         # A group per word: which word matched (İnternet is no lower-case ``internet``).
         self.pattern = re.compile(self._START + "(?i:" + "|".join(f"({a})" for a in spelt) + ")")
@@ -177,13 +183,14 @@ class Highlighter:
         self._finder = re.compile(alternatives, re.IGNORECASE)
         # Single ASCII words are found in an ASCII text's lower case by str.find, at C speed.
         single = all(w.isascii() and len(w.split()) == 1 for w in words)
-        self._ascii_words = [w.lower() for w in words] if single else None
+        self._ascii_words = [n.lower() for n in needles] if single else None
         # What a window of the text must show for a snippet to say why the file matched: the
         # query's words but its stop words (unless it has only those). A match of a longer
         # word also shows the words inside it (``asyncclient`` shows ``client``).
         keys = self._keys = [" ".join(w.lower().split()) for w in words]
         self.wanted = frozenset(k for k in keys if k not in STOP_WORDS) or frozenset(keys)
         self._shows = {k: frozenset(w for w in self.wanted if w in k) for k in keys}
+        self._needles = {k: " ".join(n.lower().split()) for k, n in zip(keys, needles, strict=True)}
         # One regex per word, made when a text needs it (compiling them for every query cost
         # more than most queries' snippets).
         self._each: dict[str, re.Pattern[str]] = {}
@@ -324,14 +331,15 @@ class Highlighter:
         """Where ``word`` first occurs in ``text[pos:end]`` (inside words too), or -1."""
         end = len(text) if end is None else end
         if folded is not None and " " not in word:
-            return folded.find(word, pos, end)
+            return folded.find(self._needles[word], pos, end)
         m = self._regex(word).search(text, pos, end)
         return m.start() if m is not None else -1
 
     def _regex(self, word: str) -> re.Pattern[str]:
         each = self._each.get(word)
         if each is None:
-            each = re.compile(r"\s+".join(map(re.escape, word.split())), re.IGNORECASE)
+            needle = self._needles[word]
+            each = re.compile(r"\s+".join(map(re.escape, needle.split())), re.IGNORECASE)
             self._each[word] = each
         return each
 
@@ -339,7 +347,7 @@ class Highlighter:
         """How many times ``word`` occurs in ``text`` (inside words too)."""
         if folded is not None and " " not in word:
             folded.find(word, len(text), len(text))  # all of it lowered
-            return folded.low.count(word)
+            return folded.low.count(self._needles[word])
         return sum(1 for _ in self._regex(word).finditer(text))
 
     def _places(self, text: str, folded: _Folded | None, word: str, at: int) -> Iterator[int]:
@@ -364,6 +372,14 @@ class Highlighter:
     def _key(self, m: re.Match[str]) -> str:
         """The query word a match of ``pattern`` is."""
         return self._keys[(m.lastindex or 1) - 1]
+
+
+def _singular(word: str) -> str:
+    """A plain plural's singular (``redirects`` → ``redirect``), else the word: not ``class``,
+    ``status``, ``analysis``, nor a short word (``has``, ``its``)."""
+    if len(word) >= 5 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
 
 
 def _highlighter(terms: list[str]) -> Highlighter | None:

@@ -434,6 +434,21 @@ def test_the_best_stretch_in_odd_letters_stop_words_and_common_words() -> None:
     assert m is not None and full and text[m.start() :] == "transport mount"
 
 
+def test_a_plural_is_marked_and_met_as_its_singular_too() -> None:
+    # FTS5's stemmer finds `redirects` in REDIRECT and redirected: the snippet shows them.
+    h = Highlighter(["redirects", "follow"])
+    text = "def follow(url):\n    return url  # a REDIRECT, redirected, or redirects\n"
+    assert [m.group(0) for m in h.matches(text)] == [
+        "follow", "REDIRECT", "redirect", "redirects"
+    ]  # fmt: skip
+    m, full = h.best("x = 1\n" * 30 + text)
+    assert m is not None and full and m.group(0) == "follow"
+    assert h.best("followers = 1")[1] is False  # only the one word: no meeting
+    # Not a plural: class, status, analysis, short words.
+    for word in ("class", "status", "analysis", "uses"):
+        assert [m.group(0) for m in Highlighter([word]).matches(word[:-1] + " " + word)] == [word]
+
+
 def test_the_best_stretch_is_the_earliest_that_shows_every_word_at_random() -> None:
     # Against brute force: every offset tried as a match, every stretch of BEST_SPAN looked at.
     # The same text with one non-ASCII character after it takes the regex route.
