@@ -195,6 +195,7 @@ class Highlighter:
         # more than most queries' snippets).
         self._each: dict[str, re.Pattern[str]] = {}
         self._longest = max(map(len, words))
+        self._phrase = any(" " in w.strip() for w in words)
 
     def first(self, text: str) -> re.Match[str] | None:
         """The first match in ``text``.
@@ -242,15 +243,17 @@ class Highlighter:
     def matches(
         self, text: str, pos: int = 0, endpos: int | None = None
     ) -> Iterator[re.Match[str]]:
-        """Every place ``first`` could stop at in ``text[pos:endpos]``, in order (word starts
-        are judged on the whole text)."""
+        """Every place ``first`` could stop at from ``pos`` to before ``endpos``, in order
+        (word starts are judged on the whole text)."""
         end = len(text) if endpos is None else endpos
-        hit = self._finder.search(text, pos, end)
-        while hit is not None:
-            found = self.pattern.match(text, hit.start(), end)
+        # A phrase goes on over any run of whitespace: only where it starts is bounded.
+        stop = len(text) if self._phrase else end
+        hit = self._finder.search(text, pos, stop)
+        while hit is not None and hit.start() < end:
+            found = self.pattern.match(text, hit.start(), stop)
             if found is not None:
                 yield found
-            hit = self._finder.search(text, hit.start() + 1, end)
+            hit = self._finder.search(text, hit.start() + 1, stop)
 
     def best(self, text: str) -> tuple[re.Match[str] | None, bool]:
         """Where a snippet of ``text`` shows why it matched, and whether it shows every word.
@@ -328,12 +331,12 @@ class Highlighter:
     def _find(
         self, text: str, folded: _Folded | None, word: str, pos: int, end: int | None = None
     ) -> int:
-        """Where ``word`` first occurs in ``text[pos:end]`` (inside words too), or -1."""
+        """Where ``word`` first starts in ``text[pos:end]`` (inside words too), or -1."""
         end = len(text) if end is None else end
         if folded is not None and " " not in word:
             return folded.find(self._needles[word], pos, end)
-        m = self._regex(word).search(text, pos, end)
-        return m.start() if m is not None else -1
+        m = self._regex(word).search(text, pos, len(text) if " " in word else end)
+        return m.start() if m is not None and m.start() < end else -1
 
     def _regex(self, word: str) -> re.Pattern[str]:
         each = self._each.get(word)

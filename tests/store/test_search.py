@@ -428,6 +428,10 @@ def test_the_best_stretch_in_odd_letters_stop_words_and_common_words() -> None:
     # A stop word is passed over for the word that is asked for.
     m, full = Highlighter(["transport", "the"]).best(f"the header{pad}\nthe transport here")
     assert m is not None and full and m.group(0) == "the" and m.start() > 160
+    # A phrase goes on over a long run of whitespace (a quoted FTS query's).
+    text = "cc " + "x" * 47 + " aa" + " " * 200 + "bb"
+    m, full = Highlighter(["aa bb", "cc"]).best(text)
+    assert m is not None and full and m.span() == (0, 2)
     # Around the rarest word: "transport" is everywhere before the two meet.
     text = "mount" + "".join(f"{pad} transport" for _ in range(40)) + " mount"
     m, full = Highlighter(["transport", "mount"]).best(text)
