@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -495,12 +497,7 @@ def test_snippets_deep_in_a_large_file_are_those_of_its_whole_text(
 ) -> None:
     filler = "".join(f"value_{i} = {i}  # filler line\n" for i in range(6000))
     big = filler + "def deep_target():\n    return 'zephyr'\n" + filler
-    root = make_repo(tmp_path / "big", {"README.md": "big\n"})
-    project = Project(root)
-    project.ensure_state_dir()
-    db = Database(project.index_db)
-    try:
-        document_tree(root, db, {"pkg/big.py": big, **FILES})
+    with _indexed_with(tmp_path, big) as db:
         line = filler.count("\n") + 1
         hit = search(db, "deep_target")["results"][0]
         assert (hit["path"], hit["line"]) == ("pkg/big.py", line)
@@ -508,6 +505,18 @@ def test_snippets_deep_in_a_large_file_are_those_of_its_whole_text(
         hit = search(db, "zephyr")["results"][0]
         assert (hit["path"], hit["line"]) == ("pkg/big.py", line + 1)
         assert hit["snippet"] == snippet_at(big, Highlighter(["zephyr"]))[0]  # type: ignore[index]
+
+
+@contextmanager
+def _indexed_with(tmp_path: Path, big: str) -> Iterator[Database]:
+    """A documented repository holding ``big`` as pkg/big.py, besides the usual files."""
+    root = make_repo(tmp_path / "big", {"README.md": "big\n"})
+    project = Project(root)
+    project.ensure_state_dir()
+    db = Database(project.index_db)
+    try:
+        document_tree(root, db, {"pkg/big.py": big, **FILES})
+        yield db
     finally:
         db.close()
 
@@ -539,14 +548,7 @@ def test_where_the_words_meet_deep_in_a_large_file_the_snippet_is_there(
     found, _ = LazyText(packed.z, packed.text_at).find(_first_match(h))
     assert found == expected
 
-    root = make_repo(tmp_path / "big", {"README.md": "big\n"})
-    project = Project(root)
-    project.ensure_state_dir()
-    db = Database(project.index_db)
-    try:
-        document_tree(root, db, {"pkg/big.py": big, **FILES})
+    with _indexed_with(tmp_path, big) as db:
         hit = next(r for r in search(db, "lantern harbour")["results"] if r["path"] == "pkg/big.py")
         assert hit["snippet"] == expected[0]
         assert hit["line"] == big[: big.index("lantern =")].count("\n") + 1
-    finally:
-        db.close()
