@@ -158,6 +158,11 @@ class _Folded:
             self.low += self.text[len(self.low) : upto].lower()
         return self.low.find(word, pos, end)
 
+    def count(self, word: str) -> int:
+        """``text.lower().count(word)``."""
+        self.find(word, len(self.text), len(self.text))  # all of it lowered
+        return self.low.count(word)
+
 
 class Highlighter:
     """Marks query terms where a word or a camelCase hump starts, in any letter case.
@@ -205,8 +210,9 @@ class Highlighter:
         ``pattern.match`` finds the same match in a fraction of that.
         """
         folded = _Folded.of(text) if self._ascii_words is not None else None
-        if folded is not None:
-            return self._first_folded(folded)
+        return self._first_folded(folded) if folded is not None else self._first_regex(text)
+
+    def _first_regex(self, text: str) -> re.Match[str] | None:
         pos = 0
         while True:
             hit = self._finder.search(text, pos)
@@ -270,14 +276,13 @@ class Highlighter:
         # str.find on the lower case of the text; a regex for phrases (spelt with any run of
         # whitespace) and the rare text whose lower case moves offsets.
         folded = _Folded.of(text) if self._ascii_words is not None else None
-        first = self._first_folded(folded) if folded else self.first(text)
+        first = self._first_folded(folded) if folded else self._first_regex(text)
         if first is None:
             return None, False
         reach = BEST_SPAN + self._longest  # from a stretch's first match to its last one's end
         head = self.matches(text, first.start(), min(first.start() + reach, len(text)))
-        if self._shown(m for m in head if m.start() - first.start() <= BEST_SPAN) == len(
-            self.wanted
-        ):
+        near = (self._key(m) for m in head if m.start() - first.start() <= BEST_SPAN)
+        if self._shown(near) == len(self.wanted):
             return first, True  # the first stretch shows them all (an identifier, mostly)
         seen = {w: self._find(text, folded, w, 0) for w in self.wanted}
         if min(seen.values()) < 0:
@@ -320,13 +325,13 @@ class Highlighter:
                         del keys[gone]
                 if window[0][0].start() > hi:
                     break
-                if len(frozenset().union(*(self._shows[k] for k in keys))) == len(self.wanted):
+                if self._shown(keys) == len(self.wanted):
                     return window[0][0], capped
         return None, capped
 
-    def _shown(self, found: Iterable[re.Match[str]]) -> int:
-        """How many of the query's words these matches show."""
-        return len(frozenset().union(*(self._shows[self._key(m)] for m in found)))
+    def _shown(self, keys: Iterable[str]) -> int:
+        """How many of the query's words matches of these words show."""
+        return len(frozenset().union(*(self._shows[k] for k in keys)))
 
     def _find(
         self, text: str, folded: _Folded | None, word: str, pos: int, end: int | None = None
@@ -349,8 +354,7 @@ class Highlighter:
     def _count(self, text: str, folded: _Folded | None, word: str) -> int:
         """How many times ``word`` occurs in ``text`` (inside words too)."""
         if folded is not None and " " not in word:
-            folded.find(word, len(text), len(text))  # all of it lowered
-            return folded.low.count(self._needles[word])
+            return folded.count(self._needles[word])
         return sum(1 for _ in self._regex(word).finditer(text))
 
     def _places(self, text: str, folded: _Folded | None, word: str, at: int) -> Iterator[int]:
@@ -417,8 +421,8 @@ def _locate(
     """Where a snippet of ``text`` starts, and whether more text could give no better one.
     ``meet``: where the query's words meet, else the first match (for a file that lacks some
     of them, where looking costs a scan of the text per word)."""
-    # The best stretch in the first SCAN_CHARS is as good a snippet as any: scanning all of a
-    # 750 KB file for a word that only occurs inside other words cost 8 ms a result.
+    # A match in the first SCAN_CHARS is as good a snippet as any: scanning all of a 750 KB
+    # file for a word that only occurs inside other words cost 8 ms a result.
     m, full = highlighter.best(text[:MEET_CHARS]) if meet else (None, True)
     if m is None:
         m = highlighter.first(text[:SCAN_CHARS])
