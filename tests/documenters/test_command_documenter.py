@@ -534,6 +534,12 @@ def test_a_hung_llm_is_killed_and_the_static_record_stands_in(
     )
     _init_without_processor(cq, repo)
     cq.run("index", "billing/invoice.py", "--wait")
+    # Counted before show and search: in auto mode the staleness check of status, show and
+    # search queues the repository's other files, and the worker starts the LLM for them too.
+    pids = [int(p) for p in pids_file.read_text().split()]
+    assert len(pids) == 4  # two attempts, each a program and its child
+    doc = cq.json("status")["documenter"]
+    assert (doc["llmCalls"], doc["llmFailures"], doc["llmFallbacks"]) == (2, 2, 1)
     shown = cq.json("show", "billing/invoice.py")
     assert shown["processor"] == "static (fallback: timed out after 1 s)"
     assert shown["other_notes"][0] == (
@@ -543,10 +549,6 @@ def test_a_hung_llm_is_killed_and_the_static_record_stands_in(
     hits = cq.json("search", "parse_invoice")["results"]
     assert hits[0]["path"] == "billing/invoice.py"
     assert _jobs(cq)["billing/invoice.py"]["state"] == "done"
-    doc = cq.json("status")["documenter"]
-    assert (doc["llmCalls"], doc["llmFailures"], doc["llmFallbacks"]) == (2, 2, 1)
-    pids = [int(p) for p in pids_file.read_text().split()]
-    assert len(pids) == 4  # two attempts, each a program and its child
     wait_until(lambda: all(_gone(p) for p in pids), timeout=5)
 
 
